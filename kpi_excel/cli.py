@@ -1,0 +1,170 @@
+"""Thin click commands: the only place that talks to the terminal.
+
+The library raises domain exceptions (errors.py); only this module turns them into messages and
+exit codes: 0 everything scored, 1 something refused (or not found), 2 usage or rulebook error.
+No Python traceback reaches a clerk: unexpected errors are logged and summarised in one line.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import KpiExcelError, NotFound, RulebookError, RunLocked, UsageError
+from .periods import parse_period
+from .rulebook import load_rulebook
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class Exit(click.ClickException):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"错误: {self.message}", err=True)
+
+
+def _log_to(path: Path) -> Path | None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("kpi_excel")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return path
+
+
+def handle_errors(func: Callable) -> Callable:
+    """Turn domain errors into Chinese one-liners with the right exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (UsageError, RulebookError) as exc:
+            raise Exit(str(exc), EXIT_USAGE) from None
+        except (NotFound, RunLocked) as exc:
+            raise Exit(str(exc), EXIT_REFUSED) from None
+        except KpiExcelError as exc:
+            raise Exit(str(exc), EXIT_REFUSED) from None
+        except KeyboardInterrupt:
+            raise Exit("已中断,之前的输出保持不变", 130) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception:
+            logging.getLogger("kpi_excel").error("unexpected error\n%s", traceback.format_exc())
+            raise Exit("发生意外错误,详情已记录到输出文件夹中的 kpi-excel.log,请联系管理员", EXIT_REFUSED) from None
+
+    return wrapper
+
+
+def rules_option(func: Callable) -> Callable:
+    return click.option(
+        "--rules",
+        "rules_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="规则文件(YAML),默认使用随程序发布的 templates/rulebook.yaml",
+    )(func)
+
+
+def output_option(func: Callable) -> Callable:
+    return click.option(
+        "--output",
+        "-o",
+        "output",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path("output"),
+        show_default=True,
+        help="输出文件夹",
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kpi-excel")
+def main() -> None:
+    """kpi-excel:按《银行客户经理考核管理办法》批量计算客户经理与支行行长的考核结果。"""
+
+
+@main.command()
+@click.argument("period")
+@click.option(
+    "--inbox",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="各支行工作簿所在文件夹,默认 inbox/<考核期>/",
+)
+@output_option
+@rules_option
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行读取的进程数,默认为CPU核数")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年")
+@handle_errors
+def run(period: str, inbox: Path | None, output: Path, rules_path: Path | None, jobs: int | None, year: int | None) -> None:
+    """计算一个考核期(如 2026Q3、2026-Q3、Q3、2026FY)的全部工作簿。"""
+    from .pipeline import run as run_pipeline
+
+    p = parse_period(period, default_year=year)
+    rules = load_rulebook(rules_path)
+    inbox = inbox or Path("inbox") / p.code
+    log_path = _log_to(output / "kpi-excel.log")
+    bar = _progress_bar()
+    try:
+        result = run_pipeline(p, inbox, output, rules, jobs=jobs, progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.finish()
+    _summary(result, log_path)
+    sys.exit(EXIT_OK if result.clean else EXIT_REFUSED)
+
+
+class _Bar:
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="读取工作簿", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+def _progress_bar() -> _Bar | None:
+    return _Bar() if sys.stderr.isatty() else None
+
+
+def _summary(result: Any, log_path: Path | None) -> None:
+    echo = click.echo
+    echo(f"考核期 {result.period.code}")
+    refused = len(result.files_refused)
+    echo(f"工作簿: 共 {result.files_total} 个, 已计分 {result.files_total - refused} 个, 拒收 {refused} 个")
+    echo(f"人员: 计分 {result.scored} 人, 未计分 {result.refused_people} 人")
+    counts = result.outcome_counts()
+    if counts:
+        echo("考核结论: " + ", ".join(f"{k} {v} 人" for k, v in counts.items()))
+    if result.files_skipped:
+        echo(f"已跳过(非提交文件): {', '.join(result.files_skipped)}")
+    for file, reason in result.files_refused:
+        echo(f"  拒收 {reason}")
+    for wanted, written in result.moved_aside:
+        echo(f"  注意: {wanted.name} 被其他程序占用,结果已另存为 {written.name}")
+    echo(f"输出: {result.out_dir}")
+    if log_path:
+        echo(f"日志: {log_path}")
+

@@ -1,0 +1,47 @@
+"""Find the submissions in an inbox: which files to read, which to refuse, which to pass over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+READ_SUFFIXES = {".xlsx", ".xlsm"}  # .xlsm: values only, macros never run
+REFUSE_HINTS = {
+    ".xls": "这是旧版 .xls 格式,请在 Excel/WPS 中另存为 .xlsx 后提交",
+    ".et": "这是 WPS 表格 .et 格式,请另存为 .xlsx 后提交",
+    ".ods": "这是 OpenDocument .ods 格式,请另存为 .xlsx 后提交",
+    ".xlsb": "这是 .xlsb 二进制工作簿,请另存为 .xlsx 后提交",
+    ".csv": "这是 CSV 文件,请使用标准模板(.xlsx)提交",
+}
+
+
+@dataclass
+class Inbox:
+    files: list[tuple[Path, str]] = field(default_factory=list)  # (path, display name)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (display name, reason)
+    skipped: list[str] = field(default_factory=list)  # not submissions: lock files, hidden files
+
+
+def _not_a_submission(path: Path) -> bool:
+    name = path.name
+    return name.startswith(("~$", ".~lock.", ".")) or name.endswith("#") or name in ("Thumbs.db", "desktop.ini")
+
+
+def discover(inbox: Path) -> Inbox:
+    """Every entry of the inbox folder (not recursive), sorted by name, put in one of three lists."""
+    found = Inbox()
+    for path in sorted(inbox.iterdir(), key=lambda p: p.name):
+        name = path.name
+        if _not_a_submission(path) or path.is_symlink():
+            found.skipped.append(name)
+            continue
+        suffix = path.suffix.lower()
+        if path.is_dir():
+            found.skipped.append(name + "/")
+        elif suffix in READ_SUFFIXES:
+            found.files.append((path, name))
+        elif suffix in REFUSE_HINTS:
+            found.refused.append((name, f"{name} 无法读取:{REFUSE_HINTS[suffix]}"))
+        else:
+            found.skipped.append(name)
+    return found

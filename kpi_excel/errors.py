@@ -1,0 +1,36 @@
+"""The exception tree of kpi-excel. The library raises these; only the CLI turns them into exits."""
+
+from __future__ import annotations
+
+
+class KpiExcelError(Exception):
+    """Base of every error kpi-excel raises on purpose."""
+
+
+class UsageError(KpiExcelError):
+    """A command was called with arguments that cannot work (bad period, missing folder)."""
+
+
+class RulebookError(KpiExcelError):
+    """The rulebook file is missing, unreadable, or has a missing or ill-typed key."""
+
+
+class WorkbookRefused(KpiExcelError):
+    """One input workbook cannot be used as a whole; `code` is stable, `args[0]` is Chinese."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class OutputError(KpiExcelError):
+    """An output could not be written (disk full, folder not writable)."""
+
+
+class RunLocked(KpiExcelError):
+    """Another run is using the same output folder."""
+
+
+class NotFound(KpiExcelError):
+    """A period, run or person asked for is not in the ledger."""

@@ -1,0 +1,77 @@
+"""`results.csv` and `rejected.csv` exactly per CONTRACT.md (UTF-8 with BOM)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from ..numbers import fmt_fixed, fmt_number, fmt_ratio
+from .atomic import write_atomic
+from .safe import csv_text
+
+RESULT_COLUMNS = [
+    "period", "branch_code", "branch_name", "emp_id", "name", "role", "status", "errors",
+    "new_deposit", "deposit_growth", "npl_ratio", "collection_rate", "mid_income_growth",
+    "new_accounts", "score_deposit", "score_npl", "score_collection", "score_income",
+    "score_accounts", "business_score", "conduct_deduction", "total", "grade", "rank_branch",
+    "rank_bank", "flags", "outcome", "recommended_level", "income_deduction",
+]  # fmt: skip
+TEXT_COLUMNS = ["branch_code", "branch_name", "emp_id", "name", "role", "errors"]
+RATIO_COLUMNS = ["deposit_growth", "npl_ratio", "collection_rate", "mid_income_growth"]
+AMOUNT_COLUMNS = ["new_deposit", "new_accounts", "conduct_deduction", "income_deduction"]
+SCORE_COLUMNS = ["score_deposit", "score_npl", "score_collection", "score_income", "score_accounts", "business_score"]
+
+
+def results_table(people: pd.DataFrame, period_code: str, decimals: int) -> pd.DataFrame:
+    """The export's rows as text, one per person (refused ones with their reasons)."""
+    scored = ~people["refused"]
+    out = pd.DataFrame(index=people.index)
+    out["period"] = period_code
+    for col in ("branch_code", "branch_name", "emp_id", "name"):
+        out[col] = people[col].fillna("")
+    out["role"] = people["role"].where(people["role"].notna(), people["role_label"]).fillna("")
+    out["status"] = scored.map({True: "scored", False: "rejected"})
+    out["errors"] = people["errors"].fillna("")
+    for col in RATIO_COLUMNS:
+        out[col] = _only(people, col, scored, fmt_ratio)
+    for col in AMOUNT_COLUMNS:
+        out[col] = _only(people, col, scored, fmt_number)
+    for col in SCORE_COLUMNS:
+        out[col] = _only(people, col, scored, lambda v: fmt_fixed(v, decimals))
+    out["total"] = _only(people, "total", scored, _fmt_total(decimals))
+    for col in ("grade", "flags", "outcome", "recommended_level"):
+        out[col] = people[col].where(scored, "").fillna("") if col in people else ""
+    for col in ("rank_branch", "rank_bank"):
+        out[col] = people[col].astype("string").where(scored, "").fillna("") if col in people else ""
+    return out[RESULT_COLUMNS]
+
+
+def _fmt_total(decimals: int):
+    def fmt(v: float) -> str:
+        fixed = fmt_fixed(v, decimals)
+        return fixed if fixed and abs(float(fixed) - v) < 1e-9 else fmt_number(v)
+
+    return fmt
+
+
+def _only(people: pd.DataFrame, col: str, scored: pd.Series, fmt) -> pd.Series:
+    if col not in people:
+        return pd.Series("", index=people.index)
+    return people[col].where(scored).map(lambda v: fmt(v) if pd.notna(v) else "")
+
+
+def write_csv(path: Path, rows: pd.DataFrame, text_columns: list[str]) -> Path:
+    """Write rows as UTF-8-with-BOM CSV, neutralising formula-like text from branches."""
+    safe = rows.copy()
+    for col in text_columns:
+        safe[col] = safe[col].map(csv_text)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\r\n")
+            w.writerow(list(safe.columns))
+            w.writerows(safe.itertuples(index=False, name=None))
+
+    return write_atomic(path, write)

@@ -1,0 +1,1 @@
+"""Package data: the rulebook and the report templates (editable by a bank)."""
