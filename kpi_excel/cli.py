@@ -66,7 +66,9 @@ def handle_errors(func: Callable) -> Callable:
             raise
         except Exception:
             logging.getLogger("kpi_excel").error("unexpected error\n%s", traceback.format_exc())
-            raise Exit("发生意外错误,详情已记录到输出文件夹中的 kpi-excel.log,请联系管理员", EXIT_REFUSED) from None
+            raise Exit(
+                "发生意外错误,详情已记录到输出文件夹中的 kpi-excel.log,请联系管理员", EXIT_REFUSED
+            ) from None
 
     return wrapper
 
@@ -109,10 +111,21 @@ def main() -> None:
 )
 @output_option
 @rules_option
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行读取的进程数,默认为CPU核数")
-@click.option("--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行读取的进程数,默认为CPU核数"
+)
+@click.option(
+    "--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年"
+)
 @handle_errors
-def run(period: str, inbox: Path | None, output: Path, rules_path: Path | None, jobs: int | None, year: int | None) -> None:
+def run(
+    period: str,
+    inbox: Path | None,
+    output: Path,
+    rules_path: Path | None,
+    jobs: int | None,
+    year: int | None,
+) -> None:
     """计算一个考核期(如 2026Q3、2026-Q3、Q3、2026FY)的全部工作簿。"""
     from .pipeline import run as run_pipeline
 
@@ -122,7 +135,9 @@ def run(period: str, inbox: Path | None, output: Path, rules_path: Path | None, 
     log_path = _log_to(output / "kpi-excel.log")
     bar = _progress_bar()
     try:
-        result = run_pipeline(p, inbox, output, rules, jobs=jobs, progress=bar.update if bar else None)
+        result = run_pipeline(
+            p, inbox, output, rules, jobs=jobs, progress=bar.update if bar else None
+        )
     finally:
         if bar:
             bar.finish()
@@ -153,7 +168,9 @@ def _summary(result: Any, log_path: Path | None) -> None:
     echo = click.echo
     echo(f"考核期 {result.period.code}")
     refused = len(result.files_refused)
-    echo(f"工作簿: 共 {result.files_total} 个, 已计分 {result.files_total - refused} 个, 拒收 {refused} 个")
+    echo(
+        f"工作簿: 共 {result.files_total} 个, 已计分 {result.files_total - refused} 个, 拒收 {refused} 个"
+    )
     echo(f"人员: 计分 {result.scored} 人, 未计分 {result.refused_people} 人")
     counts = result.outcome_counts()
     if counts:
@@ -167,4 +184,3 @@ def _summary(result: Any, log_path: Path | None) -> None:
     echo(f"输出: {result.out_dir}")
     if log_path:
         echo(f"日志: {log_path}")
-

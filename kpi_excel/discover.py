@@ -24,7 +24,11 @@ class Inbox:
 
 def _not_a_submission(path: Path) -> bool:
     name = path.name
-    return name.startswith(("~$", ".~lock.", ".")) or name.endswith("#") or name in ("Thumbs.db", "desktop.ini")
+    return (
+        name.startswith(("~$", ".~lock.", "."))
+        or name.endswith("#")
+        or name in ("Thumbs.db", "desktop.ini")
+    )
 
 
 def discover(inbox: Path) -> Inbox:

@@ -73,13 +73,17 @@ def _consecutive(df: pd.DataFrame, flag: Flag, months: list[int], history: Histo
     for m in months:
         column = f"{p['field']}{m}"
         values = df[column].to_numpy(dtype=float) if column in df else np.full(len(df), np.nan)
-        below = compare(values, p["op"], threshold)  # a blank month is never below: it breaks the run
+        below = compare(
+            values, p["op"], threshold
+        )  # a blank month is never below: it breaks the run
         run = (run + 1) * below
         hit |= run >= need
     return hit
 
 
-def apply_flags(df: pd.DataFrame, rules: Rulebook, period: Period, history: History | None = None) -> pd.DataFrame:
+def apply_flags(
+    df: pd.DataFrame, rules: Rulebook, period: Period, history: History | None = None
+) -> pd.DataFrame:
     """Add `flags`, `outcome`, `recommended_level` and one boolean column per flag code."""
     history = history or History()
     months = rules.months[period.kind]
@@ -94,7 +98,9 @@ def apply_flags(df: pd.DataFrame, rules: Rulebook, period: Period, history: Hist
         elif flag.kind == "consecutive_months":
             mask = _consecutive(df, flag, months, history)
         else:  # repeat: needs this FY's decision and the previous FY's
-            this_year = np.logical_or.reduce([raised.get(c, np.zeros(len(df), bool)) for c in flag.params["of"]])
+            this_year = np.logical_or.reduce(
+                [raised.get(c, np.zeros(len(df), bool)) for c in flag.params["of"]]
+            )
             before = df["emp_id"].isin(history.previous_fy_demoted).to_numpy()
             mask = this_year & before if period.is_annual else np.zeros(len(df), bool)
         mask = mask & applies
@@ -112,12 +118,18 @@ def apply_flags(df: pd.DataFrame, rules: Rulebook, period: Period, history: Hist
     df["flags"] = text.str.rstrip(";")
     o = rules.outcomes
     outcome = np.where(
-        decided["dismiss"], o["dismiss"], np.where(decided["demote"], o["demote"], np.where(warned, o["warning"], o["none"]))
+        decided["dismiss"],
+        o["dismiss"],
+        np.where(decided["demote"], o["demote"], np.where(warned, o["warning"], o["none"])),
     )
     df["outcome"] = outcome
-    df["action"] = np.where(decided["dismiss"], "dismiss", np.where(decided["demote"], "demote", ""))
+    df["action"] = np.where(
+        decided["dismiss"], "dismiss", np.where(decided["demote"], "demote", "")
+    )
     demoted = df["role"].map(rules.demote_level)
     df["recommended_level"] = np.where(
-        decided["dismiss"], rules.dismiss_level, np.where(decided["demote"], demoted, df["role_label"])
+        decided["dismiss"],
+        rules.dismiss_level,
+        np.where(decided["demote"], demoted, df["role_label"]),
     )
     return df

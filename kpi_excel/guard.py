@@ -28,7 +28,9 @@ _CHUNK = 1 << 16
 
 
 def _refuse(display: str, why: str) -> WorkbookRefused:
-    return WorkbookRefused(P.FILE_UNREADABLE.code, P.FILE_UNREADABLE.message(file=display, extra=why))
+    return WorkbookRefused(
+        P.FILE_UNREADABLE.code, P.FILE_UNREADABLE.message(file=display, extra=why)
+    )
 
 
 def check_container(data: bytes, display: str, limits: dict[str, int] | None = None) -> None:
@@ -41,7 +43,9 @@ def check_container(data: bytes, display: str, limits: dict[str, int] | None = N
     if data.startswith(OLE_MAGIC):
         if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e" in data:
             raise _refuse(display, "文件已加密,请取消密码后提交")
-        raise _refuse(display, "这是旧版 .xls 格式或其他 OLE 文件,请在 Excel/WPS 中另存为 .xlsx 后提交")
+        raise _refuse(
+            display, "这是旧版 .xls 格式或其他 OLE 文件,请在 Excel/WPS 中另存为 .xlsx 后提交"
+        )
     if data.startswith(b"%PDF"):
         raise _refuse(display, "这是 PDF 文件而不是 Excel 工作簿,请提交 .xlsx 文件")
     if not data.startswith(b"PK"):
@@ -62,7 +66,11 @@ def check_container(data: bytes, display: str, limits: dict[str, int] | None = N
     if declared > lim["max_uncompressed_bytes"]:
         raise _refuse(display, "解压后体积超过上限(疑似压缩炸弹),不予读取")
     for info in infos:
-        if info.compress_size and info.file_size / info.compress_size > lim["max_compression_ratio"] and info.file_size > 10 * 1024 * 1024:
+        if (
+            info.compress_size
+            and info.file_size / info.compress_size > lim["max_compression_ratio"]
+            and info.file_size > 10 * 1024 * 1024
+        ):
             raise _refuse(display, f"部件 {info.filename} 压缩比异常(疑似压缩炸弹),不予读取")
     try:
         for info in infos:
@@ -72,7 +80,9 @@ def check_container(data: bytes, display: str, limits: dict[str, int] | None = N
         raise _refuse(display, "文件不完整或已损坏,请重新保存后提交") from None
 
 
-def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str, lim: dict[str, int]) -> None:
+def _scan_part(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str, lim: dict[str, int]
+) -> None:
     """Stream one XML part: refuse any DTD, a part larger than declared, or a huge declared sheet."""
     total = 0
     tail = b""
@@ -84,10 +94,15 @@ def _scan_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str, lim: di
                 raise _refuse(display, "解压后体积超过上限(疑似压缩炸弹),不予读取")
             window = tail + chunk
             if _DTD_RE.search(window):
-                raise _refuse(display, f"部件 {info.filename} 含有 DTD/实体声明(可能是 XML 炸弹),不予读取")
+                raise _refuse(
+                    display, f"部件 {info.filename} 含有 DTD/实体声明(可能是 XML 炸弹),不予读取"
+                )
             if first and info.filename.startswith("xl/worksheets/"):
                 m = _DIM_RE.search(window)
                 if m and m.group(2) and int(m.group(2)) > lim["max_rows"]:
-                    raise _refuse(display, f"工作表声明了 {int(m.group(2)):,} 行,超过上限 {lim['max_rows']:,} 行")
+                    raise _refuse(
+                        display,
+                        f"工作表声明了 {int(m.group(2)):,} 行,超过上限 {lim['max_rows']:,} 行",
+                    )
             first = False
             tail = chunk[-64:]

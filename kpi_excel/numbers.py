@@ -40,6 +40,13 @@ def round_half_away(x: Any, decimals: int) -> np.ndarray:
     return np.sign(x) * rounded / factor
 
 
+def snap(x: Any, places: int = 9) -> np.ndarray:
+    """Remove binary noise from a sum or difference of decimal inputs (amounts have <= 9 places)."""
+    x = np.asarray(x, dtype=float)
+    factor = 10.0**places
+    return np.sign(x) * np.floor(np.abs(x) * factor + 0.5) / factor
+
+
 def to_units(x: Any, decimals: int) -> np.ndarray:
     """Exact integer count of 10**-decimals units of an already-rounded value (NaN -> 0)."""
     x = np.nan_to_num(np.asarray(x, dtype=float))

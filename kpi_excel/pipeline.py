@@ -72,10 +72,16 @@ def _read_one(args: tuple[Path, str, dict | None]) -> WorkbookData | tuple[str, 
     except MemoryError:
         return (display, f"{display} 无法读取:文件过大,超出可用内存", traceback.format_exc())
     except Exception:  # one bad file must not stop the run; the traceback goes to the log
-        return (display, f"{display} 读取时发生意外错误,已记录到日志,请联系管理员", traceback.format_exc())
+        return (
+            display,
+            f"{display} 读取时发生意外错误,已记录到日志,请联系管理员",
+            traceback.format_exc(),
+        )
 
 
-def read_all(files: list[tuple[Path, str]], jobs: int, limits: dict | None, progress: Progress | None):
+def read_all(
+    files: list[tuple[Path, str]], jobs: int, limits: dict | None, progress: Progress | None
+):
     """Read every workbook, in worker processes when there are enough of them."""
     tasks = [(p, d, limits) for p, d in files]
     results: list[WorkbookData | tuple[str, str, str]] = []
@@ -93,7 +99,9 @@ def read_all(files: list[tuple[Path, str]], jobs: int, limits: dict | None, prog
     return results
 
 
-def evaluate(v: Validated, rules: Rulebook, period: Period, history: History | None = None) -> pd.DataFrame:
+def evaluate(
+    v: Validated, rules: Rulebook, period: Period, history: History | None = None
+) -> pd.DataFrame:
     """Score and flag the accepted people; refused people keep their reasons."""
     people = v.people
     ok = people[~people["refused"]].copy()
@@ -115,7 +123,11 @@ def _flags_text(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.Ser
         if col not in people:
             continue
         warning = flag.annual and not period.is_annual
-        what = f"{rules.outcomes['warning']}:年度将{actions[flag.action]}" if warning else actions[flag.action]
+        what = (
+            f"{rules.outcomes['warning']}:年度将{actions[flag.action]}"
+            if warning
+            else actions[flag.action]
+        )
         line = f"{flag.label}({flag.article},{what})"
         hit = people[col].fillna(False).astype(bool)
         text = text.where(~hit, text + np.where(text == "", "", ";") + line)
@@ -167,12 +179,17 @@ def _write_outputs(result: RunResult, v: Validated, rules: Rulebook) -> None:
         (out / "results.csv", lambda p: write_csv(p, table, TEXT_COLUMNS)),
         (
             out / "rejected.csv",
-            lambda p: write_csv(p, pd.DataFrame(v.refused_files, columns=["file", "reason"]), ["file", "reason"]),
+            lambda p: write_csv(
+                p, pd.DataFrame(v.refused_files, columns=["file", "reason"]), ["file", "reason"]
+            ),
         ),
     ]
     for wb in v.accepted:
         mine = people[people["_file"] == wb.file]
-        code, name = mine["branch_code"].iloc[0] if len(mine) else "", mine["branch_name"].iloc[0] if len(mine) else ""
+        code, name = (
+            mine["branch_code"].iloc[0] if len(mine) else "",
+            mine["branch_name"].iloc[0] if len(mine) else "",
+        )
         if not len(mine):
             from .numbers import show
 

@@ -26,14 +26,24 @@ def _t(code: str, level: str, template: str) -> ProblemType:
 
 
 # Row problems: the person is refused (status `rejected`), the rest of the run goes on.
-NUMBER_INVALID = _t("number-invalid", "refuse_row", "{file} {where}「{label}」应为数字,实际为「{value}」")
-NUMBER_NEGATIVE = _t("number-negative", "refuse_row", "{file} {where}「{label}」不能为负数,实际为「{value}」")
-COUNT_NOT_WHOLE = _t("count-not-whole", "refuse_row", "{file} {where}「{label}」应为整数,实际为「{value}」")
+NUMBER_INVALID = _t(
+    "number-invalid", "refuse_row", "{file} {where}「{label}」应为数字,实际为「{value}」"
+)
+NUMBER_NEGATIVE = _t(
+    "number-negative", "refuse_row", "{file} {where}「{label}」不能为负数,实际为「{value}」"
+)
+COUNT_NOT_WHOLE = _t(
+    "count-not-whole", "refuse_row", "{file} {where}「{label}」应为整数,实际为「{value}」"
+)
 REQUIRED_BLANK = _t("required-blank", "refuse_row", "{file} {where}「{label}」为必填项,不能为空")
 ROLE_UNKNOWN = _t(
-    "role-unknown", "refuse_row", "{file} {where}「岗位」「{value}」不是本办法考核的岗位(应为{extra})"
+    "role-unknown",
+    "refuse_row",
+    "{file} {where}「岗位」「{value}」不是本办法考核的岗位(应为{extra})",
 )
-YESNO_INVALID = _t("yesno-invalid", "refuse_row", "{file} {where}「{label}」应填 是 或 否,实际为「{value}」")
+YESNO_INVALID = _t(
+    "yesno-invalid", "refuse_row", "{file} {where}「{label}」应填 是 或 否,实际为「{value}」"
+)
 DENOMINATOR_ZERO = _t(
     "denominator-zero", "refuse_row", "{file} {where}「{label}」为0,无法计算{extra},该行不能计分"
 )
@@ -41,37 +51,57 @@ NPL_GT_LOAN = _t(
     "npl-gt-loan", "refuse_row", "{file} {where}「不良贷款余额」{value} 大于「贷款余额」{extra}"
 )
 EMP_DUPLICATE = _t(
-    "emp-duplicate", "refuse_row", "{file} {where}「员工编号」「{value}」在本次考核中重复,另见 {extra}"
+    "emp-duplicate",
+    "refuse_row",
+    "{file} {where}「员工编号」「{value}」在本次考核中重复,另见 {extra}",
 )
 FORMULA_NO_VALUE = _t(
     "formula-no-value",
     "refuse_row",
     "{file} {where}「{label}」是公式但没有计算结果(文件未经 Excel 保存),请在 Excel 中打开并保存后提交",
 )
-TEXT_TOO_LONG = _t("text-too-long", "refuse_row", "{file} {where}「{label}」文本超过 {extra} 个字符")
+TEXT_TOO_LONG = _t(
+    "text-too-long", "refuse_row", "{file} {where}「{label}」文本超过 {extra} 个字符"
+)
 
 # Notes: the value is used, the cell is marked for a look.
-TEXT_NUMBER = _t("text-number", "note", "{file} {where}「{label}」以文本形式填写「{value}」,已按数字 {extra} 读取")
+TEXT_NUMBER = _t(
+    "text-number",
+    "note",
+    "{file} {where}「{label}」以文本形式填写「{value}」,已按数字 {extra} 读取",
+)
 HIDDEN_DATA = _t("hidden-data", "note", "{file} {where} 处于隐藏的{extra}中,已照常读取")
 HEADER_MOVED = _t("header-moved", "note", "{file} {where} 表头不在第1行,已从第{extra}行读取")
-EXTRA_COLUMN = _t("extra-column", "note", "{file} {where} 列「{value}」不是模板中的列,已保留但不参与计分")
+EXTRA_COLUMN = _t(
+    "extra-column", "note", "{file} {where} 列「{value}」不是模板中的列,已保留但不参与计分"
+)
 
 # File problems: the whole workbook is refused and listed in rejected.csv.
 FILE_UNREADABLE = _t("file-unreadable", "refuse_file", "{file} 无法读取:{extra}")
 SHEET_MISSING = _t("sheet-missing", "refuse_file", "{file} 缺少工作表「{value}」,请使用标准模板")
 COLUMN_MISSING = _t("column-missing", "refuse_file", "{file} 考核数据 缺少必需的列「{label}」")
 HEADER_DUPLICATE = _t(
-    "header-duplicate", "refuse_file", "{file} {where} 列标题「{label}」重复出现(另见 {extra}),无法确定取哪一列"
+    "header-duplicate",
+    "refuse_file",
+    "{file} {where} 列标题「{label}」重复出现(另见 {extra}),无法确定取哪一列",
 )
 INFO_MISSING = _t("info-missing", "refuse_file", "{file} {where}「{label}」未填写")
 BRANCH_CODE_INVALID = _t(
-    "branch-code-invalid", "refuse_file", "{file} {where}「机构号」「{value}」格式不正确,只能包含字母、数字、- 和 _"
+    "branch-code-invalid",
+    "refuse_file",
+    "{file} {where}「机构号」「{value}」格式不正确,只能包含字母、数字、- 和 _",
 )
-PERIOD_INVALID = _t("period-invalid", "refuse_file", "{file} {where}「考核期」「{value}」格式不正确")
+PERIOD_INVALID = _t(
+    "period-invalid", "refuse_file", "{file} {where}「考核期」「{value}」格式不正确"
+)
 PERIOD_MISMATCH = _t(
-    "period-mismatch", "refuse_file", "{file} {where}「考核期」「{value}」与本次考核期 {extra} 不一致"
+    "period-mismatch",
+    "refuse_file",
+    "{file} {where}「考核期」「{value}」与本次考核期 {extra} 不一致",
 )
 BRANCH_DUPLICATE = _t(
-    "branch-duplicate", "refuse_file", "{file} {where}「机构号」「{value}」已由 {extra} 提交,两个文件均不予计分"
+    "branch-duplicate",
+    "refuse_file",
+    "{file} {where}「机构号」「{value}」已由 {extra} 提交,两个文件均不予计分",
 )
 NO_ROWS = _t("no-rows", "note", "{file} {where} 没有任何人员数据")

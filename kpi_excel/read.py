@@ -71,7 +71,9 @@ def read_workbook(path: Path, display: str, limits: dict[str, int] | None = None
         ) from None
     for rows, sheet in ((info_rows, INFO_SHEET), (data_rows, DATA_SHEET)):
         if rows is None:
-            raise WorkbookRefused(P.SHEET_MISSING.code, P.SHEET_MISSING.message(file=display, value=sheet))
+            raise WorkbookRefused(
+                P.SHEET_MISSING.code, P.SHEET_MISSING.message(file=display, value=sheet)
+            )
     assert info_rows is not None and data_rows is not None
     info = _read_info(info_rows)
     wb = _read_data(data_rows, display)
@@ -158,7 +160,9 @@ def _read_data(rows: list[list[Any]], display: str) -> WorkbookData:
     return WorkbookData(display, 0, "", {}, frame, letters, extras_frame, notes, h + 1)
 
 
-def _note(kind: P.ProblemType, file: str, cell: str, column: str, value: Any, extra: Any = "") -> dict[str, Any]:
+def _note(
+    kind: P.ProblemType, file: str, cell: str, column: str, value: Any, extra: Any = ""
+) -> dict[str, Any]:
     where = f"{DATA_SHEET}!{cell}"
     return {
         "file": file,

@@ -113,7 +113,9 @@ class _Reader:
     def fail(self, key: str, why: str) -> RulebookError:
         return RulebookError(f"规则文件 {self.name} 的键 {key} {why}")
 
-    def get(self, node: Any, key: str, where: str, kind: type | tuple[type, ...], default: Any = ...):
+    def get(
+        self, node: Any, key: str, where: str, kind: type | tuple[type, ...], default: Any = ...
+    ):
         if not isinstance(node, dict):
             raise self.fail(where, "应为映射(键: 值)")
         full = f"{where}.{key}" if where else key
@@ -172,7 +174,10 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
 
     periods = r.get(raw, "periods", "", dict)
     months = {
-        k: [int(m) for m in r.get(r.get(periods, "months", "periods", dict), k, "periods.months", list)]
+        k: [
+            int(m)
+            for m in r.get(r.get(periods, "months", "periods", dict), k, "periods.months", list)
+        ]
         for k in ("Q1", "Q2", "Q3", "Q4", "FY")
     }
 
@@ -199,6 +204,7 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
             )
         )
 
+    derived = _dependency_order(r, derived)
     items = []
     for i, node in enumerate(r.get(raw, "items", "", list)):
         where = f"items[{i}]"
@@ -226,15 +232,25 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
             gw = f"grades.{g}[{j}]"
             edge = r.get(row, "min", gw, Decimal, default=None)
             rows.append(
-                (r.get(row, "grade", gw, str), edge, r.get(row, "inclusive", gw, bool, default=True))
+                (
+                    r.get(row, "grade", gw, str),
+                    edge,
+                    r.get(row, "inclusive", gw, bool, default=True),
+                )
             )
         if rows[-1][1] is not None:
             raise r.fail(f"grades.{g}", "最后一档应无下限(min),以覆盖其余得分")
         grades[g] = rows
 
-    flags = [_flag(r, node, f"flags[{i}]", groups) for i, node in enumerate(r.get(raw, "flags", "", list))]
+    flags = [
+        _flag(r, node, f"flags[{i}]", groups)
+        for i, node in enumerate(r.get(raw, "flags", "", list))
+    ]
     outcomes_node = r.get(raw, "outcomes", "", dict)
-    outcomes = {k: r.get(outcomes_node, k, "outcomes", str) for k in ("dismiss", "demote", "warning", "none")}
+    outcomes = {
+        k: r.get(outcomes_node, k, "outcomes", str)
+        for k in ("dismiss", "demote", "warning", "none")
+    }
     rec = r.get(raw, "recommended_level", "", dict)
     demote_level = r.get(rec, "demote", "recommended_level", dict)
     for role in roles:
@@ -259,6 +275,19 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
         demote_level={k: str(v) for k, v in demote_level.items()},
         raw=raw,
     )
+
+
+def _dependency_order(r: _Reader, derived: list[Derived]) -> list[Derived]:
+    """Derived figures ordered so that each one's inputs are computed before it."""
+    pending = {d.key: d for d in derived}
+    ordered: list[Derived] = []
+    while pending:
+        ready = [d for d in pending.values() if d.a not in pending and d.b not in pending]
+        if not ready:
+            raise r.fail("derived", f"存在循环引用: {', '.join(pending)}")
+        for d in ready:
+            ordered.append(pending.pop(d.key))
+    return ordered
 
 
 def _rule(r: _Reader, node: Any, where: str) -> Rule:

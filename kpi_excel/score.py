@@ -12,7 +12,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from .numbers import compare, round_half_away, to_units
+from .numbers import compare, round_half_away, snap, to_units
 from .periods import Period
 from .rulebook import Rule, Rulebook
 
@@ -25,9 +25,9 @@ def derive(df: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
         a = df[d.a].astype(float)
         b = df[d.b].astype(float)
         if d.kind == "difference":
-            df[d.key] = a - b
+            df[d.key] = snap(a - b)
             continue
-        num = a if d.kind == "ratio" else a - b
+        num = a if d.kind == "ratio" else pd.Series(snap(a - b), index=df.index)
         zero = b == 0
         with np.errstate(divide="ignore", invalid="ignore"):
             value = num / b.where(~zero)
@@ -47,7 +47,9 @@ def item_raw(rule: Rule, x: pd.Series, fraction: float) -> np.ndarray:
     x = x.astype(float).to_numpy()
     if rule.kind == "linear":
         scaled = x / float(p["divisor"]) * float(p["scale"])
-        raw = float(p["base"]) + float(p["points"]) * (scaled - float(p["target"])) / float(p["step"])
+        raw = float(p["base"]) + float(p["points"]) * (scaled - float(p["target"])) / float(
+            p["step"]
+        )
         return np.clip(raw, float(p["min"]), float(p["max"]))
     if rule.kind == "bands":
         out = np.full(len(x), float(p["else"]))
@@ -72,17 +74,23 @@ def score(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataFrame:
         for role, rule in item.by_role.items():
             mask = (df["role"] == role).to_numpy()
             if mask.any():
-                values[mask] = round_half_away(item_raw(rule, df.loc[mask, rule.input], fraction), dec)
+                values[mask] = round_half_away(
+                    item_raw(rule, df.loc[mask, rule.input], fraction), dec
+                )
         df[item.key] = values
         business_units += to_units(values, dec)
     df["business_score"] = business_units / 10**dec
-    conduct_units = to_units(round_half_away(df["conduct_deduction"], TOTAL_DECIMALS), TOTAL_DECIMALS)
+    conduct_units = to_units(
+        round_half_away(df["conduct_deduction"], TOTAL_DECIMALS), TOTAL_DECIMALS
+    )
     total_units = business_units * 10 ** (TOTAL_DECIMALS - dec) - conduct_units
     df["total_units"] = total_units
     df["total"] = total_units / 10**TOTAL_DECIMALS
     df["grade"] = grade(df, rules)
     for column, keys in (("rank_branch", ["branch_code", "group"]), ("rank_bank", ["group"])):
-        df[column] = df.groupby(keys)["total_units"].rank(method="min", ascending=False).astype("Int64")
+        df[column] = (
+            df.groupby(keys)["total_units"].rank(method="min", ascending=False).astype("Int64")
+        )
     share = float(rules.income_share)
     df["income_deduction"] = df[rules.income_input].astype(float) * share
     return df

@@ -41,7 +41,15 @@ class Validated:
     refused_files: list[tuple[str, str]]  # (file, reason)
 
 
-def _problem(kind: P.ProblemType, file: str, cell: str, column: str, value: Any, extra: Any = "", sheet: str = DATA_SHEET) -> dict[str, Any]:
+def _problem(
+    kind: P.ProblemType,
+    file: str,
+    cell: str,
+    column: str,
+    value: Any,
+    extra: Any = "",
+    sheet: str = DATA_SHEET,
+) -> dict[str, Any]:
     where = f"{sheet}!{cell}" if cell else sheet
     return {
         "file": file,
@@ -52,14 +60,24 @@ def _problem(kind: P.ProblemType, file: str, cell: str, column: str, value: Any,
         "check": kind.code,
         "value": "" if value is None else show(value),
         "level": kind.level,
-        "message": kind.message(file=file, where=where, label=column, value=show(value) if value is not None else "", extra=extra),
+        "message": kind.message(
+            file=file,
+            where=where,
+            label=column,
+            value=show(value) if value is not None else "",
+            extra=extra,
+        ),
     }
 
 
 def check_workbook(wb: WorkbookData, period: Period) -> list[dict[str, Any]]:
     """Problems that refuse a whole workbook: 基本信息 incomplete or for another period."""
     out = []
-    for key, label in (("branch_code", "机构号"), ("branch_name", "机构名称"), ("period", "考核期")):
+    for key, label in (
+        ("branch_code", "机构号"),
+        ("branch_name", "机构名称"),
+        ("period", "考核期"),
+    ):
         value, cell = wb.info.get(key, (None, ""))
         if value is None or (isinstance(value, str) and not value.strip()):
             where = cell.split("!")[1] if cell else ""
@@ -69,21 +87,39 @@ def check_workbook(wb: WorkbookData, period: Period) -> list[dict[str, Any]]:
     code, cell = wb.info["branch_code"]
     code_text = show(code)
     if not BRANCH_CODE_RE.match(code_text):
-        out.append(_problem(P.BRANCH_CODE_INVALID, wb.file, cell.split("!")[1], "机构号", code, sheet="基本信息"))
+        out.append(
+            _problem(
+                P.BRANCH_CODE_INVALID, wb.file, cell.split("!")[1], "机构号", code, sheet="基本信息"
+            )
+        )
     value, cell = wb.info["period"]
     try:
         got = parse_period(show(value), default_year=period.year)
     except UsageError:
-        out.append(_problem(P.PERIOD_INVALID, wb.file, cell.split("!")[1], "考核期", value, sheet="基本信息"))
+        out.append(
+            _problem(
+                P.PERIOD_INVALID, wb.file, cell.split("!")[1], "考核期", value, sheet="基本信息"
+            )
+        )
     else:
         if got != period:
             out.append(
-                _problem(P.PERIOD_MISMATCH, wb.file, cell.split("!")[1], "考核期", value, period.code, sheet="基本信息")
+                _problem(
+                    P.PERIOD_MISMATCH,
+                    wb.file,
+                    cell.split("!")[1],
+                    "考核期",
+                    value,
+                    period.code,
+                    sheet="基本信息",
+                )
             )
     return out
 
 
-def validate(books: list[WorkbookData], refused: list[tuple[str, str]], period: Period, rules: Rulebook) -> Validated:
+def validate(
+    books: list[WorkbookData], refused: list[tuple[str, str]], period: Period, rules: Rulebook
+) -> Validated:
     """Check every workbook, then every row of the accepted ones, in one pass."""
     problems: list[dict[str, Any]] = []
     refused_files = list(refused)
@@ -104,7 +140,9 @@ def validate(books: list[WorkbookData], refused: list[tuple[str, str]], period: 
     return Validated(people, table, accepted, refused_files)
 
 
-def _drop_duplicate_branches(books: list[WorkbookData], problems: list, refused_files: list) -> list[WorkbookData]:
+def _drop_duplicate_branches(
+    books: list[WorkbookData], problems: list, refused_files: list
+) -> list[WorkbookData]:
     codes = pd.Series([show(wb.info["branch_code"][0]) for wb in books], dtype=object)
     dup = codes.duplicated(keep=False)
     keep = []
@@ -112,8 +150,18 @@ def _drop_duplicate_branches(books: list[WorkbookData], problems: list, refused_
         if not dup.iloc[i]:
             keep.append(wb)
             continue
-        others = ", ".join(b.file for j, b in enumerate(books) if j != i and codes.iloc[j] == codes.iloc[i])
-        p = _problem(P.BRANCH_DUPLICATE, wb.file, wb.info["branch_code"][1].split("!")[1], "机构号", codes.iloc[i], others, sheet="基本信息")
+        others = ", ".join(
+            b.file for j, b in enumerate(books) if j != i and codes.iloc[j] == codes.iloc[i]
+        )
+        p = _problem(
+            P.BRANCH_DUPLICATE,
+            wb.file,
+            wb.info["branch_code"][1].split("!")[1],
+            "机构号",
+            codes.iloc[i],
+            others,
+            sheet="基本信息",
+        )
         problems.append(p)
         refused_files.append((wb.file, p["message"]))
     return keep
@@ -153,7 +201,15 @@ class _Collector:
         letter = self.letters[file].get(key)
         return f"{letter}{row}" if letter else f"第{row}行"
 
-    def add(self, kind: P.ProblemType, mask: pd.Series, key: str, label: str, raw: pd.Series | None = None, extra: Any = "") -> None:
+    def add(
+        self,
+        kind: P.ProblemType,
+        mask: pd.Series,
+        key: str,
+        label: str,
+        raw: pd.Series | None = None,
+        extra: Any = "",
+    ) -> None:
         mask = mask.fillna(False).astype(bool)
         label = label.split("(")[0]  # messages name the column without its unit
         for i in mask.index[mask]:
@@ -166,7 +222,9 @@ class _Collector:
             self.refused |= mask
 
 
-def _check_rows(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook) -> tuple[pd.DataFrame, list]:
+def _check_rows(
+    frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook
+) -> tuple[pd.DataFrame, list]:
     c = _Collector(frame, books)
     out = frame[["_file", "_order", "_row", "branch_code", "branch_name"]].copy()
     for key in ("emp_id", "name", "remarks"):
@@ -191,7 +249,13 @@ def _check_rows(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook)
             c.add(P.NUMBER_INVALID, invalid, f.key, f.label, raw)
             c.add(P.NUMBER_NEGATIVE, value < 0, f.key, f.label, raw)
             if f.kind == "count":
-                c.add(P.COUNT_NOT_WHOLE, (value >= 0) & (value != np.floor(value)), f.key, f.label, raw)
+                c.add(
+                    P.COUNT_NOT_WHOLE,
+                    (value >= 0) & (value != np.floor(value)),
+                    f.key,
+                    f.label,
+                    raw,
+                )
             c.add(P.TEXT_NUMBER, from_text, f.key, f.label, raw, value.map(fmt_number))
             if f.default is not None:
                 value = value.where(~blank, float(f.default))  # type: ignore[arg-type]
@@ -212,8 +276,22 @@ def _check_rows(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook)
         c.add(P.REQUIRED_BLANK, need & blank, f.key, f.label)
 
     roles_text = "、".join(lbl for r in rules.roles.values() for lbl in r.labels)
-    c.add(P.ROLE_UNKNOWN, out["role"].isna() & (out["role_label"].fillna("") != ""), "role", "岗位", role_raw, roles_text)
-    c.add(P.NPL_GT_LOAN, out["npl_balance"] > out["loan_balance"], "npl_balance", "不良贷款余额", frame["npl_balance"], frame["loan_balance"].map(show))
+    c.add(
+        P.ROLE_UNKNOWN,
+        out["role"].isna() & (out["role_label"].fillna("") != ""),
+        "role",
+        "岗位",
+        role_raw,
+        roles_text,
+    )
+    c.add(
+        P.NPL_GT_LOAN,
+        out["npl_balance"] > out["loan_balance"],
+        "npl_balance",
+        "不良贷款余额",
+        frame["npl_balance"],
+        frame["loan_balance"].map(show),
+    )
     for d in rules.derived:
         if d.when_zero == "reject" and d.b in out:
             mask = out["role"].isin(d.reject_roles) & (out[d.b] == 0)
@@ -226,7 +304,9 @@ def _check_rows(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook)
         table = pd.DataFrame(c.rows)
         bad = table[table["level"] == "refuse_row"]
         if len(bad):
-            errors.loc[bad["row"].unique()] = bad.groupby("row", sort=False)["message"].agg("; ".join)
+            errors.loc[bad["row"].unique()] = bad.groupby("row", sort=False)["message"].agg(
+                "; ".join
+            )
     out["refused"] = refused
     out["errors"] = errors
     return out, c.rows
@@ -237,7 +317,10 @@ def _check_duplicate_ids(out: pd.DataFrame, c: _Collector) -> None:
     dup = (ids != "") & ids.duplicated(keep=False)
     if not dup.any():
         return
-    where = pd.Series([f"{out.at[i, '_file']} {DATA_SHEET}!{c.cell(i, 'emp_id')}" for i in out.index], index=out.index)
+    where = pd.Series(
+        [f"{out.at[i, '_file']} {DATA_SHEET}!{c.cell(i, 'emp_id')}" for i in out.index],
+        index=out.index,
+    )
     others = pd.Series("", index=out.index, dtype=object)
     for _, idx in ids[dup].groupby(ids[dup]).groups.items():
         for i in idx:

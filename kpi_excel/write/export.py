@@ -21,7 +21,14 @@ RESULT_COLUMNS = [
 TEXT_COLUMNS = ["branch_code", "branch_name", "emp_id", "name", "role", "errors"]
 RATIO_COLUMNS = ["deposit_growth", "npl_ratio", "collection_rate", "mid_income_growth"]
 AMOUNT_COLUMNS = ["new_deposit", "new_accounts", "conduct_deduction", "income_deduction"]
-SCORE_COLUMNS = ["score_deposit", "score_npl", "score_collection", "score_income", "score_accounts", "business_score"]
+SCORE_COLUMNS = [
+    "score_deposit",
+    "score_npl",
+    "score_collection",
+    "score_income",
+    "score_accounts",
+    "business_score",
+]
 
 
 def results_table(people: pd.DataFrame, period_code: str, decimals: int) -> pd.DataFrame:
@@ -44,7 +51,9 @@ def results_table(people: pd.DataFrame, period_code: str, decimals: int) -> pd.D
     for col in ("grade", "flags", "outcome", "recommended_level"):
         out[col] = people[col].where(scored, "").fillna("") if col in people else ""
     for col in ("rank_branch", "rank_bank"):
-        out[col] = people[col].astype("string").where(scored, "").fillna("") if col in people else ""
+        out[col] = (
+            people[col].astype("string").where(scored, "").fillna("") if col in people else ""
+        )
     return out[RESULT_COLUMNS]
 
 

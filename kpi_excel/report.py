@@ -1,0 +1,190 @@
+"""The run report: one self-contained `report.html` (inline CSS, inline SVG, no network).
+
+All figures and chart geometry are computed here; the template (templates/report.html.j2) only
+lays them out. Jinja autoescaping is on, so everything a branch typed (file names, names,
+messages) is escaped; the template never marks such text as safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from .rulebook import Rulebook
+from .write.atomic import write_atomic
+from .write.summary import BranchTally, flag_rows, grade_names, outcome_names, tallies, text_of
+
+TEMPLATE = "report.html.j2"
+
+# Chart geometry (SVG user units = CSS px).
+BAR_W, BAR_GAP, PLOT_H = 56, 24, 180  # vertical bars: grade distribution
+ROW_H, ROW_GAP, MAX_LABEL_W, PLOT_W = 22, 8, 320, 420  # horizontal bars: average total per branch
+MARGIN = 30
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart, already placed: rectangle, category label and value label."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    label: str
+    value: str
+    label_x: float
+    label_y: float
+    value_x: float
+    value_y: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: float
+    height: float
+    bars: list[Bar]
+    axis: tuple[float, float, float, float]  # x1, y1, x2, y2 of the base line
+    title: str
+
+
+def grade_chart(counts: dict[str, int]) -> Chart:
+    """Vertical bars, one per grade, height proportional to the count."""
+    top = max(counts.values(), default=0) or 1
+    base_y = MARGIN + PLOT_H
+    bars = []
+    for i, (grade, n) in enumerate(counts.items()):
+        x = MARGIN + BAR_GAP + i * (BAR_W + BAR_GAP)
+        h = PLOT_H * n / top
+        bars.append(
+            Bar(x, base_y - h, BAR_W, h, grade, str(n), x + BAR_W / 2, base_y + 18, x + BAR_W / 2, base_y - h - 6)
+        )
+    width = MARGIN * 2 + BAR_GAP + len(counts) * (BAR_W + BAR_GAP)
+    return Chart(width, base_y + 30, bars, (MARGIN, base_y, width - MARGIN, base_y), "全行考核等级分布(人数)")
+
+
+def average_chart(branches: list[BranchTally]) -> Chart:
+    """Horizontal bars, one per branch, length proportional to the average total."""
+    top = max((b.average for b in branches if b.average is not None), default=0.0)
+    top = max(top, 1.0)
+    labels = [f"{b.name}({b.code})" if b.name else b.code for b in branches]
+    x0 = min(max((len(t) for t in labels), default=4) * 13 + 16, MAX_LABEL_W)
+    bars = []
+    for i, (b, label) in enumerate(zip(branches, labels, strict=True)):
+        y = MARGIN + i * (ROW_H + ROW_GAP)
+        avg = b.average if b.average is not None and b.average > 0 else 0.0
+        w = PLOT_W * avg / top
+        value = f"{b.average:.2f}" if b.average is not None else "无计分人员"
+        bars.append(Bar(x0, y, w, ROW_H, label, value, x0 - 6, y + ROW_H * 0.7, x0 + w + 6, y + ROW_H * 0.7))
+    height = MARGIN * 2 + len(branches) * (ROW_H + ROW_GAP)
+    return Chart(x0 + PLOT_W + 90, height, bars, (x0, MARGIN - 4, x0, height - MARGIN), "各机构平均综合得分")
+
+
+def _person(rec: dict[str, Any]) -> str:
+    emp, name = text_of(rec.get("emp_id")), text_of(rec.get("name"))
+    return f"{name}({emp})" if emp and name else emp or name
+
+
+def refused_rows(people: pd.DataFrame, problems: pd.DataFrame) -> list[dict[str, str]]:
+    """One line per reason a person was refused: file, sheet!cell, person, reason."""
+    if not len(people):
+        return []
+    by_row: dict[Any, list[dict]] = {}
+    if len(problems):
+        for p in problems[problems["level"] == "refuse_row"].to_dict("records"):
+            by_row.setdefault(p["row"], []).append(p)
+    lines = []
+    for idx, rec in people[people["refused"].astype(bool)].iterrows():
+        base = {"file": text_of(rec.get("_file")), "branch": text_of(rec.get("branch_name")), "person": _person(rec)}
+        found = by_row.get(idx, [])
+        for p in found:
+            where = "!".join(x for x in (text_of(p.get("sheet")), text_of(p.get("cell"))) if x)
+            lines.append({**base, "where": where, "reason": text_of(p.get("message"))})
+        if not found:
+            where = f"第{text_of(rec.get('_row'))}行" if text_of(rec.get("_row")) else ""
+            lines.append({**base, "where": where, "reason": text_of(rec.get("errors"))})
+    return lines
+
+
+def notes(problems: pd.DataFrame) -> list[dict[str, str]]:
+    if not len(problems):
+        return []
+    out = []
+    for p in problems[problems["level"] == "note"].to_dict("records"):
+        where = "!".join(x for x in (text_of(p.get("sheet")), text_of(p.get("cell"))) if x)
+        out.append({"file": text_of(p.get("file")), "where": where, "message": text_of(p.get("message"))})
+    return out
+
+
+def _size(n: Any) -> str:
+    try:
+        size = int(n)
+    except (TypeError, ValueError):
+        return text_of(n)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain values."""
+    per_branch, bank = tallies(result.people, rules)
+    problems = result.problems if result.problems is not None else pd.DataFrame()
+    out_dir = Path(result.out_dir)
+    written = []
+    for p in result.written:
+        try:
+            written.append(str(Path(p).relative_to(out_dir)))
+        except ValueError:
+            written.append(str(p))
+    return {
+        "period": result.period.code,
+        "files_total": result.files_total,
+        "files_read": result.files_read,
+        "files_accepted": max(result.files_total - len(result.files_refused), 0),
+        "files_refused": [{"file": f, "reason": r} for f, r in result.files_refused],
+        "files_skipped": list(result.files_skipped),
+        "people": bank.people,
+        "scored": bank.scored,
+        "refused_people": bank.refused,
+        "refused_rows": refused_rows(result.people, problems),
+        "notes": notes(problems),
+        "bank": bank,
+        "branches": per_branch,
+        "grades": grade_names(rules),
+        "outcomes": outcome_names(rules),
+        "flag_count": len(flag_rows(result.people, rules)),
+        "grade_chart": grade_chart(bank.grades),
+        "average_chart": average_chart(per_branch),
+        "rules": {"name": rules.name, "path": str(rules.path), "sha256": rules.sha256},
+        "inputs": [
+            {"name": text_of(i.get("name")), "size": _size(i.get("size")), "sha256": text_of(i.get("sha256"))}
+            for i in (inputs or [])
+        ],
+        "written": written,
+        "moved_aside": [(str(a), str(b)) for a, b in result.moved_aside],
+    }
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_report(result, rules: Rulebook, inputs: list[dict] | None = None) -> str:
+    source = resources.files("kpi_excel.templates").joinpath(TEMPLATE).readtext_of(encoding="utf-8")
+    return _environment().from_string(source).render(**context(result, rules, inputs))
+
+
+def write_report(path: Path, result, rules: Rulebook, inputs: list[dict] | None = None) -> Path:
+    """Write `report.html` (atomically); return where it ended up.
+
+    `inputs`: one {'name', 'size', 'sha256'} per input file, shown as given; None shows none.
+    """
+    html = render_report(result, rules, inputs)
+    return write_atomic(path, lambda tmp: tmp.writetext_of(html, encoding="utf-8", newline="\n"))

@@ -1,0 +1,399 @@
+"""The standard branch template (.xlsx) per CONTRACT.md, and templates prefilled from an HR roster.
+
+The 说明 sheet explains the rules in brief; every sentence about scoring is generated from the
+rulebook, so a bank that edits its rulebook gets a template that says what it will be scored by.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import xlsxwriter
+
+from .errors import UsageError
+from .periods import Period
+from .rulebook import Rule, Rulebook
+from .schema import BRANCH_CODE_RE, DATA_SHEET, FIELDS, INFO_SHEET, Field
+from .write.atomic import write_atomic
+from .write.safe import cell_text, file_component
+
+TEMPLATE_VERSION = "2026.1"
+GUIDE_SHEET = "说明"
+DATA_ROWS = 1000  # rows 2..1001 carry data validation
+ROSTER_COLUMNS = {
+    "机构号": "branch_code",
+    "机构名称": "branch_name",
+    "员工编号": "emp_id",
+    "姓名": "name",
+    "岗位": "role",
+}
+_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+_TEXT_LIMITS = {"emp_id": 32, "name": 50, "remarks": 500}
+_KIND_HINT = {
+    "amount": "单位:万元,填数字,不小于0",
+    "count": "填整数,不小于0",
+    "number": "填数字,不小于0;空白按0计",
+}
+
+
+def template_fields(period: Period, rules: Rulebook) -> list[Field]:
+    """The 考核数据 columns of a period's template: contract order, only this period's months."""
+    months = set(rules.months[period.kind])
+    return [f for f in FIELDS if not f.key.startswith("deposit_m") or int(f.key[9:]) in months]
+
+
+def _num(value: Decimal | int | float) -> str:
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _unit(label: str) -> str:
+    return label[label.index("(") + 1 : -1] if label.endswith(")") and "(" in label else ""
+
+
+def _roles_text(rules: Rulebook, roles: list[str]) -> str:
+    return "、".join(label for r in roles for label in rules.roles[r].labels)
+
+
+def _rule_text(rule: Rule, rules: Rulebook, period: Period) -> str:
+    """One scoring rule as a Chinese sentence, from its parameters."""
+    p = rule.params
+    if rule.kind == "linear":
+        u = p["unit"]
+        return (
+            f"{rule.input_label}达到{_num(p['target'])}{u}得{_num(p['base'])}分,"
+            f"每高于或低于目标{_num(p['step'])}{u}加或减{_num(p['points'])}分(按比例计算),"
+            f"最高{_num(p['max'])}分、最低{_num(p['min'])}分"
+        )
+    if rule.kind == "bands":
+        ratio = any(d.key == rule.input and d.kind in ("ratio", "growth") for d in rules.derived)
+
+        def show(x: Decimal) -> str:
+            return f"{_num(x * 100)}%" if ratio else _num(x)
+
+        parts = []
+        for edge, inclusive, points in p["bands"]:
+            if edge == 0 and inclusive:
+                parts.append(f"为0得{_num(points)}分")
+            else:
+                parts.append(f"{'不超过' if inclusive else '低于'}{show(edge)}得{_num(points)}分")
+        last_edge, last_inclusive, _ = p["bands"][-1]
+        above = "超过" if last_inclusive else "达到"
+        return (
+            f"{rule.input_label}"
+            + ";".join(parts)
+            + f";{above}{show(last_edge)}得{_num(p['else'])}分"
+        )
+    unit = next((_unit(f.label) for f in FIELDS if f.key == rule.input), "")
+    text = f"{rule.input_label}按完成比例计分,满分{_num(p['points'])}分,超额不加分;"
+    if not p["scale_by_period"]:
+        return text + f"目标{_num(p['target'])}{unit}"
+    n = len(rules.months[period.kind])
+    scaled = p["target"] * n / 12
+    return text + f"全年目标{_num(p['target'])}{unit},本期({n}个月)目标{_num(scaled)}{unit}"
+
+
+def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
+    """The 说明 sheet as (style, text) lines; style is title, head or text."""
+    fields = template_fields(period, rules)
+    need = {
+        g: "、".join(f.label for f in fields if f.required == g)
+        for g in ("all", "heads", "managers")
+    }
+    groups = {
+        g: _roles_text(rules, [r.key for r in rules.roles.values() if r.group == g])
+        for g in rules.groups
+    }
+    months = "、".join(f"{m}月" for m in rules.months[period.kind])
+    monthly = [f.label for f in rules.flags if f.kind == "consecutive_months"]
+    lines = [
+        ("title", f"客户经理考核数据填报模板({period.code})  模板版本 {TEMPLATE_VERSION}"),
+        ("head", "一、填报方法"),
+        (
+            "text",
+            f"1. 先在「{INFO_SHEET}」表填写机构号、机构名称、填报人和联系电话;考核期已预填为 {period.code},请勿修改。",
+        ),
+        ("text", f"2. 在「{DATA_SHEET}」表每行填写一名人员,第1行是表头;空白行会被忽略。"),
+        ("text", "3. 金额单位均为万元;数字请直接填数字,不要带单位、百分号或文字说明。"),
+        ("text", "4. 「是/否」列请从下拉列表选择「是」或「否」,空白按「否」处理。"),
+        (
+            "text",
+            "5. 请勿修改工作表名称和表头文字,请勿删除列;可以在最右侧增加列,增加的列不参与计分。",
+        ),
+        ("text", f"6. 岗位只能是:{_roles_text(rules, list(rules.roles))}。"),
+        ("text", f"7. 所有人员必填:{need['all']}。"),
+        (
+            "text",
+            f"8. {groups.get('heads', '')}另须填写:{need['heads']};{groups.get('managers', '')}另须填写:{need['managers']}。",
+        ),
+        (
+            "text",
+            f"9. 本期月度存款日均列为 {months}"
+            + (f",用于「{monthly[0]}」检查,建议填写。" if monthly else ",可不填。"),
+        ),
+        ("text", "10. 行为规范扣分、案件事故损失及罚款空白按0处理;备注可不填。"),
+        ("head", "二、计分规则摘要(以本行规则文件为准)"),
+    ]
+    n = 0
+    for item in rules.items:
+        merged: list[tuple[Rule, list[str]]] = []
+        for role, rule in item.by_role.items():
+            same = next((m for m in merged if m[0] == rule), None)
+            if same:
+                same[1].append(role)
+            else:
+                merged.append((rule, [role]))
+        for rule, roles in merged:
+            n += 1
+            lines.append(
+                (
+                    "text",
+                    f"{n}. {item.label}({item.article}),{_roles_text(rules, roles)}:{_rule_text(rule, rules, period)}。",
+                )
+            )
+    lines += [
+        (
+            "text",
+            f"{n + 1}. 每项得分四舍五入保留{rules.decimals}位小数;综合得分 = 各项得分之和 − 行为规范扣分。",
+        ),
+        ("text", f"{n + 2}. 案件事故损失及罚款按{_num(rules.income_share * 100)}%扣减收入。"),
+    ]
+    for i, (g, rows) in enumerate(rules.grades.items(), start=n + 3):
+        parts = [
+            f"{'≥' if inc else '>'}{_num(edge)}分为{grade}"
+            for grade, edge, inc in rows
+            if edge is not None
+        ]
+        lines.append(
+            (
+                "text",
+                f"{i}. 考核等级({rules.groups[g]}):综合得分"
+                + ",".join(parts)
+                + f",其余为{rows[-1][0]}。",
+            )
+        )
+    lines.append(("head", "三、第十四条处理规定"))
+    for i, flag in enumerate(rules.flags, start=1):
+        who = "、".join(rules.groups[g] for g in flag.groups)
+        when = "年度考核时认定,季度考核中仅作预警" if flag.annual else "任一考核期均认定"
+        action = rules.outcomes[flag.action]
+        lines.append(
+            ("text", f"{i}. {flag.label}({flag.article},{who}):{action};{when}。[{flag.code}]")
+        )
+    return lines
+
+
+def _write_template(
+    path: Path, period: Period, rules: Rulebook, branch: dict | None, people: list[dict] | None
+) -> None:
+    wb = xlsxwriter.Workbook(str(path), {**_OPTIONS})
+    try:
+        bold = {"bold": True, "font_name": "宋体"}
+        f_title = wb.add_format({**bold, "font_size": 14})
+        f_head = wb.add_format({**bold, "font_size": 11})
+        f_wrap = wb.add_format({"text_wrap": True, "valign": "top", "font_name": "宋体"})
+        f_text = wb.add_format({"num_format": "@", "font_name": "宋体"})
+        f_label = wb.add_format({**bold, "bg_color": "#DDEBF7", "border": 1})
+        f_header = wb.add_format(
+            {
+                **bold,
+                "bg_color": "#DDEBF7",
+                "border": 1,
+                "text_wrap": True,
+                "align": "center",
+                "valign": "vcenter",
+            }
+        )
+        # 说明
+        ws = wb.add_worksheet(GUIDE_SHEET)
+        ws.set_column(0, 0, 110, f_wrap)
+        for r, (style, text) in enumerate(guide_lines(period, rules)):
+            ws.write_string(r, 0, text, {"title": f_title, "head": f_head}.get(style, f_wrap))
+        # 基本信息
+        ws = wb.add_worksheet(INFO_SHEET)
+        ws.set_column(0, 0, 12)
+        ws.set_column(1, 1, 28, f_text)
+        ws.set_column(2, 2, 50)
+        branch = branch or {}
+        info = [
+            ("机构号", branch.get("branch_code"), "必填;只能包含字母、数字、-、_"),
+            ("机构名称", branch.get("branch_name"), "必填"),
+            ("考核期", period.code, "已预填,请勿修改"),
+            ("填报人", None, "选填"),
+            ("联系电话", None, "选填"),
+            ("模板版本", TEMPLATE_VERSION, "模板自动填写,请勿修改"),
+        ]
+        for r, (label, value, hint) in enumerate(info):
+            ws.write_string(r, 0, label, f_label)
+            if value not in (None, ""):
+                ws.write_string(r, 1, cell_text(value), f_text)
+            ws.write_string(r, 2, hint)
+        ws.data_validation(0, 1, 0, 1, {
+            "validate": "length", "criteria": "between", "minimum": 1, "maximum": 32,
+            "input_title": "机构号", "input_message": "填写本机构的机构号(1至32位字母、数字、-、_)",
+            "error_title": "机构号不正确", "error_message": "机构号应为1至32个字符,只能包含字母、数字、-、_",
+        })  # fmt: skip
+        # 考核数据
+        ws = wb.add_worksheet(DATA_SHEET)
+        fields = template_fields(period, rules)
+        people = people or []
+        last = max(DATA_ROWS, len(people) + 200)
+        ws.freeze_panes(1, 0)
+        ws.set_row(0, 45)
+        for c, f in enumerate(fields):
+            width = 12 if f.kind in ("text", "role") else 14
+            ws.set_column(
+                c, c, 30 if f.key == "remarks" else width, f_text if f.kind == "text" else None
+            )
+            ws.write_string(0, c, f.label, f_header)
+            ws.data_validation(1, c, last, c, _validation(f, rules))
+        col = {f.key: c for c, f in enumerate(fields)}
+        for r, person in enumerate(people, start=1):
+            for key in ("emp_id", "name", "role"):
+                if person.get(key) not in (None, ""):
+                    ws.write_string(r, col[key], cell_text(person[key]), f_text)
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0)
+        title = f"{branch.get('branch_name') or ''} {period.code} 客户经理考核数据".strip()
+        ws.set_header("&C" + title.replace("&", "&&")[:200])
+        ws.set_footer("&C第 &P 页,共 &N 页")
+        wb.get_worksheet_by_name(GUIDE_SHEET).activate()
+    finally:
+        wb.close()
+
+
+def _validation(f: Field, rules: Rulebook) -> dict[str, Any]:
+    """The data validation of one 考核数据 column, with Chinese prompts."""
+    name = f.label.split("(")[0][:30]
+    if f.kind == "role":
+        labels = [label for r in rules.roles.values() for label in r.labels]
+        v: dict[str, Any] = {"validate": "list", "source": labels}
+        msg, err = "从下拉列表选择岗位", "岗位只能是:" + "、".join(labels)
+    elif f.kind == "yesno":
+        v = {"validate": "list", "source": ["是", "否"]}
+        msg, err = "从下拉列表选择「是」或「否」;空白按「否」处理", "只能填写「是」或「否」"
+    elif f.kind == "text":
+        v = {"validate": "length", "criteria": "<=", "value": _TEXT_LIMITS.get(f.key, 255)}
+        msg = "填写文字" + ("(必填)" if f.required == "all" else "")
+        err = f"不能超过{_TEXT_LIMITS.get(f.key, 255)}个字符"
+    else:
+        v = {
+            "validate": "integer" if f.kind == "count" else "decimal",
+            "criteria": ">=",
+            "value": 0,
+        }
+        msg, err = _KIND_HINT[f.kind], "请填写不小于0的" + ("整数" if f.kind == "count" else "数字")
+    return {
+        **v,
+        "input_title": name,
+        "input_message": msg,
+        "error_title": f"{name}填写有误"[:32],
+        "error_message": err,
+    }
+
+
+def build_template(
+    path: Path,
+    period: Period,
+    rules: Rulebook,
+    branch: dict | None = None,
+    people: list[dict] | None = None,
+) -> Path:
+    """Write the standard template of `period` to `path` (atomically); return where it was written.
+
+    `branch` ({'branch_code', 'branch_name'}) and `people` ([{'emp_id', 'name', 'role'}]) prefill it.
+    """
+    return write_atomic(Path(path), lambda tmp: _write_template(tmp, period, rules, branch, people))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip(" \u3000\t\r\n")
+
+
+def _roster_rows(path: Path) -> list[list[Any]]:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:  # any openpyxl failure means the file cannot be used
+            raise UsageError(f"名单文件 {path.name} 无法读取:{exc}") from None
+        try:
+            return [list(row) for row in wb.worksheets[0].iter_rows(values_only=True)]
+        finally:
+            wb.close()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"名单文件 {path} 无法读取:{exc.strerror or exc}") from None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return list(csv.reader(io.StringIO(data.decode(encoding), newline="")))
+        except UnicodeDecodeError:
+            continue
+    raise UsageError(f"名单文件 {path.name} 编码无法识别,请另存为 UTF-8 或 GBK 编码的 CSV")
+
+
+def read_roster(path: Path) -> list[dict]:
+    """Read an HR roster (CSV in UTF-8/GBK, or the first sheet of an xlsx).
+
+    Returns one dict per non-blank row with keys branch_code, branch_name, emp_id, name, role.
+    """
+    path = Path(path)
+    rows = _roster_rows(path)
+    header = [_cell(v) for v in rows[0]] if rows else []
+    index: dict[str, int] = {}
+    for label, key in ROSTER_COLUMNS.items():
+        if label not in header:
+            raise UsageError(
+                f"名单文件 {path.name} 缺少列「{label}」(需要:{'、'.join(ROSTER_COLUMNS)})"
+            )
+        index[key] = header.index(label)
+    out = []
+    for n, row in enumerate(rows[1:], start=2):
+        rec = {key: _cell(row[j]) if j < len(row) else "" for key, j in index.items()}
+        if not any(rec.values()):
+            continue
+        if not rec["emp_id"] or not rec["name"]:
+            raise UsageError(f"名单文件 {path.name} 第{n}行员工编号或姓名为空")
+        if not BRANCH_CODE_RE.match(rec["branch_code"]):
+            raise UsageError(
+                f"名单文件 {path.name} 第{n}行机构号「{rec['branch_code']}」为空或含有字母、数字、-、_以外的字符"
+            )
+        out.append(rec)
+    return out
+
+
+def build_templates_from_roster(
+    roster: Path, outdir: Path, period: Period, rules: Rulebook
+) -> list[Path]:
+    """One prefilled template per branch of the roster, named <机构号>_<机构名称>_<考核期>.xlsx."""
+    rows = read_roster(roster)
+    accepted = rules.role_of_label()
+    seen: set[str] = set()
+    branches: dict[str, list[dict]] = {}
+    for rec in rows:
+        if rec["role"] not in accepted:
+            raise UsageError(
+                f"名单文件 {Path(roster).name} 中 {rec['name']}({rec['emp_id']})的岗位「{rec['role']}」"
+                f"不是考核岗位,应为:{'、'.join(accepted)}"
+            )
+        if rec["emp_id"] in seen:
+            raise UsageError(f"名单文件 {Path(roster).name} 中员工编号「{rec['emp_id']}」重复")
+        seen.add(rec["emp_id"])
+        branches.setdefault(rec["branch_code"], []).append(rec)
+    written = []
+    for code, people in branches.items():
+        branch = {"branch_code": code, "branch_name": people[0]["branch_name"]}
+        name = f"{file_component(code)}_{file_component(branch['branch_name'])}_{period.code}.xlsx"
+        written.append(build_template(Path(outdir) / name, period, rules, branch, people))
+    return written
