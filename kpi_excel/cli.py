@@ -177,7 +177,7 @@ def _summary(result: Any, log_path: Path | None) -> None:
         echo("考核结论: " + ", ".join(f"{k} {v} 人" for k, v in counts.items()))
     if result.files_skipped:
         echo(f"已跳过(非提交文件): {', '.join(result.files_skipped)}")
-    for file, reason in result.files_refused:
+    for _file, reason in result.files_refused:
         echo(f"  拒收 {reason}")
     for wanted, written in result.moved_aside:
         echo(f"  注意: {wanted.name} 被其他程序占用,结果已另存为 {written.name}")

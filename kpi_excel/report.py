@@ -50,6 +50,8 @@ class Chart:
     bars: list[Bar]
     axis: tuple[float, float, float, float]  # x1, y1, x2, y2 of the base line
     title: str
+    vertical: bool  # vertical bars (labels under them) or horizontal bars (labels left of them)
+    color: str
 
 
 def grade_chart(counts: dict[str, int]) -> Chart:
@@ -61,10 +63,29 @@ def grade_chart(counts: dict[str, int]) -> Chart:
         x = MARGIN + BAR_GAP + i * (BAR_W + BAR_GAP)
         h = PLOT_H * n / top
         bars.append(
-            Bar(x, base_y - h, BAR_W, h, grade, str(n), x + BAR_W / 2, base_y + 18, x + BAR_W / 2, base_y - h - 6)
+            Bar(
+                x,
+                base_y - h,
+                BAR_W,
+                h,
+                grade,
+                str(n),
+                x + BAR_W / 2,
+                base_y + 18,
+                x + BAR_W / 2,
+                base_y - h - 6,
+            )
         )
     width = MARGIN * 2 + BAR_GAP + len(counts) * (BAR_W + BAR_GAP)
-    return Chart(width, base_y + 30, bars, (MARGIN, base_y, width - MARGIN, base_y), "全行考核等级分布(人数)")
+    return Chart(
+        width,
+        base_y + 30,
+        bars,
+        (MARGIN, base_y, width - MARGIN, base_y),
+        "全行考核等级分布(人数)",
+        True,
+        "#4472C4",
+    )
 
 
 def average_chart(branches: list[BranchTally]) -> Chart:
@@ -79,9 +100,19 @@ def average_chart(branches: list[BranchTally]) -> Chart:
         avg = b.average if b.average is not None and b.average > 0 else 0.0
         w = PLOT_W * avg / top
         value = f"{b.average:.2f}" if b.average is not None else "无计分人员"
-        bars.append(Bar(x0, y, w, ROW_H, label, value, x0 - 6, y + ROW_H * 0.7, x0 + w + 6, y + ROW_H * 0.7))
+        bars.append(
+            Bar(x0, y, w, ROW_H, label, value, x0 - 6, y + ROW_H * 0.7, x0 + w + 6, y + ROW_H * 0.7)
+        )
     height = MARGIN * 2 + len(branches) * (ROW_H + ROW_GAP)
-    return Chart(x0 + PLOT_W + 90, height, bars, (x0, MARGIN - 4, x0, height - MARGIN), "各机构平均综合得分")
+    return Chart(
+        x0 + PLOT_W + 90,
+        height,
+        bars,
+        (x0, MARGIN - 4, x0, height - MARGIN),
+        "各机构平均综合得分",
+        False,
+        "#70AD47",
+    )
 
 
 def _person(rec: dict[str, Any]) -> str:
@@ -99,7 +130,11 @@ def refused_rows(people: pd.DataFrame, problems: pd.DataFrame) -> list[dict[str,
             by_row.setdefault(p["row"], []).append(p)
     lines = []
     for idx, rec in people[people["refused"].astype(bool)].iterrows():
-        base = {"file": text_of(rec.get("_file")), "branch": text_of(rec.get("branch_name")), "person": _person(rec)}
+        base = {
+            "file": text_of(rec.get("_file")),
+            "branch": text_of(rec.get("branch_name")),
+            "person": _person(rec),
+        }
         found = by_row.get(idx, [])
         for p in found:
             where = "!".join(x for x in (text_of(p.get("sheet")), text_of(p.get("cell"))) if x)
@@ -116,7 +151,9 @@ def notes(problems: pd.DataFrame) -> list[dict[str, str]]:
     out = []
     for p in problems[problems["level"] == "note"].to_dict("records"):
         where = "!".join(x for x in (text_of(p.get("sheet")), text_of(p.get("cell"))) if x)
-        out.append({"file": text_of(p.get("file")), "where": where, "message": text_of(p.get("message"))})
+        out.append(
+            {"file": text_of(p.get("file")), "where": where, "message": text_of(p.get("message"))}
+        )
     return out
 
 
@@ -164,7 +201,11 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         "average_chart": average_chart(per_branch),
         "rules": {"name": rules.name, "path": str(rules.path), "sha256": rules.sha256},
         "inputs": [
-            {"name": text_of(i.get("name")), "size": _size(i.get("size")), "sha256": text_of(i.get("sha256"))}
+            {
+                "name": text_of(i.get("name")),
+                "size": _size(i.get("size")),
+                "sha256": text_of(i.get("sha256")),
+            }
             for i in (inputs or [])
         ],
         "written": written,
@@ -173,11 +214,13 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
 
 
 def render_report(result, rules: Rulebook, inputs: list[dict] | None = None) -> str:
-    source = resources.files("kpi_excel.templates").joinpath(TEMPLATE).readtext_of(encoding="utf-8")
+    source = resources.files("kpi_excel.templates").joinpath(TEMPLATE).read_text(encoding="utf-8")
     return _environment().from_string(source).render(**context(result, rules, inputs))
 
 
@@ -187,4 +230,4 @@ def write_report(path: Path, result, rules: Rulebook, inputs: list[dict] | None 
     `inputs`: one {'name', 'size', 'sha256'} per input file, shown as given; None shows none.
     """
     html = render_report(result, rules, inputs)
-    return write_atomic(path, lambda tmp: tmp.writetext_of(html, encoding="utf-8", newline="\n"))
+    return write_atomic(path, lambda tmp: tmp.write_text(html, encoding="utf-8", newline="\n"))

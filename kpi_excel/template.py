@@ -25,20 +25,14 @@ from .write.safe import cell_text, file_component
 TEMPLATE_VERSION = "2026.1"
 GUIDE_SHEET = "说明"
 DATA_ROWS = 1000  # rows 2..1001 carry data validation
-ROSTER_COLUMNS = {
-    "机构号": "branch_code",
-    "机构名称": "branch_name",
-    "员工编号": "emp_id",
-    "姓名": "name",
-    "岗位": "role",
-}
+ROSTER_COLUMNS = dict(
+    机构号="branch_code", 机构名称="branch_name", 员工编号="emp_id", 姓名="name", 岗位="role"
+)
 _OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 _TEXT_LIMITS = {"emp_id": 32, "name": 50, "remarks": 500}
-_KIND_HINT = {
-    "amount": "单位:万元,填数字,不小于0",
-    "count": "填整数,不小于0",
-    "number": "填数字,不小于0;空白按0计",
-}
+_KIND_HINT = dict(
+    amount="单位:万元,填数字,不小于0", count="填整数,不小于0", number="填数字,不小于0;空白按0计"
+)
 
 
 def template_fields(period: Period, rules: Rulebook) -> list[Field]:
@@ -84,11 +78,7 @@ def _rule_text(rule: Rule, rules: Rulebook, period: Period) -> str:
                 parts.append(f"{'不超过' if inclusive else '低于'}{show(edge)}得{_num(points)}分")
         last_edge, last_inclusive, _ = p["bands"][-1]
         above = "超过" if last_inclusive else "达到"
-        return (
-            f"{rule.input_label}"
-            + ";".join(parts)
-            + f";{above}{show(last_edge)}得{_num(p['else'])}分"
-        )
+        return f"{rule.input_label}{';'.join(parts)};{above}{show(last_edge)}得{_num(p['else'])}分"
     unit = next((_unit(f.label) for f in FIELDS if f.key == rule.input), "")
     text = f"{rule.input_label}按完成比例计分,满分{_num(p['points'])}分,超额不加分;"
     if not p["scale_by_period"]:
@@ -98,6 +88,15 @@ def _rule_text(rule: Rule, rules: Rulebook, period: Period) -> str:
     return text + f"全年目标{_num(p['target'])}{unit},本期({n}个月)目标{_num(scaled)}{unit}"
 
 
+def _merged(by_role: dict[str, Rule]) -> list[tuple[Rule, list[str]]]:
+    """Roles that share one rule, together (the rulebook repeats a rule per role via anchors)."""
+    merged: list[tuple[Rule, list[str]]] = []
+    for role, rule in by_role.items():
+        same = next((m for m in merged if m[0] == rule), None)
+        same[1].append(role) if same else merged.append((rule, [role]))
+    return merged
+
+
 def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
     """The 说明 sheet as (style, text) lines; style is title, head or text."""
     fields = template_fields(period, rules)
@@ -105,86 +104,54 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         g: "、".join(f.label for f in fields if f.required == g)
         for g in ("all", "heads", "managers")
     }
-    groups = {
+    who = {
         g: _roles_text(rules, [r.key for r in rules.roles.values() if r.group == g])
         for g in rules.groups
     }
     months = "、".join(f"{m}月" for m in rules.months[period.kind])
     monthly = [f.label for f in rules.flags if f.kind == "consecutive_months"]
-    lines = [
-        ("title", f"客户经理考核数据填报模板({period.code})  模板版本 {TEMPLATE_VERSION}"),
-        ("head", "一、填报方法"),
-        (
-            "text",
-            f"1. 先在「{INFO_SHEET}」表填写机构号、机构名称、填报人和联系电话;考核期已预填为 {period.code},请勿修改。",
-        ),
-        ("text", f"2. 在「{DATA_SHEET}」表每行填写一名人员,第1行是表头;空白行会被忽略。"),
-        ("text", "3. 金额单位均为万元;数字请直接填数字,不要带单位、百分号或文字说明。"),
-        ("text", "4. 「是/否」列请从下拉列表选择「是」或「否」,空白按「否」处理。"),
-        (
-            "text",
-            "5. 请勿修改工作表名称和表头文字,请勿删除列;可以在最右侧增加列,增加的列不参与计分。",
-        ),
-        ("text", f"6. 岗位只能是:{_roles_text(rules, list(rules.roles))}。"),
-        ("text", f"7. 所有人员必填:{need['all']}。"),
-        (
-            "text",
-            f"8. {groups.get('heads', '')}另须填写:{need['heads']};{groups.get('managers', '')}另须填写:{need['managers']}。",
-        ),
-        (
-            "text",
-            f"9. 本期月度存款日均列为 {months}"
-            + (f",用于「{monthly[0]}」检查,建议填写。" if monthly else ",可不填。"),
-        ),
-        ("text", "10. 行为规范扣分、案件事故损失及罚款空白按0处理;备注可不填。"),
-        ("head", "二、计分规则摘要(以本行规则文件为准)"),
+    fill = [
+        f"先在「{INFO_SHEET}」表填写机构号、机构名称、填报人和联系电话;考核期已预填为 {period.code},请勿修改。",
+        f"在「{DATA_SHEET}」表每行填写一名人员,第1行是表头;空白行会被忽略。",
+        "金额单位均为万元;数字请直接填数字,不要带单位、百分号或文字说明。",
+        "「是/否」列请从下拉列表选择「是」或「否」,空白按「否」处理。",
+        "请勿修改工作表名称和表头文字,请勿删除列;可以在最右侧增加列,增加的列不参与计分。",
+        f"岗位只能是:{_roles_text(rules, list(rules.roles))}。",
+        f"所有人员必填:{need['all']}。",
+        f"{who.get('heads', '')}另须填写:{need['heads']};{who.get('managers', '')}另须填写:{need['managers']}。",
+        f"本期月度存款日均列为 {months}"
+        + (f",用于「{monthly[0]}」检查,建议填写。" if monthly else ",可不填。"),
+        "行为规范扣分、案件事故损失及罚款空白按0处理;备注可不填。",
     ]
-    n = 0
-    for item in rules.items:
-        merged: list[tuple[Rule, list[str]]] = []
-        for role, rule in item.by_role.items():
-            same = next((m for m in merged if m[0] == rule), None)
-            if same:
-                same[1].append(role)
-            else:
-                merged.append((rule, [role]))
-        for rule, roles in merged:
-            n += 1
-            lines.append(
-                (
-                    "text",
-                    f"{n}. {item.label}({item.article}),{_roles_text(rules, roles)}:{_rule_text(rule, rules, period)}。",
-                )
-            )
-    lines += [
-        (
-            "text",
-            f"{n + 1}. 每项得分四舍五入保留{rules.decimals}位小数;综合得分 = 各项得分之和 − 行为规范扣分。",
-        ),
-        ("text", f"{n + 2}. 案件事故损失及罚款按{_num(rules.income_share * 100)}%扣减收入。"),
+    scoring = [
+        f"{item.label}({item.article}),{_roles_text(rules, roles)}:{_rule_text(rule, rules, period)}。"
+        for item in rules.items
+        for rule, roles in _merged(item.by_role)
     ]
-    for i, (g, rows) in enumerate(rules.grades.items(), start=n + 3):
-        parts = [
-            f"{'≥' if inc else '>'}{_num(edge)}分为{grade}"
-            for grade, edge, inc in rows
-            if edge is not None
-        ]
-        lines.append(
-            (
-                "text",
-                f"{i}. 考核等级({rules.groups[g]}):综合得分"
-                + ",".join(parts)
-                + f",其余为{rows[-1][0]}。",
-            )
+    scoring += [
+        f"每项得分四舍五入保留{rules.decimals}位小数;综合得分 = 各项得分之和 − 行为规范扣分。",
+        f"案件事故损失及罚款按{_num(rules.income_share * 100)}%扣减收入。",
+    ]
+    for g, rows in rules.grades.items():
+        edges = ",".join(
+            f"{'≥' if inc else '>'}{_num(e)}分为{grade}" for grade, e, inc in rows if e is not None
         )
-    lines.append(("head", "三、第十四条处理规定"))
-    for i, flag in enumerate(rules.flags, start=1):
-        who = "、".join(rules.groups[g] for g in flag.groups)
+        scoring.append(f"考核等级({rules.groups[g]}):综合得分{edges},其余为{rows[-1][0]}。")
+    flags = []
+    for flag in rules.flags:
+        groups = "、".join(rules.groups[g] for g in flag.groups)
         when = "年度考核时认定,季度考核中仅作预警" if flag.annual else "任一考核期均认定"
-        action = rules.outcomes[flag.action]
-        lines.append(
-            ("text", f"{i}. {flag.label}({flag.article},{who}):{action};{when}。[{flag.code}]")
+        flags.append(
+            f"{flag.label}({flag.article},{groups}):{rules.outcomes[flag.action]};{when}。[{flag.code}]"
         )
+    lines = [("title", f"客户经理考核数据填报模板({period.code})  模板版本 {TEMPLATE_VERSION}")]
+    for head, body in (
+        ("一、填报方法", fill),
+        ("二、计分规则摘要(以本行规则文件为准)", scoring),
+        ("三、第十四条处理规定", flags),
+    ):
+        lines.append(("head", head))
+        lines += [("text", f"{i}. {text}") for i, text in enumerate(body, start=1)]
     return lines
 
 
@@ -198,16 +165,10 @@ def _write_template(
         f_head = wb.add_format({**bold, "font_size": 11})
         f_wrap = wb.add_format({"text_wrap": True, "valign": "top", "font_name": "宋体"})
         f_text = wb.add_format({"num_format": "@", "font_name": "宋体"})
-        f_label = wb.add_format({**bold, "bg_color": "#DDEBF7", "border": 1})
+        boxed = {**bold, "bg_color": "#DDEBF7", "border": 1}
+        f_label = wb.add_format(boxed)
         f_header = wb.add_format(
-            {
-                **bold,
-                "bg_color": "#DDEBF7",
-                "border": 1,
-                "text_wrap": True,
-                "align": "center",
-                "valign": "vcenter",
-            }
+            {**boxed, "text_wrap": True, "align": "center", "valign": "vcenter"}
         )
         # 说明
         ws = wb.add_worksheet(GUIDE_SHEET)
@@ -290,13 +251,10 @@ def _validation(f: Field, rules: Rulebook) -> dict[str, Any]:
             "value": 0,
         }
         msg, err = _KIND_HINT[f.kind], "请填写不小于0的" + ("整数" if f.kind == "count" else "数字")
-    return {
-        **v,
-        "input_title": name,
-        "input_message": msg,
-        "error_title": f"{name}填写有误"[:32],
-        "error_message": err,
-    }
+    v.update(
+        input_title=name, input_message=msg, error_title=f"{name}填写有误"[:32], error_message=err
+    )
+    return v
 
 
 def build_template(

@@ -18,6 +18,7 @@ import xlsxwriter
 from ..rulebook import Rulebook
 from .atomic import write_atomic
 from .branch import workbook_options, write_value
+from .safe import cell_text
 
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
@@ -76,8 +77,8 @@ def _tally(code: str, name: str, people: pd.DataFrame, rules: Rulebook) -> Branc
                            {o: 0 for o in outcome_names(rules)})  # fmt: skip
     scored = people[~people["refused"].astype(bool)]
     totals = pd.to_numeric(scored["total"], errors="coerce").dropna()
-    grades = scored["grade"].map(_text).value_counts()
-    outcomes = scored["outcome"].map(_text).value_counts()
+    grades = scored["grade"].map(text_of).value_counts()
+    outcomes = scored["outcome"].map(text_of).value_counts()
     return BranchTally(
         code=code,
         name=name,
@@ -94,11 +95,11 @@ def branch_groups(people: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     """(机构号, 机构名称, that branch's people) for every branch, by 机构号."""
     if not len(people):
         return []
-    codes = people["branch_code"].map(_text)
+    codes = people["branch_code"].map(text_of)
     out = []
     for code in sorted(codes.unique()):
         mine = people[codes == code]
-        names = [n for n in mine["branch_name"].map(_text) if n]
+        names = [n for n in mine["branch_name"].map(text_of) if n]
         out.append((code, names[0] if names else "", mine))
     return out
 
@@ -117,7 +118,7 @@ def flag_rows(people: pd.DataFrame, rules: Rulebook) -> list[dict[str, Any]]:
     if not len(people):
         return rows
     scored = people[~people["refused"].astype(bool)]
-    scored = scored.sort_values("branch_code", key=lambda s: s.map(_text), kind="stable")
+    scored = scored.sort_values("branch_code", key=lambda s: s.map(text_of), kind="stable")
     for rec in scored.to_dict("records"):
         for raw in filter(None, (c.strip() for c in text_of(rec.get("flags")).split(";"))):
             warning = raw.endswith(ACTION_WARNING_SUFFIX)
@@ -125,7 +126,11 @@ def flag_rows(people: pd.DataFrame, rules: Rulebook) -> list[dict[str, Any]]:
             flag = known.get(code)
             action = actions.get(flag.action, flag.action) if flag else ""
             if warning:
-                action = f"{rules.outcomes['warning']}:年度将{action}" if action else rules.outcomes["warning"]
+                action = (
+                    f"{rules.outcomes['warning']}:年度将{action}"
+                    if action
+                    else rules.outcomes["warning"]
+                )
             rows.append(
                 {
                     **rec,
@@ -170,7 +175,13 @@ class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook) -> None:
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.head = wb.add_format(
-            {"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"}
+            {
+                "bold": True,
+                "bg_color": "#DDEBF7",
+                "border": 1,
+                "text_wrap": True,
+                "valign": "vcenter",
+            }
         )
         self.text = wb.add_format({"border": 1})
         self.score = wb.add_format({"border": 1, "num_format": "0.00"})
@@ -179,7 +190,9 @@ class _Formats:
         self.total_score = wb.add_format(
             {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": "0.00"}
         )
-        self.total_int = wb.add_format({"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": "0"})
+        self.total_int = wb.add_format(
+            {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": "0"}
+        )
 
     def of(self, kind: str, total: bool = False):
         if total:
@@ -191,9 +204,11 @@ class _Formats:
 Column = tuple[str, str, float]
 
 
-def _table(ws, f: _Formats, title: str, columns: list[Column], rows: list[list[Any]], *, filter_=True) -> None:
+def _table(
+    ws, f: _Formats, title: str, columns: list[Column], rows: list[list[Any]], *, filter_=True
+) -> None:
     """Title, headers and rows; frozen header, widths, A4 landscape fit to width."""
-    ws.write_string(0, 0, celltext_of(title), f.title)
+    ws.write_string(0, 0, cell_text(title), f.title)
     for c, (label, _, width) in enumerate(columns):
         ws.write_string(HEADER_ROW, c, label, f.head)
         ws.set_column(c, c, width)
@@ -235,23 +250,46 @@ def _totals_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
             *[t.grades[g] for g in grades], *[t.outcomes[o] for o in outcomes],
         ]  # fmt: skip
 
-    _table(ws, f, f"{result.period.code} 全行考核汇总", columns, [values(t) for t in per_branch], filter_=False)
+    _table(
+        ws,
+        f,
+        f"{result.period.code} 全行考核汇总",
+        columns,
+        [values(t) for t in per_branch],
+        filter_=False,
+    )
     total_row = FIRST_DATA_ROW + len(per_branch)
     for c, ((_, kind, _), value) in enumerate(zip(columns, values(bank), strict=True)):
-        write_value(ws, total_row, c, value, "text" if kind == "text" else "number", f.of(kind, total=True))
+        write_value(
+            ws, total_row, c, value, "text" if kind == "text" else "number", f.of(kind, total=True)
+        )
     ws.freeze_panes(FIRST_DATA_ROW, 2)
     _charts(wb, ws, sheet, per_branch, total_row, len(grades), chart_row=total_row + 2)
 
 
-def _charts(wb, ws, sheet: str, per_branch: list[BranchTally], total_row: int, n_grades: int, chart_row: int) -> None:
+def _charts(
+    wb, ws, sheet: str, per_branch: list[BranchTally], total_row: int, n_grades: int, chart_row: int
+) -> None:
     """Native charts: bank grade distribution, and average total per branch."""
     first_grade_col = 6
     grades = wb.add_chart({"type": "column"})
     grades.add_series(
         {
             "name": "人数",
-            "categories": [sheet, HEADER_ROW, first_grade_col, HEADER_ROW, first_grade_col + n_grades - 1],
-            "values": [sheet, total_row, first_grade_col, total_row, first_grade_col + n_grades - 1],
+            "categories": [
+                sheet,
+                HEADER_ROW,
+                first_grade_col,
+                HEADER_ROW,
+                first_grade_col + n_grades - 1,
+            ],
+            "values": [
+                sheet,
+                total_row,
+                first_grade_col,
+                total_row,
+                first_grade_col + n_grades - 1,
+            ],
             "data_labels": {"value": True},
             "fill": {"color": "#4472C4"},
         }
@@ -290,13 +328,19 @@ def _by_rank(people: pd.DataFrame, rules: Rulebook, rank: str) -> pd.DataFrame:
     """Groups in rulebook order (行长 first), then by rank, then by 员工编号."""
     order = {g: i for i, g in enumerate(rules.groups)}
     key = people["group"].map(lambda g: order.get(text_of(g), len(order)))
-    return people.assign(_g=key).sort_values(["_g", rank, "emp_id"], kind="stable").drop(columns="_g")
+    return (
+        people.assign(_g=key).sort_values(["_g", rank, "emp_id"], kind="stable").drop(columns="_g")
+    )
 
 
 def _ranking_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
     ws = wb.add_worksheet(sheet)
     people = result.people
-    scored = _by_rank(people[~people["refused"].astype(bool)], rules, "rank_bank") if len(people) else people
+    scored = (
+        _by_rank(people[~people["refused"].astype(bool)], rules, "rank_bank")
+        if len(people)
+        else people
+    )
     columns: list[Column] = [
         ("全行排名", "int", 9), ("组别", "text", 10), ("机构号", "text", 10), ("机构名称", "text", 16),
         ("员工编号", "text", 12), ("姓名", "text", 10), ("岗位", "text", 14), ("综合得分", "score", 10),
@@ -304,8 +348,16 @@ def _ranking_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None
     ]  # fmt: skip
     rows = [
         [
-            rec["rank_bank"], _group_label(rules, rec["group"]), rec["branch_code"], rec["branch_name"],
-            rec["emp_id"], rec["name"], rec["role_label"], rec["total"], rec["grade"], rec["outcome"],
+            rec["rank_bank"],
+            _group_label(rules, rec["group"]),
+            rec["branch_code"],
+            rec["branch_name"],
+            rec["emp_id"],
+            rec["name"],
+            rec["role_label"],
+            rec["total"],
+            rec["grade"],
+            rec["outcome"],
         ]  # fmt: skip
         for rec in scored.to_dict("records")
     ]
@@ -322,8 +374,18 @@ def _flags_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
     ]  # fmt: skip
     rows = [
         [
-            r["branch_code"], r["branch_name"], r["emp_id"], r["name"], r["role_label"], r["total"],
-            r["flag_code"], r["flag_label"], r["flag_article"], r["flag_kind"], r["flag_action"], r["outcome"],
+            r["branch_code"],
+            r["branch_name"],
+            r["emp_id"],
+            r["name"],
+            r["role_label"],
+            r["total"],
+            r["flag_code"],
+            r["flag_label"],
+            r["flag_article"],
+            r["flag_kind"],
+            r["flag_action"],
+            r["outcome"],
         ]  # fmt: skip
         for r in flag_rows(result.people, rules)
     ]
@@ -332,7 +394,9 @@ def _flags_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
         ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
 
 
-def _branch_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str, code: str, name: str, mine) -> None:
+def _branch_sheet(
+    wb, f: _Formats, result, rules: Rulebook, sheet: str, code: str, name: str, mine
+) -> None:
     ws = wb.add_worksheet(sheet)
     items = [(i.key, f"{i.label}得分") for i in rules.items]
     columns: list[Column] = [
@@ -348,11 +412,20 @@ def _branch_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str, code: st
     for rec in ordered.to_dict("records"):
         rows.append(
             [
-                rec["emp_id"], rec["name"], rec["role_label"], rec["status_label"],
+                rec["emp_id"],
+                rec["name"],
+                rec["role_label"],
+                rec["status_label"],
                 *[rec.get(key) for key, _ in items],
-                rec["business_score"], rec["conduct_deduction"] if not rec["refused"] else None, rec["total"],
-                rec["grade"], rec["rank_branch"], rec["outcome"], rec["recommended_level"],
-                rec["flags_text"], rec["errors"],
+                rec["business_score"],
+                rec["conduct_deduction"] if not rec["refused"] else None,
+                rec["total"],
+                rec["grade"],
+                rec["rank_branch"],
+                rec["outcome"],
+                rec["recommended_level"],
+                rec["flags_text"],
+                rec["errors"],
             ]  # fmt: skip
         )
     _table(ws, f, f"{name}({code}) {result.period.code} 考核结果", columns, rows)
