@@ -83,6 +83,16 @@ def rules_option(func: Callable) -> Callable:
     )(func)
 
 
+def ledger_option(func: Callable) -> Callable:
+    return click.option(
+        "--ledger",
+        "ledger_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="台账文件(SQLite),默认 <输出文件夹>/ledger.sqlite",
+    )(func)
+
+
 def output_option(func: Callable) -> Callable:
     return click.option(
         "--output",
@@ -184,3 +194,94 @@ def _summary(result: Any, log_path: Path | None) -> None:
     echo(f"输出: {result.out_dir}")
     if log_path:
         echo(f"日志: {log_path}")
+
+
+def _open_ledger(output: Path, ledger_path: Path | None):
+    from .ledger import Ledger
+
+    path = ledger_path or output / "ledger.sqlite"
+    if not path.exists():
+        raise NotFound(f"找不到台账 {path},请先运行 kpi-excel run,或用 --ledger 指定台账文件")
+    return Ledger(path)
+
+
+@main.command()
+@click.argument("emp_id")
+@output_option
+@ledger_option
+@handle_errors
+def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
+    """列出某员工在各考核期的当前结果(综合得分、等级、结论、预警)。"""
+    with _open_ledger(output, ledger_path) as ledger:
+        rows = ledger.history(emp_id)
+    if not rows:
+        raise NotFound(f"台账中没有员工编号「{emp_id}」的考核记录")
+    click.echo(f"员工 {emp_id} {rows[-1]['name']}")
+    click.echo("考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理")
+    for r in rows:
+        status = "已计分" if r["status"] == "scored" else "未计分"
+        click.echo(
+            f"{r['period']}\t{r['branch_code']}\t{status}\t{r['total']}\t{r['grade']}\t{r['outcome']}\t{r['flags']}"
+        )
+
+
+@main.command()
+@click.argument("period")
+@click.argument("emp_id")
+@output_option
+@ledger_option
+@click.option(
+    "--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年"
+)
+@handle_errors
+def explain(
+    period: str, emp_id: str, output: Path, ledger_path: Path | None, year: int | None
+) -> None:
+    """逐项说明某员工某考核期的得分是如何算出的。"""
+    import tempfile
+
+    from .explain import explain_person
+    from .rulebook import load_rulebook as load
+
+    p = parse_period(period, default_year=year)
+    with _open_ledger(output, ledger_path) as ledger:
+        current = ledger.current_run(p.code)
+        if current is None:
+            raise NotFound(f"台账中没有考核期 {p.code} 的运行记录")
+        person = ledger.people_of(current.id, [emp_id]).get(emp_id)
+        if person is None:
+            raise NotFound(f"考核期 {p.code} 中没有员工编号「{emp_id}」")
+        text = ledger.rulebook_text(current.id)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rulebook.yaml"
+        path.write_text(text, encoding="utf-8")
+        rules = load(path)  # the rulebook of that run, not today's
+    row = {**person["inputs"], **person["results"]}
+    click.echo(
+        f"{p.code} {row.get('branch_name', '')} {emp_id} {row.get('name', '')}(运行 {current.run_id})"
+    )
+    if person["status"] != "scored":
+        click.echo(f"未计分:{row.get('errors', '')}")
+        return
+    for label, sentence in explain_person(row, rules, p):
+        click.echo(f"{label}: {sentence}")
+
+
+@main.command()
+@output_option
+@ledger_option
+@handle_errors
+def runs(output: Path, ledger_path: Path | None) -> None:
+    """列出台账中的全部运行(考核期、时间、人数)。"""
+    with _open_ledger(output, ledger_path) as ledger:
+        records = ledger.runs()
+        current = {r.period: ledger.current_run(r.period) for r in records}
+    if not records:
+        raise NotFound("台账中还没有任何运行记录")
+    click.echo("运行编号\t考核期\t完成时间\t工作簿\t拒收\t计分\t未计分\t当前")
+    for r in records:
+        mark = "是" if current[r.period] and current[r.period].id == r.id else ""
+        click.echo(
+            f"{r.run_id}\t{r.period}\t{r.finished_at}\t{r.files_total}\t{r.files_refused}\t"
+            f"{r.people_scored}\t{r.people_refused}\t{mark}"
+        )

@@ -133,3 +133,23 @@ def apply_flags(
         np.where(decided["demote"], demoted, df["role_label"]),
     )
     return df
+
+
+def flags_text(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.Series:
+    """Each raised flag in plain Chinese with its article and what it means this period."""
+    text = pd.Series("", index=people.index, dtype=object)
+    actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
+    for flag in rules.flags:
+        col = f"flag:{flag.code}"
+        if col not in people:
+            continue
+        warning = flag.annual and not period.is_annual
+        what = (
+            f"{rules.outcomes['warning']}:年度将{actions[flag.action]}"
+            if warning
+            else actions[flag.action]
+        )
+        line = f"{flag.label}({flag.article},{what})"
+        hit = people[col].fillna(False).astype(bool)
+        text = text.where(~hit, text + np.where(text == "", "", ";") + line)
+    return text

@@ -2,46 +2,47 @@
 
 from __future__ import annotations
 
-import logging
+import datetime as dt
 import os
-import traceback
+import secrets
+import shutil
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .discover import discover
-from .errors import UsageError, WorkbookRefused
-from .flags import History, apply_flags
+from .collect import Progress, collect
+from .errors import UsageError
+from .flags import History, apply_flags, flags_text
+from .history import build_history
+from .ledger import Ledger
+from .lock import OutputLock
 from .periods import Period
-from .read import WorkbookData, read_workbook
 from .rulebook import Rulebook
 from .score import derive, score
 from .validate import Validated, validate
-from .write.branch import branch_file_name, write_branch
-from .write.export import TEXT_COLUMNS, results_table, write_csv
-
-log = logging.getLogger("kpi_excel")
-PARALLEL_MIN_FILES = 8  # below this, worker start-up costs more than it saves
-
-Progress = Callable[[int, int], None]
+from .write.outputs import ledger_rows, write_outputs
+from .write.publish import publish
 
 
 @dataclass
 class RunResult:
     period: Period
     out_dir: Path
+    run_id: str = ""
     files_read: int = 0
     files_total: int = 0
     files_refused: list[tuple[str, str]] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
     people: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: pd.DataFrame = field(default_factory=pd.DataFrame)
+    inputs: list[dict] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     moved_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (wanted, written)
+    started_at: str = ""
+    finished_at: str = ""
 
     @property
     def scored(self) -> int:
@@ -62,43 +63,6 @@ class RunResult:
         return {str(k): int(v) for k, v in scored["outcome"].value_counts().items()}
 
 
-def _read_one(args: tuple[Path, str, dict | None]) -> WorkbookData | tuple[str, str, str]:
-    """Read one workbook; a refusal or an unexpected error comes back as (file, reason, traceback)."""
-    path, display, limits = args
-    try:
-        return read_workbook(path, display, limits)
-    except WorkbookRefused as exc:
-        return (display, exc.message, "")
-    except MemoryError:
-        return (display, f"{display} 无法读取:文件过大,超出可用内存", traceback.format_exc())
-    except Exception:  # one bad file must not stop the run; the traceback goes to the log
-        return (
-            display,
-            f"{display} 读取时发生意外错误,已记录到日志,请联系管理员",
-            traceback.format_exc(),
-        )
-
-
-def read_all(
-    files: list[tuple[Path, str]], jobs: int, limits: dict | None, progress: Progress | None
-):
-    """Read every workbook, in worker processes when there are enough of them."""
-    tasks = [(p, d, limits) for p, d in files]
-    results: list[WorkbookData | tuple[str, str, str]] = []
-    if jobs > 1 and len(tasks) >= PARALLEL_MIN_FILES:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            for i, res in enumerate(pool.map(_read_one, tasks, chunksize=4), start=1):
-                results.append(res)
-                if progress:
-                    progress(i, len(tasks))
-    else:
-        for i, task in enumerate(tasks, start=1):
-            results.append(_read_one(task))
-            if progress:
-                progress(i, len(tasks))
-    return results
-
-
 def evaluate(
     v: Validated, rules: Rulebook, period: Period, history: History | None = None
 ) -> pd.DataFrame:
@@ -111,27 +75,14 @@ def evaluate(
     out = pd.concat([ok, people[people["refused"]]], sort=False).sort_index()
     out["refused"] = out["refused"].astype(bool)
     out["status_label"] = np.where(out["refused"], "未计分", "已计分")
-    out["flags_text"] = _flags_text(out, rules, period)
+    out["flags_text"] = flags_text(out, rules, period)
+    notes = (history or History()).notes
+    out["history_note"] = out["emp_id"].map(lambda e: notes.get(e, "")).where(~out["refused"], "")
     return out
 
 
-def _flags_text(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.Series:
-    text = pd.Series("", index=people.index, dtype=object)
-    actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
-    for flag in rules.flags:
-        col = f"flag:{flag.code}"
-        if col not in people:
-            continue
-        warning = flag.annual and not period.is_annual
-        what = (
-            f"{rules.outcomes['warning']}:年度将{actions[flag.action]}"
-            if warning
-            else actions[flag.action]
-        )
-        line = f"{flag.label}({flag.article},{what})"
-        hit = people[col].fillna(False).astype(bool)
-        text = text.where(~hit, text + np.where(text == "", "", ";") + line)
-    return text
+def _now() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def run(
@@ -142,63 +93,67 @@ def run(
     jobs: int | None = None,
     limits: dict | None = None,
     progress: Progress | None = None,
-    history: History | None = None,
+    ledger_path: Path | None = None,
+    after_write: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Score one period's inbox into `output/<period>/`."""
+    """Score one period's inbox into `output/<period>/`, recording the run in the ledger."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
     out_dir = output / period.code
-    result = RunResult(period, out_dir)
-    found = discover(inbox)
-    result.files_skipped = found.skipped
-    jobs = jobs or os.cpu_count() or 1
-    books: list[WorkbookData] = []
-    refused = list(found.refused)
-    for res in read_all(found.files, jobs, limits, progress):
-        if isinstance(res, WorkbookData):
-            books.append(res)
-        else:
-            refused.append(res[:2])
-            if res[2]:
-                log.error("unexpected error reading %s\n%s", res[0], res[2])
-    result.files_read = len(found.files)
-    result.files_total = len(found.files) + len(found.refused)
-    v = validate(books, refused, period, rules)
-    result.files_refused = v.refused_files
-    result.people = evaluate(v, rules, period, history)
-    result.problems = v.problems
-    _write_outputs(result, v, rules)
+    with OutputLock(output):
+        result = RunResult(period, out_dir, started_at=_now())
+        result.run_id = f"{period.code}-{dt.datetime.now():%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+        got = collect(inbox, jobs or os.cpu_count() or 1, limits, output / ".cache", progress)
+        result.files_total, result.files_skipped = got.total, got.skipped
+        result.files_read = len(got.books)
+        v = validate(got.books, got.refused, period, rules)
+        result.files_refused, result.problems = v.refused_files, v.problems
+        result.inputs = _input_status(got.inputs, v)
+        with Ledger(ledger_path or output / "ledger.sqlite") as ledger:
+            scored_ids = v.people.loc[~v.people["refused"], "emp_id"].dropna().tolist()
+            history = build_history(ledger, rules, period, scored_ids)
+            result.people = evaluate(v, rules, period, history)
+            staging = output / f".{period.code}.staging-{result.run_id}"
+            try:
+                result.written = write_outputs(staging, result, v, rules)
+                if after_write:
+                    after_write()  # a test hook: fail between writing and publishing
+                result.finished_at = _now()
+                ledger.begin()
+                ledger.add_run(_run_record(result, rules), result.inputs, ledger_rows(result))
+                result.moved_aside = publish(staging, out_dir, result.run_id)
+                ledger.commit()
+            except BaseException:
+                ledger.rollback()
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
     return result
 
 
-def _write_outputs(result: RunResult, v: Validated, rules: Rulebook) -> None:
-    out = result.out_dir
-    people = result.people
-    table = results_table(people, result.period.code, rules.decimals)
-    targets = [
-        (out / "results.csv", lambda p: write_csv(p, table, TEXT_COLUMNS)),
-        (
-            out / "rejected.csv",
-            lambda p: write_csv(
-                p, pd.DataFrame(v.refused_files, columns=["file", "reason"]), ["file", "reason"]
-            ),
-        ),
-    ]
-    for wb in v.accepted:
-        mine = people[people["_file"] == wb.file]
-        code, name = (
-            mine["branch_code"].iloc[0] if len(mine) else "",
-            mine["branch_name"].iloc[0] if len(mine) else "",
-        )
-        if not len(mine):
-            from .numbers import show
+def _input_status(inputs: list[dict], v: Validated) -> list[dict]:
+    reasons = dict(v.refused_files)
+    for rec in inputs:
+        if rec["name"] in reasons:
+            rec.update(status="refused", reason=reasons[rec["name"]])
+        elif rec["status"] == "read":
+            rec["status"] = "scored"
+    return inputs
 
-            code, name = show(wb.info["branch_code"][0]), show(wb.info["branch_name"][0])
-        path = out / "branches" / branch_file_name(code, name)
-        title = f"{name}({code}) {result.period.code} 客户经理考核结果"
-        targets.append((path, lambda p, m=mine, t=title: write_branch(p, m, t)))
-    for wanted, write in targets:
-        written = write(wanted)
-        result.written.append(written)
-        if written != wanted:
-            result.moved_aside.append((wanted, written))
+
+def _run_record(result: RunResult, rules: Rulebook) -> dict:
+    from . import __version__
+
+    return {
+        "run_id": result.run_id,
+        "period": result.period.code,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+        "tool_version": __version__,
+        "rulebook_path": str(rules.path),
+        "rulebook_sha256": rules.sha256,
+        "rulebook_text": rules.text,
+        "files_total": result.files_total,
+        "files_refused": len(result.files_refused),
+        "people_scored": result.scored,
+        "people_refused": result.refused_people,
+    }

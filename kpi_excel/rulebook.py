@@ -95,6 +95,7 @@ class Rulebook:
     dismiss_level: str
     demote_level: dict[str, str]
     raw: dict[str, Any]
+    text: str = ""
 
     def role_of_label(self) -> dict[str, str]:
         """岗位 label -> role key."""
@@ -274,6 +275,7 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
         dismiss_level=r.get(rec, "dismiss", "recommended_level", str),
         demote_level={k: str(v) for k, v in demote_level.items()},
         raw=raw,
+        text=data.decode("utf-8"),
     )
 
 

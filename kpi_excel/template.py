@@ -93,7 +93,10 @@ def _merged(by_role: dict[str, Rule]) -> list[tuple[Rule, list[str]]]:
     merged: list[tuple[Rule, list[str]]] = []
     for role, rule in by_role.items():
         same = next((m for m in merged if m[0] == rule), None)
-        same[1].append(role) if same else merged.append((rule, [role]))
+        if same:
+            same[1].append(role)
+        else:
+            merged.append((rule, [role]))
     return merged
 
 
@@ -207,10 +210,8 @@ def _write_template(
         ws.freeze_panes(1, 0)
         ws.set_row(0, 45)
         for c, f in enumerate(fields):
-            width = 12 if f.kind in ("text", "role") else 14
-            ws.set_column(
-                c, c, 30 if f.key == "remarks" else width, f_text if f.kind == "text" else None
-            )
+            width = 30 if f.key == "remarks" else 12 if f.kind in ("text", "role") else 14
+            ws.set_column(c, c, width, f_text if f.kind == "text" else None)
             ws.write_string(0, c, f.label, f_header)
             ws.data_validation(1, c, last, c, _validation(f, rules))
         col = {f.key: c for c, f in enumerate(fields)}
@@ -245,11 +246,8 @@ def _validation(f: Field, rules: Rulebook) -> dict[str, Any]:
         msg = "填写文字" + ("(必填)" if f.required == "all" else "")
         err = f"不能超过{_TEXT_LIMITS.get(f.key, 255)}个字符"
     else:
-        v = {
-            "validate": "integer" if f.kind == "count" else "decimal",
-            "criteria": ">=",
-            "value": 0,
-        }
+        kind = "integer" if f.kind == "count" else "decimal"
+        v = {"validate": kind, "criteria": ">=", "value": 0}
         msg, err = _KIND_HINT[f.kind], "请填写不小于0的" + ("整数" if f.kind == "count" else "数字")
     v.update(
         input_title=name, input_message=msg, error_title=f"{name}填写有误"[:32], error_message=err
@@ -312,9 +310,8 @@ def read_roster(path: Path) -> list[dict]:
     index: dict[str, int] = {}
     for label, key in ROSTER_COLUMNS.items():
         if label not in header:
-            raise UsageError(
-                f"名单文件 {path.name} 缺少列「{label}」(需要:{'、'.join(ROSTER_COLUMNS)})"
-            )
+            need = "、".join(ROSTER_COLUMNS)
+            raise UsageError(f"名单文件 {path.name} 缺少列「{label}」(需要:{need})")
         index[key] = header.index(label)
     out = []
     for n, row in enumerate(rows[1:], start=2):
@@ -324,9 +321,8 @@ def read_roster(path: Path) -> list[dict]:
         if not rec["emp_id"] or not rec["name"]:
             raise UsageError(f"名单文件 {path.name} 第{n}行员工编号或姓名为空")
         if not BRANCH_CODE_RE.match(rec["branch_code"]):
-            raise UsageError(
-                f"名单文件 {path.name} 第{n}行机构号「{rec['branch_code']}」为空或含有字母、数字、-、_以外的字符"
-            )
+            code = rec["branch_code"]
+            raise UsageError(f"名单文件 {path.name} 第{n}行机构号「{code}」应为字母、数字、-、_")
         out.append(rec)
     return out
 

@@ -1,0 +1,129 @@
+"""Read every workbook of an inbox, in worker processes when there are enough of them.
+
+Each input is hashed; a workbook already parsed in an earlier run (same bytes, same kpi-excel
+version) is taken from the cache under the output folder instead of being parsed again, so a
+rerun after one branch resubmits reads only that workbook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .discover import discover
+from .errors import WorkbookRefused
+from .read import WorkbookData, read_workbook
+
+log = logging.getLogger("kpi_excel")
+PARALLEL_MIN_FILES = 8  # below this, starting workers costs more than it saves
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Collected:
+    books: list[WorkbookData] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    skipped: list[str] = field(default_factory=list)
+    inputs: list[dict] = field(default_factory=list)  # name, size, sha256, status, reason
+    total: int = 0
+
+
+def _cache_path(cache: Path | None, sha: str) -> Path | None:
+    return cache / f"{sha}-{__version__}.pkl" if cache else None
+
+
+def _read_one(
+    args: tuple[Path, str, dict | None, Path | None],
+) -> tuple[dict, WorkbookData | None, str, str]:
+    """(input record, workbook or None, refusal reason, traceback) for one file."""
+    path, display, limits, cache = args
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        rec = {"name": display, "size": 0, "sha256": "", "status": "refused"}
+        return rec, None, f"{display} 无法打开:{exc.strerror or exc}", ""
+    sha = hashlib.sha256(data).hexdigest()
+    rec = {"name": display, "size": len(data), "sha256": sha, "status": "read"}
+    cached = _cache_path(cache, sha)
+    if cached and cached.exists():
+        try:
+            with cached.open("rb") as fh:
+                book = pickle.load(fh)
+            book.file = display
+            return rec, book, "", ""
+        except Exception:  # a damaged cache entry is just parsed again
+            pass
+    try:
+        book = read_workbook(path, display, limits)
+    except WorkbookRefused as exc:
+        return rec, None, exc.message, ""
+    except MemoryError:
+        return rec, None, f"{display} 无法读取:文件过大,超出可用内存", traceback.format_exc()
+    except Exception:  # one bad file must not stop the run; the traceback goes to the log
+        return (
+            rec,
+            None,
+            f"{display} 读取时发生意外错误,已记录到日志,请联系管理员",
+            traceback.format_exc(),
+        )
+    if cached:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(".tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(book, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(cached)
+        except OSError:
+            pass
+    return rec, book, "", ""
+
+
+def collect(
+    inbox: Path, jobs: int, limits: dict | None, cache: Path | None, progress: Progress | None
+) -> Collected:
+    found = discover(inbox)
+    out = Collected(refused=list(found.refused), skipped=found.skipped)
+    out.total = len(found.files) + len(found.refused)
+    for name, reason in found.refused:
+        path = inbox / name
+        data = path.read_bytes() if path.is_file() else b""
+        out.inputs.append(
+            {
+                "name": name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "status": "refused",
+                "reason": reason,
+            }
+        )
+    tasks = [(p, d, limits, cache) for p, d in found.files]
+    if jobs > 1 and len(tasks) >= PARALLEL_MIN_FILES:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = pool.map(
+                _read_one, tasks, chunksize=max(1, min(16, len(tasks) // (jobs * 4)))
+            )
+            _gather(results, len(tasks), out, progress)
+    else:
+        _gather(map(_read_one, tasks), len(tasks), out, progress)
+    return out
+
+
+def _gather(results, total: int, out: Collected, progress: Progress | None) -> None:
+    for i, (rec, book, reason, tb) in enumerate(results, start=1):
+        if book is not None:
+            out.books.append(book)
+        else:
+            rec.update(status="refused", reason=reason)
+            out.refused.append((rec["name"], reason))
+            if tb:
+                log.error("unexpected error reading %s\n%s", rec["name"], tb)
+        out.inputs.append(rec)
+        if progress:
+            progress(i, total)

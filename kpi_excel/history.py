@@ -1,0 +1,103 @@
+"""History from the ledger for Article 14's rules across periods (RULES §6).
+
+A14-2-DEPOSIT3M counts months across the period boundary: the months just before this period
+come from the current runs of earlier periods, judged against the deposit base reported with
+them. A14-1-REPEAT needs the previous FY's decisions. Where an earlier period has no current
+run, nothing is guessed: the person's explanation says the cross-period part was not judged.
+"""
+
+from __future__ import annotations
+
+from .flags import History
+from .ledger import Ledger
+from .numbers import compare
+from .periods import Period
+from .rulebook import Rulebook
+
+QUARTER_OF_MONTH = {m: f"Q{(m - 1) // 3 + 1}" for m in range(1, 13)}
+
+
+def _months_before(period: Period, months: list[int], count: int) -> list[tuple[int, int]]:
+    """The `count` calendar (year, month) pairs just before the period's first month."""
+    year, month = period.year, months[0]
+    out = []
+    for _ in range(count):
+        month -= 1
+        if month == 0:
+            year, month = year - 1, 12
+        out.append((year, month))
+    return list(reversed(out))
+
+
+def build_history(ledger: Ledger, rules: Rulebook, period: Period, emp_ids: list[str]) -> History:
+    history = History()
+    months = rules.months[period.kind]
+    for flag in rules.flags:
+        if flag.kind == "consecutive_months":
+            _deposit_months(ledger, flag.params, period, months, emp_ids, history)
+        elif flag.kind == "repeat" and period.is_annual:
+            _previous_fy(ledger, flag.params["of"], period, emp_ids, history)
+    return history
+
+
+def _deposit_months(
+    ledger: Ledger, p: dict, period: Period, months: list[int], emp_ids: list[str], history: History
+) -> None:
+    wanted = _months_before(period, months, int(p["months"]) - 1)
+    missing: list[str] = []
+    seq: dict[str, list[tuple[str, bool | None]]] = {e: [] for e in emp_ids}
+    cache: dict[str, dict] = {}
+    for year, month in wanted:
+        source = None
+        for kind in (QUARTER_OF_MONTH[month], "FY"):
+            code = f"{year}{kind}"
+            if code not in cache:
+                run = ledger.current_run(code)
+                cache[code] = ledger.people_of(run.id, emp_ids) if run else None
+            if cache[code] is not None:
+                source = cache[code]
+                break
+        if source is None:
+            name = f"{year}{QUARTER_OF_MONTH[month]}"
+            if name not in missing:
+                missing.append(name)
+            for e in emp_ids:
+                seq[e] = []  # an unknown month breaks the run: start again after it
+            continue
+        for e in emp_ids:
+            person = source.get(e)
+            value = (
+                person["inputs"].get(f"{p['field']}{month}")
+                if person and person["status"] == "scored"
+                else None
+            )
+            base = person["inputs"].get(p["of"]) if person else None
+            below = None
+            if value is not None and base is not None:
+                below = bool(compare([value], p["op"], [float(base) * float(p["ratio"])])[0])
+            seq[e].append((f"{year}年{month}月", below))
+    history.months_before = seq
+    if missing:
+        note = f"无{'、'.join(missing)}数据,跨期连续月份未判断"
+        for e in emp_ids:
+            history.notes[e] = _join(history.notes.get(e), note)
+
+
+def _previous_fy(
+    ledger: Ledger, codes: list[str], period: Period, emp_ids: list[str], history: History
+) -> None:
+    previous = f"{period.year - 1}FY"
+    run = ledger.current_run(previous)
+    if run is None:
+        for e in emp_ids:
+            history.notes[e] = _join(history.notes.get(e), f"无{previous}数据,连续两年降级未判断")
+        return
+    history.previous_fy_known = True
+    for emp, person in ledger.people_of(run.id, emp_ids).items():
+        decided = set(person["decided"].split(";")) if person["decided"] else set()
+        if decided & set(codes):
+            history.previous_fy_demoted.add(emp)
+
+
+def _join(a: str | None, b: str) -> str:
+    return f"{a};{b}" if a else b

@@ -1,0 +1,247 @@
+"""The ledger: an embedded SQLite database of every run and every person's inputs and results.
+
+The latest completed run of a period is that period's current result; earlier runs stay, so a
+rerun loses nothing and an auditor can see what changed. The schema carries a version and is
+brought up to date by numbered migrations when the ledger is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import KpiExcelError
+
+SCHEMA_VERSION = 1
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL UNIQUE,
+        period TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        rulebook_path TEXT NOT NULL,
+        rulebook_sha256 TEXT NOT NULL,
+        rulebook_text TEXT NOT NULL,
+        files_total INTEGER NOT NULL,
+        files_refused INTEGER NOT NULL,
+        people_scored INTEGER NOT NULL,
+        people_refused INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'completed'
+    );
+    CREATE INDEX runs_period ON runs (period, id);
+    CREATE TABLE run_inputs (
+        run INTEGER NOT NULL REFERENCES runs(id),
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE people (
+        run INTEGER NOT NULL REFERENCES runs(id),
+        period TEXT NOT NULL,
+        emp_id TEXT NOT NULL,
+        branch_code TEXT NOT NULL,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        status TEXT NOT NULL,
+        total TEXT NOT NULL,
+        grade TEXT NOT NULL,
+        flags TEXT NOT NULL,
+        decided TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        inputs TEXT NOT NULL,
+        results TEXT NOT NULL
+    );
+    CREATE INDEX people_emp ON people (emp_id, run);
+    CREATE INDEX people_run ON people (run);
+    """,
+}
+
+
+class LedgerError(KpiExcelError):
+    """The ledger file cannot be opened or is newer than this kpi-excel."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    run_id: str
+    period: str
+    started_at: str
+    finished_at: str
+    people_scored: int
+    people_refused: int
+    files_total: int
+    files_refused: int
+    rulebook_sha256: str
+
+
+class Ledger:
+    """A connection to the ledger file; writes of one run happen in one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=10)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"无法打开台账 {path}: {exc}") from None
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def version(self) -> int:
+        exists = self.db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone()
+        if not exists:
+            return 0
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def migrate(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise LedgerError(f"台账 {self.path} 的版本({current})比本程序新,请升级 kpi-excel")
+        for v in range(current + 1, SCHEMA_VERSION + 1):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[v].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(v),)
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    # -- writing -------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def add_run(
+        self,
+        run: dict[str, Any],
+        inputs: Iterable[dict[str, Any]],
+        people: Iterable[dict[str, Any]],
+    ) -> int:
+        """Insert one run with its inputs and people (inside the caller's transaction)."""
+        cur = self.db.execute(
+            """INSERT INTO runs (run_id, period, started_at, finished_at, tool_version, rulebook_path,
+               rulebook_sha256, rulebook_text, files_total, files_refused, people_scored, people_refused)
+               VALUES (:run_id, :period, :started_at, :finished_at, :tool_version, :rulebook_path,
+               :rulebook_sha256, :rulebook_text, :files_total, :files_refused, :people_scored, :people_refused)""",
+            run,
+        )
+        rid = int(cur.lastrowid or 0)
+        self.db.executemany(
+            "INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (rid, i["name"], i["size"], i["sha256"], i["status"], i.get("reason", ""))
+                for i in inputs
+            ],
+        )
+        self.db.executemany(
+            "INSERT INTO people VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    rid, run["period"], p["emp_id"], p["branch_code"], p["name"], p["role"], p["status"],
+                    p["total"], p["grade"], p["flags"], p["decided"], p["outcome"],
+                    json.dumps(p["inputs"], ensure_ascii=False), json.dumps(p["results"], ensure_ascii=False),
+                )
+                for p in people
+            ],
+        )  # fmt: skip
+        return rid
+
+    # -- reading -------------------------------------------------------------------------
+
+    def current_run(self, period: str) -> RunRecord | None:
+        """The latest completed run of a period, or None."""
+        row = self.db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE period=? AND status='completed' ORDER BY id DESC LIMIT 1",
+            (period,),
+        ).fetchone()
+        return RunRecord(*row) if row else None
+
+    def runs(self) -> list[RunRecord]:
+        rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id").fetchall()
+        return [RunRecord(*r) for r in rows]
+
+    def rulebook_text(self, run: int) -> str:
+        return str(
+            self.db.execute("SELECT rulebook_text FROM runs WHERE id=?", (run,)).fetchone()[0]
+        )
+
+    def people_of(
+        self, run: int, emp_ids: Iterable[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """emp_id -> {inputs, results, decided, status} for one run."""
+        rows = self.db.execute(
+            "SELECT emp_id, status, decided, inputs, results FROM people WHERE run=?", (run,)
+        ).fetchall()
+        wanted = set(emp_ids) if emp_ids is not None else None
+        return {
+            r[0]: {
+                "status": r[1],
+                "decided": r[2],
+                "inputs": json.loads(r[3]),
+                "results": json.loads(r[4]),
+            }
+            for r in rows
+            if wanted is None or r[0] in wanted
+        }
+
+    def history(self, emp_id: str) -> list[dict[str, Any]]:
+        """The person's current result in each period that has one, oldest period first."""
+        rows = self.db.execute(
+            """SELECT p.period, p.status, p.total, p.grade, p.flags, p.outcome, p.branch_code, p.name, r.run_id
+               FROM people p JOIN runs r ON r.id = p.run
+               WHERE p.emp_id = ? AND r.id = (SELECT MAX(id) FROM runs WHERE period = p.period AND status='completed')
+               ORDER BY p.period""",
+            (emp_id,),
+        ).fetchall()
+        keys = (
+            "period",
+            "status",
+            "total",
+            "grade",
+            "flags",
+            "outcome",
+            "branch_code",
+            "name",
+            "run_id",
+        )
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+_RUN_COLUMNS = (
+    "id, run_id, period, started_at, finished_at, people_scored, people_refused, files_total, "
+    "files_refused, rulebook_sha256"
+)

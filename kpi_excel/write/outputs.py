@@ -1,0 +1,111 @@
+"""All outputs of one run, written into a staging folder (publish.py swaps it into place)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..numbers import show
+from ..rulebook import Rulebook
+from ..validate import Validated
+from .atomic import write_atomic
+from .branch import branch_file_name, write_branch
+from .export import TEXT_COLUMNS, results_table, write_csv
+
+INPUT_KEYS = [
+    "deposit_base", "deposit_avg", *[f"deposit_m{m}" for m in range(1, 13)], "loan_balance",
+    "npl_balance", "due_amount", "collected_amount", "mid_income_base", "mid_income",
+    "new_accounts", "conduct_deduction", "major_violation", "incident_loss", "major_accident",
+]  # fmt: skip
+
+
+def write_outputs(staging: Path, result: Any, v: Validated, rules: Rulebook) -> list[Path]:
+    """results.csv, rejected.csv, branch workbooks, summary, report and manifest into `staging`."""
+    people = result.people
+    written = []
+    table = results_table(people, result.period.code, rules.decimals)
+    result.table = table
+    written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
+    rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
+    written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
+    for wb in v.accepted:
+        mine = people[people["_file"] == wb.file]
+        code, name = show(wb.info["branch_code"][0]), show(wb.info["branch_name"][0])
+        title = f"{name}({code}) {result.period.code} 客户经理考核结果"
+        path = staging / "branches" / branch_file_name(code, name)
+        written.append(write_branch(path, mine, title))
+    written.append(write_manifest(staging / "manifest.json", result, rules))
+    return written
+
+
+def write_manifest(path: Path, result: Any, rules: Rulebook) -> Path:
+    """The audit manifest: run id, time, tool version, rulebook and inputs with their hashes."""
+    manifest = {
+        "run_id": result.run_id,
+        "period": result.period.code,
+        "started_at": result.started_at,
+        "tool_version": __version__,
+        "rulebook": {"path": str(rules.path), "sha256": rules.sha256},
+        "inputs": [
+            {k: i.get(k, "") for k in ("name", "size", "sha256", "status")} for i in result.inputs
+        ],
+        "counts": {
+            "files": result.files_total,
+            "files_refused": len(result.files_refused),
+            "files_skipped": len(result.files_skipped),
+            "people_scored": result.scored,
+            "people_refused": result.refused_people,
+            "outcomes": result.outcome_counts(),
+        },
+    }
+    text = json.dumps(manifest, ensure_ascii=False, indent=2)
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _plain(v: Any) -> Any:
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def ledger_rows(result: Any) -> list[dict]:
+    """One ledger row per person: identity, the export row, typed inputs, decided flags."""
+    people = result.people
+    table = result.table
+    rows = []
+    decided_cols = [c for c in people.columns if c.startswith("flag:")]
+    for out, rec in zip(table.to_dict("records"), people.to_dict("records"), strict=True):
+        flags = out["flags"].split(";") if out["flags"] else []
+        decided = ";".join(sorted(f for f in flags if not f.endswith("?")))
+        extra = {
+            c: _plain(rec.get(c))
+            for c in ("role_label", "group", "total_units", "history_note", "flags_text")
+        }
+        rows.append(
+            {
+                "emp_id": out["emp_id"],
+                "branch_code": out["branch_code"],
+                "name": out["name"],
+                "role": out["role"],
+                "status": out["status"],
+                "total": out["total"],
+                "grade": out["grade"],
+                "flags": out["flags"],
+                "decided": decided,
+                "outcome": out["outcome"],
+                "inputs": {k: _plain(rec.get(k)) for k in INPUT_KEYS},
+                "results": {
+                    **out,
+                    **extra,
+                    **{c: bool(rec.get(c)) for c in decided_cols if rec.get(c) is True},
+                },
+            }
+        )
+    return rows

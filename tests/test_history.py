@@ -1,0 +1,198 @@
+"""History: the ledger, rules across periods, reruns that lose nothing, the lock, the manifest."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kpi_excel.cli import main
+from kpi_excel.errors import RunLocked
+from kpi_excel.ledger import SCHEMA_VERSION, Ledger, LedgerError
+from kpi_excel.lock import OutputLock
+from kpi_excel.periods import parse_period
+from kpi_excel.pipeline import run
+from kpi_excel.rulebook import load_rulebook
+from tests.conftest import GOOD_HEAD, GOOD_SENIOR, person
+from tests.support.workbooks import write_branch_workbook
+
+
+def _inbox(root: Path, period: str, rows: list[dict], name: str = "b.xlsx") -> Path:
+    d = root / "in" / period
+    d.mkdir(parents=True, exist_ok=True)
+    write_branch_workbook(
+        d / name, branch_code="B001", branch_name="一支行", period=period, rows=rows
+    )
+    return d
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def _results(out: Path, period: str) -> dict[str, dict]:
+    import csv
+
+    with (out / period / "results.csv").open(encoding="utf-8-sig") as fh:
+        return {r["emp_id"]: r for r in csv.DictReader(fh)}
+
+
+def test_deposit_three_months_across_the_quarter_boundary(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    low = {"deposit_base": "1000"}  # 90% of base = 900
+    q2 = [
+        person(
+            GOOD_SENIOR, emp_id="M-MJJ", deposit_m4="950", deposit_m5="899", deposit_m6="899", **low
+        ),
+        person(
+            GOOD_SENIOR, emp_id="M-JJ", deposit_m4="950", deposit_m5="950", deposit_m6="899", **low
+        ),
+    ]
+    q3 = [
+        person(
+            GOOD_SENIOR, emp_id="M-MJJ", deposit_m7="899", deposit_m8="950", deposit_m9="950", **low
+        ),
+        person(
+            GOOD_SENIOR, emp_id="M-JJ", deposit_m7="899", deposit_m8="950", deposit_m9="950", **low
+        ),
+    ]
+    _cli("run", "2026Q2", "--inbox", str(_inbox(tmp_path, "2026Q2", q2)), "--output", str(out))
+    _cli("run", "2026Q3", "--inbox", str(_inbox(tmp_path, "2026Q3", q3)), "--output", str(out))
+    got = _results(out, "2026Q3")
+    assert got["M-MJJ"]["flags"] == "A14-2-DEPOSIT3M" and got["M-MJJ"]["outcome"] == "降级"
+    assert got["M-JJ"]["flags"] == "" and got["M-JJ"]["outcome"] == "正常"
+    res = _cli("history", "M-MJJ", "--output", str(out))
+    assert res.exit_code == 0
+    assert (
+        "2026Q2\tB001\t已计分\t100.00" in res.output
+        and "2026Q3\tB001\t已计分\t100.00" in res.output
+    )
+
+
+def test_missing_earlier_period_is_said_not_guessed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    rows = [person(GOOD_SENIOR, deposit_m7="899", deposit_m8="899", deposit_m9="950")]
+    result = run(parse_period("2026Q3"), _inbox(tmp_path, "2026Q3", rows), out, load_rulebook())
+    r = result.people.set_index("emp_id").loc["E001"]
+    assert r["flags"] == "" and r["history_note"] == "无2026Q2数据,跨期连续月份未判断"
+
+
+def test_head_demoted_two_years_running_is_dismissed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    demoted = {"conduct_deduction": "10"}  # total 90 -> A14-1-SCORE decides in FY
+    y2025 = [
+        person(GOOD_HEAD, emp_id="H-BOTH", **demoted),
+        person(GOOD_HEAD, emp_id="H-2025", **demoted),
+        person(GOOD_HEAD, emp_id="H-2026"),
+    ]
+    y2026 = [
+        person(GOOD_HEAD, emp_id="H-BOTH", **demoted),
+        person(GOOD_HEAD, emp_id="H-2025"),
+        person(GOOD_HEAD, emp_id="H-2026", **demoted),
+    ]
+    _cli("run", "2025FY", "--inbox", str(_inbox(tmp_path, "2025FY", y2025)), "--output", str(out))
+    _cli("run", "2026FY", "--inbox", str(_inbox(tmp_path, "2026FY", y2026)), "--output", str(out))
+    got = _results(out, "2026FY")
+    assert (got["H-BOTH"]["flags"], got["H-BOTH"]["outcome"], got["H-BOTH"]["recommended_level"]) == (
+        "A14-1-REPEAT;A14-1-SCORE", "解聘", "解除劳动合同")  # fmt: skip
+    assert (got["H-2026"]["flags"], got["H-2026"]["outcome"]) == ("A14-1-SCORE", "降级")
+    assert (got["H-2025"]["flags"], got["H-2025"]["outcome"]) == ("", "正常")
+
+
+def test_rerun_with_a_corrected_workbook_keeps_the_earlier_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    inbox = _inbox(tmp_path, "2026Q3", [person(GOOD_SENIOR, deposit_avg="约1300")])
+    assert _cli("run", "2026Q3", "--inbox", str(inbox), "--output", str(out)).exit_code == 1
+    first = json.loads((out / "2026Q3" / "manifest.json").read_text(encoding="utf-8"))["run_id"]
+    _inbox(tmp_path, "2026Q3", [GOOD_SENIOR])  # the branch resubmits
+    assert _cli("run", "2026Q3", "--inbox", str(inbox), "--output", str(out)).exit_code == 0
+    assert _results(out, "2026Q3")["E001"]["total"] == "100.00"
+    kept = out / "2026Q3" / "previous" / first / "results.csv"
+    assert (
+        _results(out / "2026Q3" / "previous", first)["E001"]["status"] == "rejected"
+        and kept.exists()
+    )
+    with Ledger(out / "ledger.sqlite") as ledger:
+        assert [r.people_scored for r in ledger.runs()] == [0, 1]
+        assert ledger.current_run("2026Q3").people_scored == 1
+    res = _cli("runs", "--output", str(out))
+    assert res.output.count("\t2026Q3\t") == 2 and res.output.strip().endswith("是")
+
+
+def test_interrupted_run_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    inbox = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR])
+    run(parse_period("2026Q3"), inbox, out, load_rulebook())
+    before = {p: p.read_bytes() for p in (out / "2026Q3").rglob("*") if p.is_file()}
+    _inbox(tmp_path, "2026Q3", [person(GOOD_SENIOR, deposit_avg="1400")])
+
+    def crash() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(parse_period("2026Q3"), inbox, out, load_rulebook(), after_write=crash)
+    after = {p: p.read_bytes() for p in (out / "2026Q3").rglob("*") if p.is_file()}
+    assert after == before
+    with Ledger(out / "ledger.sqlite") as ledger:
+        assert len(ledger.runs()) == 1
+    assert not [p for p in out.iterdir() if "staging" in p.name]
+
+
+def test_second_run_on_the_same_output_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    inbox = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR])
+    with OutputLock(out):
+        with pytest.raises(RunLocked):
+            run(parse_period("2026Q3"), inbox, out, load_rulebook())
+        res = _cli("run", "2026Q3", "--inbox", str(inbox), "--output", str(out))
+        assert res.exit_code == 1 and "正在被另一个 kpi-excel 运行使用" in res.output
+    assert run(parse_period("2026Q3"), inbox, out, load_rulebook()).scored == 1  # free again
+
+
+def test_manifest_and_reproducible_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    inbox = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR, GOOD_HEAD])
+    run(parse_period("2026Q3"), inbox, out, load_rulebook())
+    first = (out / "2026Q3" / "results.csv").read_bytes()
+    run(parse_period("2026Q3"), inbox, out, load_rulebook())
+    assert (out / "2026Q3" / "results.csv").read_bytes() == first
+    m = json.loads((out / "2026Q3" / "manifest.json").read_text(encoding="utf-8"))
+    import hashlib
+
+    assert m["inputs"] == [
+        {"name": "b.xlsx", "size": (inbox / "b.xlsx").stat().st_size,
+         "sha256": hashlib.sha256((inbox / "b.xlsx").read_bytes()).hexdigest(), "status": "scored"}
+    ]  # fmt: skip
+    assert m["rulebook"]["sha256"] == load_rulebook().sha256 and m["counts"]["people_scored"] == 2
+    assert m["tool_version"] and m["run_id"].startswith("2026Q3-")
+
+
+def test_ledger_schema_and_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        assert ledger.version == SCHEMA_VERSION == 1
+    tables = {
+        r[0]
+        for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    assert {"meta", "runs", "run_inputs", "people"} <= tables
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(LedgerError):
+        Ledger(path)
+
+
+def test_unknown_ids_and_periods_get_a_clear_message(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(parse_period("2026Q3"), _inbox(tmp_path, "2026Q3", [GOOD_SENIOR]), out, load_rulebook())
+    res = _cli("history", "NOPE", "--output", str(out))
+    assert res.exit_code == 1 and "没有员工编号「NOPE」" in res.output
+    res = _cli("explain", "2026Q1", "E001", "--output", str(out))
+    assert res.exit_code == 1 and "没有考核期 2026Q1" in res.output
+    res = _cli("runs", "--output", str(tmp_path / "empty"))
+    assert res.exit_code == 1 and "找不到台账" in res.output
