@@ -196,6 +196,57 @@ def _summary(result: Any, log_path: Path | None) -> None:
         echo(f"日志: {log_path}")
 
 
+@main.command()
+@click.argument("period")
+@click.option(
+    "-o",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="模板文件名,默认 考核模板_<考核期>.xlsx",
+)
+@click.option(
+    "--roster",
+    type=click.Path(path_type=Path, dir_okay=False, exists=False),
+    default=None,
+    help="花名册(CSV 或 xlsx:机构号、机构名称、员工编号、姓名、岗位),每个机构生成一份预填模板",
+)
+@click.option(
+    "--outdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="与 --roster 一起使用:预填模板的输出文件夹",
+)
+@rules_option
+@click.option(
+    "--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年"
+)
+@handle_errors
+def template(
+    period: str,
+    out_file: Path | None,
+    roster: Path | None,
+    outdir: Path | None,
+    rules_path: Path | None,
+    year: int | None,
+) -> None:
+    """生成某考核期的标准填报模板(可按花名册为每个机构预填)。"""
+    from .template import build_template, build_templates_from_roster
+
+    p = parse_period(period, default_year=year)
+    rules = load_rulebook(rules_path)
+    if roster and out_file:
+        raise UsageError("-o 与 --roster 不能同时使用;使用花名册时用 --outdir 指定输出文件夹")
+    if roster:
+        if not roster.is_file():
+            raise UsageError(f"找不到花名册文件 {roster}")
+        paths = build_templates_from_roster(roster, outdir or Path("."), p, rules)
+    else:
+        paths = [build_template(out_file or Path(f"考核模板_{p.code}.xlsx"), p, rules)]
+    for path in paths:
+        click.echo(f"已生成 {path}")
+
+
 def _open_ledger(output: Path, ledger_path: Path | None):
     from .ledger import Ledger
 

@@ -290,3 +290,19 @@ def test_filled_template_is_scored(tmp_path: Path, rules) -> None:
     # Head: growth 30% -> 40; NPL 0 -> 30; collection 100% -> 30 (capped); income +20% -> 10. 110.
     assert rows["E002"]["total"] == "110.00"
     assert rows["E002"]["grade"] == "优秀"
+
+
+def test_template_command_writes_the_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from kpi_excel.cli import main
+
+    target = tmp_path / "模板.xlsx"
+    res = CliRunner().invoke(main, ["template", "2026Q3", "-o", str(target)])
+    assert res.exit_code == 0 and f"已生成 {target}" in res.output
+    import openpyxl
+
+    wb = openpyxl.load_workbook(target)
+    assert wb.sheetnames == ["说明", "基本信息", "考核数据"]
+    res = CliRunner().invoke(main, ["template", "2026Q3", "--roster", str(tmp_path / "none.csv")])
+    assert res.exit_code == 2 and "找不到花名册文件" in res.output
