@@ -115,7 +115,7 @@ def run(
             result.people = evaluate(v, rules, period, history)
             staging = output / f".{period.code}.staging-{result.run_id}"
             try:
-                result.written = write_outputs(staging, result, v, rules)
+                write_outputs(staging, result, v, rules)
                 if after_write:
                     after_write()  # a test hook: fail between writing and publishing
                 result.finished_at = _now()

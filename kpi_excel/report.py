@@ -99,7 +99,7 @@ def average_chart(branches: list[BranchTally]) -> Chart:
         y = MARGIN + i * (ROW_H + ROW_GAP)
         avg = b.average if b.average is not None and b.average > 0 else 0.0
         w = PLOT_W * avg / top
-        value = f"{b.average:.2f}" if b.average is not None else "无计分人员"
+        value = b.average_text or "无计分人员"
         bars.append(
             Bar(x0, y, w, ROW_H, label, value, x0 - 6, y + ROW_H * 0.7, x0 + w + 6, y + ROW_H * 0.7)
         )
@@ -125,7 +125,7 @@ def refused_rows(people: pd.DataFrame, problems: pd.DataFrame) -> list[dict[str,
     if not len(people):
         return []
     by_row: dict[Any, list[dict]] = {}
-    if len(problems):
+    if "level" in problems:
         for p in problems[problems["level"] == "refuse_row"].to_dict("records"):
             by_row.setdefault(p["row"], []).append(p)
     lines = []
@@ -146,7 +146,7 @@ def refused_rows(people: pd.DataFrame, problems: pd.DataFrame) -> list[dict[str,
 
 
 def notes(problems: pd.DataFrame) -> list[dict[str, str]]:
-    if not len(problems):
+    if "level" not in problems:
         return []
     out = []
     for p in problems[problems["level"] == "note"].to_dict("records"):
@@ -158,15 +158,11 @@ def notes(problems: pd.DataFrame) -> list[dict[str, str]]:
 
 
 def _size(n: Any) -> str:
+    """Exact byte count, for an audit trail ('12,345 字节')."""
     try:
-        size = int(n)
+        return f"{int(n):,} 字节"
     except (TypeError, ValueError):
         return text_of(n)
-    for unit in ("B", "KB", "MB"):
-        if size < 1024 or unit == "MB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return str(n)
 
 
 def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[str, Any]:

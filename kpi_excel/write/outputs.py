@@ -11,11 +11,13 @@ import pandas as pd
 
 from .. import __version__
 from ..numbers import show
+from ..report import write_report
 from ..rulebook import Rulebook
 from ..validate import Validated
 from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
 from .export import TEXT_COLUMNS, results_table, write_csv
+from .summary import write_summary
 
 INPUT_KEYS = [
     "deposit_base", "deposit_avg", *[f"deposit_m{m}" for m in range(1, 13)], "loan_balance",
@@ -39,7 +41,11 @@ def write_outputs(staging: Path, result: Any, v: Validated, rules: Rulebook) -> 
         title = f"{name}({code}) {result.period.code} 客户经理考核结果"
         path = staging / "branches" / branch_file_name(code, name)
         written.append(write_branch(path, mine, title))
+    written.append(write_summary(staging / "summary.xlsx", result, rules))
     written.append(write_manifest(staging / "manifest.json", result, rules))
+    result.written = [result.out_dir / p.relative_to(staging) for p in written]
+    written.append(write_report(staging / "report.html", result, rules, result.inputs))
+    result.written = [result.out_dir / p.relative_to(staging) for p in written]
     return written
 
 

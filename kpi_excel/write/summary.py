@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import xlsxwriter
 
+from ..numbers import fmt_fixed, to_units
 from ..rulebook import Rulebook
 from .atomic import write_atomic
 from .branch import workbook_options, write_value
@@ -44,7 +46,8 @@ class BranchTally:
     people: int
     scored: int
     refused: int
-    average: float | None  # average total of the scored people
+    average: float | None  # average total of the scored people, rounded like the scores
+    average_text: str  # the same with exactly `rules.decimals` places, '' if nobody was scored
     grades: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
 
@@ -71,21 +74,31 @@ def text_of(value: Any) -> str:
     return str(value)
 
 
+def _average(totals: pd.Series, decimals: int) -> float | None:
+    """Exact mean of already-rounded totals, rounded half away from zero (RULES.md §4)."""
+    if not len(totals):
+        return None
+    units = Decimal(int(to_units(totals.to_numpy(), decimals).sum()))
+    mean = units / len(totals) / (Decimal(10) ** decimals)
+    return float(mean.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
 def _tally(code: str, name: str, people: pd.DataFrame, rules: Rulebook) -> BranchTally:
     if not len(people):
-        return BranchTally(code, name, 0, 0, 0, None, {g: 0 for g in grade_names(rules)},
-                           {o: 0 for o in outcome_names(rules)})  # fmt: skip
+        people = pd.DataFrame(columns=["refused", "total", "grade", "outcome"])
     scored = people[~people["refused"].astype(bool)]
     totals = pd.to_numeric(scored["total"], errors="coerce").dropna()
     grades = scored["grade"].map(text_of).value_counts()
     outcomes = scored["outcome"].map(text_of).value_counts()
+    average = _average(totals, rules.decimals)
     return BranchTally(
         code=code,
         name=name,
         people=len(people),
         scored=len(scored),
         refused=len(people) - len(scored),
-        average=float(totals.mean()) if len(totals) else None,
+        average=average,
+        average_text=fmt_fixed(average, rules.decimals) if average is not None else "",
         grades={g: int(grades.get(g, 0)) for g in grade_names(rules)},
         outcomes={o: int(outcomes.get(o, 0)) for o in outcome_names(rules)},
     )
@@ -111,7 +124,7 @@ def tallies(people: pd.DataFrame, rules: Rulebook) -> tuple[list[BranchTally], B
 
 
 def flag_rows(people: pd.DataFrame, rules: Rulebook) -> list[dict[str, Any]]:
-    """One row per raised flag of every scored person, in people order."""
+    """One row per raised flag of every scored person, by 机构号 (people order within a branch)."""
     known = {f.code: f for f in rules.flags}
     actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
     rows: list[dict[str, Any]] = []
@@ -157,7 +170,7 @@ def safe_sheet_name(wanted: str, taken: set[str]) -> str:
     base = _SHEET_BAD_RE.sub("_", wanted).strip().strip("'").strip() or "机构"
     if base.casefold() == "history":  # reserved by Excel
         base = "_history"
-    name = base[:SHEET_NAME_MAX]
+    name = base[:SHEET_NAME_MAX].rstrip("'")
     n = 1
     while name.casefold() in taken:
         n += 1
@@ -171,8 +184,14 @@ def safe_sheet_name(wanted: str, taken: set[str]) -> str:
 # Writing
 
 
+def score_format(decimals: int) -> str:
+    """Excel number format showing `decimals` places (0.00 for the shipped rulebook)."""
+    return "0." + "0" * decimals if decimals > 0 else "0"
+
+
 class _Formats:
-    def __init__(self, wb: xlsxwriter.Workbook) -> None:
+    def __init__(self, wb: xlsxwriter.Workbook, decimals: int) -> None:
+        self.num = score_format(decimals)
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.head = wb.add_format(
             {
@@ -184,11 +203,11 @@ class _Formats:
             }
         )
         self.text = wb.add_format({"border": 1})
-        self.score = wb.add_format({"border": 1, "num_format": "0.00"})
+        self.score = wb.add_format({"border": 1, "num_format": self.num})
         self.int = wb.add_format({"border": 1, "num_format": "0"})
         self.total_text = wb.add_format({"border": 1, "bold": True, "bg_color": "#F2F2F2"})
         self.total_score = wb.add_format(
-            {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": "0.00"}
+            {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": self.num}
         )
         self.total_int = wb.add_format(
             {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": "0"}
@@ -200,33 +219,60 @@ class _Formats:
         return {"text": self.text, "score": self.score}.get(kind, self.int)
 
 
-# (header, kind, width)
-Column = tuple[str, str, float]
+# (header, key in the record, kind: text | score | int, column width)
+Column = tuple[str, str, str, float]
+
+RANKING_COLUMNS: list[Column] = [
+    ("全行排名", "rank_bank", "int", 9), ("组别", "group_label", "text", 10),
+    ("机构号", "branch_code", "text", 10), ("机构名称", "branch_name", "text", 16),
+    ("员工编号", "emp_id", "text", 12), ("姓名", "name", "text", 10), ("岗位", "role_label", "text", 14),
+    ("综合得分", "total", "score", 10), ("考核等级", "grade", "text", 10), ("考核结论", "outcome", "text", 10),
+]  # fmt: skip
+FLAG_COLUMNS: list[Column] = [
+    ("机构号", "branch_code", "text", 10), ("机构名称", "branch_name", "text", 16),
+    ("员工编号", "emp_id", "text", 12), ("姓名", "name", "text", 10), ("岗位", "role_label", "text", 14),
+    ("综合得分", "total", "score", 10), ("标志代码", "flag_code", "text", 18),
+    ("情形", "flag_label", "text", 30), ("依据", "flag_article", "text", 26),
+    ("类别", "flag_kind", "text", 8), ("处理", "flag_action", "text", 20), ("考核结论", "outcome", "text", 10),
+]  # fmt: skip
+
+
+def _branch_columns(rules: Rulebook) -> list[Column]:
+    return [
+        ("员工编号", "emp_id", "text", 12), ("姓名", "name", "text", 10), ("岗位", "role_label", "text", 14),
+        ("状态", "status_label", "text", 8),
+        *[(f"{i.label}得分", i.key, "score", 10) for i in rules.items],
+        ("业务得分", "business_score", "score", 10), ("行为规范扣分", "conduct_deduction", "score", 10),
+        ("综合得分", "total", "score", 10), ("考核等级", "grade", "text", 10),
+        ("支行内排名", "rank_branch", "int", 9), ("考核结论", "outcome", "text", 10),
+        ("建议职级", "recommended_level", "text", 14), ("预警与处理", "flags_text", "text", 40),
+        ("未计分原因", "errors", "text", 40),
+    ]  # fmt: skip
+
+
+def _write_row(ws, f: _Formats, row: int, columns: list[Column], rec: dict, total=False) -> None:
+    for c, (_, key, kind, _) in enumerate(columns):
+        value = rec.get(key)
+        write_value(ws, row, c, value, "text" if kind == "text" else "number", f.of(kind, total))
 
 
 def _table(
-    ws, f: _Formats, title: str, columns: list[Column], rows: list[list[Any]], *, filter_=True
+    ws, f: _Formats, title: str, columns: list[Column], records: list[dict], filter_=True
 ) -> None:
     """Title, headers and rows; frozen header, widths, A4 landscape fit to width."""
     ws.write_string(0, 0, cell_text(title), f.title)
-    for c, (label, _, width) in enumerate(columns):
+    for c, (label, _, _, width) in enumerate(columns):
         ws.write_string(HEADER_ROW, c, label, f.head)
         ws.set_column(c, c, width)
-    for r, values in enumerate(rows, start=FIRST_DATA_ROW):
-        for c, ((_, kind, _), value) in enumerate(zip(columns, values, strict=True)):
-            write_value(ws, r, c, value, "text" if kind == "text" else "number", f.of(kind))
+    for r, rec in enumerate(records, start=FIRST_DATA_ROW):
+        _write_row(ws, f, r, columns, rec)
     ws.freeze_panes(FIRST_DATA_ROW, 0)
-    if filter_ and rows:
-        ws.autofilter(HEADER_ROW, 0, HEADER_ROW + len(rows), len(columns) - 1)
-    _page(ws)
-
-
-def _page(ws) -> None:
+    if filter_ and records:
+        ws.autofilter(HEADER_ROW, 0, HEADER_ROW + len(records), len(columns) - 1)
     ws.set_landscape()
     ws.set_paper(9)  # A4
-    ws.fit_to_pages(1, 0)
+    ws.fit_to_pages(1, 0)  # one page wide, as many tall as needed
     ws.repeat_rows(HEADER_ROW)
-    ws.hide_gridlines(0)
 
 
 def _totals_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
@@ -234,201 +280,106 @@ def _totals_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
     per_branch, bank = tallies(result.people, rules)
     grades, outcomes = grade_names(rules), outcome_names(rules)
     columns: list[Column] = [
-        ("机构号", "text", 10),
-        ("机构名称", "text", 16),
-        ("人数", "int", 7),
-        ("已计分", "int", 7),
-        ("未计分", "int", 7),
-        ("平均综合得分", "score", 12),
-        *[(g, "int", 8) for g in grades],
-        *[(o, "int", 7) for o in outcomes],
-    ]
+        ("机构号", "code", "text", 10), ("机构名称", "name", "text", 16), ("人数", "people", "int", 7),
+        ("已计分", "scored", "int", 7), ("未计分", "refused", "int", 7),
+        ("平均综合得分", "average", "score", 12),
+        *[(g, f"grade:{g}", "int", 8) for g in grades],
+        *[(o, f"outcome:{o}", "int", 7) for o in outcomes],
+    ]  # fmt: skip
 
-    def values(t: BranchTally) -> list[Any]:
-        return [
-            t.code, t.name, t.people, t.scored, t.refused, t.average,
-            *[t.grades[g] for g in grades], *[t.outcomes[o] for o in outcomes],
-        ]  # fmt: skip
+    def record(t: BranchTally) -> dict[str, Any]:
+        return {
+            **vars(t),
+            **{f"grade:{g}": n for g, n in t.grades.items()},
+            **{f"outcome:{o}": n for o, n in t.outcomes.items()},
+        }
 
-    _table(
-        ws,
-        f,
-        f"{result.period.code} 全行考核汇总",
-        columns,
-        [values(t) for t in per_branch],
-        filter_=False,
-    )
+    title = f"{result.period.code} 全行考核汇总"
+    _table(ws, f, title, columns, [record(t) for t in per_branch], filter_=False)
     total_row = FIRST_DATA_ROW + len(per_branch)
-    for c, ((_, kind, _), value) in enumerate(zip(columns, values(bank), strict=True)):
-        write_value(
-            ws, total_row, c, value, "text" if kind == "text" else "number", f.of(kind, total=True)
-        )
+    _write_row(ws, f, total_row, columns, record(bank), total=True)
     ws.freeze_panes(FIRST_DATA_ROW, 2)
-    _charts(wb, ws, sheet, per_branch, total_row, len(grades), chart_row=total_row + 2)
+    _charts(wb, ws, f.num, sheet, len(per_branch), total_row, len(grades))
 
 
 def _charts(
-    wb, ws, sheet: str, per_branch: list[BranchTally], total_row: int, n_grades: int, chart_row: int
+    wb, ws, num_format: str, sheet: str, branches: int, total_row: int, grades: int
 ) -> None:
-    """Native charts: bank grade distribution, and average total per branch."""
-    first_grade_col = 6
-    grades = wb.add_chart({"type": "column"})
-    grades.add_series(
+    """Native charts below the table: bank grade distribution, and average total per branch."""
+    first = 6  # 机构号, 机构名称, 人数, 已计分, 未计分, 平均综合得分, then the grades
+    at = total_row + 2
+    dist = wb.add_chart({"type": "column"})
+    dist.add_series(
         {
             "name": "人数",
-            "categories": [
-                sheet,
-                HEADER_ROW,
-                first_grade_col,
-                HEADER_ROW,
-                first_grade_col + n_grades - 1,
-            ],
-            "values": [
-                sheet,
-                total_row,
-                first_grade_col,
-                total_row,
-                first_grade_col + n_grades - 1,
-            ],
+            "categories": [sheet, HEADER_ROW, first, HEADER_ROW, first + grades - 1],
+            "values": [sheet, total_row, first, total_row, first + grades - 1],
             "data_labels": {"value": True},
             "fill": {"color": "#4472C4"},
         }
     )
-    grades.set_title({"name": "全行考核等级分布"})
-    grades.set_legend({"none": True})
-    grades.set_y_axis({"name": "人数", "major_gridlines": {"visible": True}})
-    ws.insert_chart(chart_row, 0, grades, {"x_scale": 1.2, "y_scale": 1.1})
-
-    if not per_branch:
+    dist.set_title({"name": "全行考核等级分布"})
+    dist.set_legend({"none": True})
+    dist.set_y_axis({"name": "人数"})
+    ws.insert_chart(at, 0, dist, {"x_scale": 1.2, "y_scale": 1.1})
+    if not branches:
         return
     avg = wb.add_chart({"type": "bar"})
-    last = FIRST_DATA_ROW + len(per_branch) - 1
+    last = FIRST_DATA_ROW + branches - 1
     avg.add_series(
         {
             "name": "平均综合得分",
             "categories": [sheet, FIRST_DATA_ROW, 1, last, 1],
             "values": [sheet, FIRST_DATA_ROW, 5, last, 5],
-            "data_labels": {"value": True, "num_format": "0.00"},
+            "data_labels": {"value": True, "num_format": num_format},
             "fill": {"color": "#70AD47"},
         }
     )
     avg.set_title({"name": "各机构平均综合得分"})
     avg.set_legend({"none": True})
-    avg.set_y_axis({"reverse": True})  # the bar chart's category axis: first branch on top
+    avg.set_y_axis({"reverse": True})  # a bar chart's category axis: first branch on top
     avg.set_x_axis({"num_format": "0"})
-    height = max(288, 40 + 24 * len(per_branch))
-    ws.insert_chart(chart_row, 8, avg, {"x_scale": 1.2, "y_scale": height / 288})
-
-
-def _group_label(rules: Rulebook, group: Any) -> str:
-    return rules.groups.get(text_of(group), text_of(group))
+    height = max(288, 60 + 24 * branches)  # 288 px is XlsxWriter's default chart height
+    ws.insert_chart(at, 8, avg, {"x_scale": 1.2, "y_scale": height / 288})
 
 
 def _by_rank(people: pd.DataFrame, rules: Rulebook, rank: str) -> pd.DataFrame:
     """Groups in rulebook order (行长 first), then by rank, then by 员工编号."""
     order = {g: i for i, g in enumerate(rules.groups)}
     key = people["group"].map(lambda g: order.get(text_of(g), len(order)))
-    return (
-        people.assign(_g=key).sort_values(["_g", rank, "emp_id"], kind="stable").drop(columns="_g")
-    )
+    ordered = people.assign(_g=key).sort_values(["_g", rank, "emp_id"], kind="stable")
+    return ordered.drop(columns="_g")
+
+
+def _scored(people: pd.DataFrame) -> pd.DataFrame:
+    return people[~people["refused"].astype(bool)] if len(people) else people
 
 
 def _ranking_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
-    ws = wb.add_worksheet(sheet)
-    people = result.people
-    scored = (
-        _by_rank(people[~people["refused"].astype(bool)], rules, "rank_bank")
-        if len(people)
-        else people
-    )
-    columns: list[Column] = [
-        ("全行排名", "int", 9), ("组别", "text", 10), ("机构号", "text", 10), ("机构名称", "text", 16),
-        ("员工编号", "text", 12), ("姓名", "text", 10), ("岗位", "text", 14), ("综合得分", "score", 10),
-        ("考核等级", "text", 10), ("考核结论", "text", 10),
-    ]  # fmt: skip
-    rows = [
-        [
-            rec["rank_bank"],
-            _group_label(rules, rec["group"]),
-            rec["branch_code"],
-            rec["branch_name"],
-            rec["emp_id"],
-            rec["name"],
-            rec["role_label"],
-            rec["total"],
-            rec["grade"],
-            rec["outcome"],
-        ]  # fmt: skip
-        for rec in scored.to_dict("records")
-    ]
-    _table(ws, f, f"{result.period.code} 全行排名(按组别)", columns, rows)
-    ws.freeze_panes(FIRST_DATA_ROW, 1)
+    scored = _scored(result.people)
+    records = []
+    if len(scored):
+        label = scored["group"].map(lambda g: rules.groups.get(text_of(g), text_of(g)))
+        records = _by_rank(scored.assign(group_label=label), rules, "rank_bank").to_dict("records")
+    title = f"{result.period.code} 全行排名(按组别)"
+    _table(wb.add_worksheet(sheet), f, title, RANKING_COLUMNS, records)
 
 
 def _flags_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
     ws = wb.add_worksheet(sheet)
-    columns: list[Column] = [
-        ("机构号", "text", 10), ("机构名称", "text", 16), ("员工编号", "text", 12), ("姓名", "text", 10),
-        ("岗位", "text", 14), ("综合得分", "score", 10), ("标志代码", "text", 18), ("情形", "text", 30),
-        ("依据", "text", 26), ("类别", "text", 8), ("处理", "text", 20), ("考核结论", "text", 10),
-    ]  # fmt: skip
-    rows = [
-        [
-            r["branch_code"],
-            r["branch_name"],
-            r["emp_id"],
-            r["name"],
-            r["role_label"],
-            r["total"],
-            r["flag_code"],
-            r["flag_label"],
-            r["flag_article"],
-            r["flag_kind"],
-            r["flag_action"],
-            r["outcome"],
-        ]  # fmt: skip
-        for r in flag_rows(result.people, rules)
-    ]
-    _table(ws, f, f"{result.period.code} 第十四条预警与处理", columns, rows)
-    if not rows:
+    records = flag_rows(result.people, rules)
+    _table(ws, f, f"{result.period.code} 第十四条预警与处理", FLAG_COLUMNS, records)
+    if not records:
         ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
 
 
-def _branch_sheet(
-    wb, f: _Formats, result, rules: Rulebook, sheet: str, code: str, name: str, mine
-) -> None:
-    ws = wb.add_worksheet(sheet)
-    items = [(i.key, f"{i.label}得分") for i in rules.items]
-    columns: list[Column] = [
-        ("员工编号", "text", 12), ("姓名", "text", 10), ("岗位", "text", 14), ("状态", "text", 8),
-        *[(label, "score", 10) for _, label in items],
-        ("业务得分", "score", 10), ("行为规范扣分", "score", 10), ("综合得分", "score", 10),
-        ("考核等级", "text", 10), ("支行内排名", "int", 9), ("考核结论", "text", 10),
-        ("建议职级", "text", 14), ("预警与处理", "text", 40), ("未计分原因", "text", 40),
-    ]  # fmt: skip
+def _branch_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str, branch: tuple) -> None:
+    code, name, mine = branch
     refused = mine["refused"].astype(bool)
     ordered = pd.concat([_by_rank(mine[~refused], rules, "rank_branch"), mine[refused]])
-    rows = []
-    for rec in ordered.to_dict("records"):
-        rows.append(
-            [
-                rec["emp_id"],
-                rec["name"],
-                rec["role_label"],
-                rec["status_label"],
-                *[rec.get(key) for key, _ in items],
-                rec["business_score"],
-                rec["conduct_deduction"] if not rec["refused"] else None,
-                rec["total"],
-                rec["grade"],
-                rec["rank_branch"],
-                rec["outcome"],
-                rec["recommended_level"],
-                rec["flags_text"],
-                rec["errors"],
-            ]  # fmt: skip
-        )
-    _table(ws, f, f"{name}({code}) {result.period.code} 考核结果", columns, rows)
+    title = f"{name}({code}) {result.period.code} 考核结果"
+    ws = wb.add_worksheet(sheet)
+    _table(ws, f, title, _branch_columns(rules), ordered.to_dict("records"))
     ws.freeze_panes(FIRST_DATA_ROW, 2)
 
 
@@ -437,14 +388,14 @@ def write_summary(path: Path, result, rules: Rulebook) -> Path:
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), workbook_options())
-        f = _Formats(wb)
+        f = _Formats(wb, rules.decimals)
         taken = {s.casefold() for s in (SHEET_TOTALS, SHEET_RANKING, SHEET_FLAGS)}
         _totals_sheet(wb, f, result, rules, SHEET_TOTALS)
         _ranking_sheet(wb, f, result, rules, SHEET_RANKING)
         _flags_sheet(wb, f, result, rules, SHEET_FLAGS)
-        for code, name, mine in branch_groups(result.people):
-            sheet = safe_sheet_name(f"{code} {name}", taken)
-            _branch_sheet(wb, f, result, rules, sheet, code, name, mine)
+        for branch in branch_groups(result.people):
+            sheet = safe_sheet_name(f"{branch[0]} {branch[1]}", taken)
+            _branch_sheet(wb, f, result, rules, sheet, branch)
         wb.close()
 
     return write_atomic(path, write)
