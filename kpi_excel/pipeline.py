@@ -103,7 +103,8 @@ def run(
     with OutputLock(output):
         result = RunResult(period, out_dir, started_at=_now())
         result.run_id = f"{period.code}-{dt.datetime.now():%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
-        got = collect(inbox, jobs or os.cpu_count() or 1, limits, output / ".cache", progress)
+        workers = jobs or os.cpu_count() or 1
+        got = collect(inbox, workers, limits, output / ".cache", progress)
         result.files_total, result.files_skipped = got.total, got.skipped
         result.files_read = len(got.books)
         v = validate(got.books, got.refused, period, rules)
@@ -115,7 +116,7 @@ def run(
             result.people = evaluate(v, rules, period, history)
             staging = output / f".{period.code}.staging-{result.run_id}"
             try:
-                write_outputs(staging, result, v, rules)
+                write_outputs(staging, result, v, rules, workers)
                 if after_write:
                     after_write()  # a test hook: fail between writing and publishing
                 result.finished_at = _now()

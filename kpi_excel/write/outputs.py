@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +28,88 @@ INPUT_KEYS = [
 ]  # fmt: skip
 
 
-def write_outputs(staging: Path, result: Any, v: Validated, rules: Rulebook) -> list[Path]:
-    """results.csv, rejected.csv, branch workbooks, summary, report and manifest into `staging`."""
-    people = result.people
-    written = []
-    table = results_table(people, result.period.code, rules.decimals)
-    result.table = table
-    written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
-    rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
-    written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
+_SHARED: dict[str, Any] = {}  # what forked writer processes inherit (see _write_branches)
+PARALLEL_MIN_BRANCHES = 8
+
+
+def _init_shared(shared: dict[str, Any]) -> None:
+    _SHARED.update(shared)
+
+
+def _branch_job(i: int) -> Path:
+    path, mine, title, book, problems = _SHARED["jobs"][i]
+    return write_branch(path, mine, title, _SHARED["rules"], _SHARED["period"], book, problems)
+
+
+def _branch_jobs(staging: Path, result: Any, v: Validated) -> list[tuple]:
+    people, problems = result.people, result.problems
+    by_file = dict(tuple(people.groupby("_file", sort=False))) if len(people) else {}
+    probs = dict(tuple(problems.groupby("file", sort=False))) if len(problems) else {}
+    jobs = []
     for wb in v.accepted:
-        mine = people[people["_file"] == wb.file]
         code, name = show(wb.info["branch_code"][0]), show(wb.info["branch_name"][0])
         title = f"{name}({code}) {result.period.code} 客户经理考核结果"
-        path = staging / "branches" / branch_file_name(code, name)
-        written.append(write_branch(path, mine, title))
-    written.append(write_summary(staging / "summary.xlsx", result, rules))
+        mine = by_file.get(wb.file, people.iloc[0:0])
+        jobs.append(
+            (
+                staging / "branches" / branch_file_name(code, name),
+                mine,
+                title,
+                wb,
+                probs.get(wb.file),
+            )
+        )
+    return jobs
+
+
+def _write_branches(
+    jobs: list[tuple], result: Any, rules: Rulebook, workers: int, main_work
+) -> list[Path]:
+    """Write the branch workbooks in worker processes while `main_work()` runs here."""
+    shared = {"jobs": jobs, "rules": rules, "period": result.period}
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_BRANCHES:
+        _init_shared(shared)
+        try:
+            main_work()
+            return [_branch_job(i) for i in range(len(jobs))]
+        finally:
+            _SHARED.clear()
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else methods[0])
+    if ctx.get_start_method() == "fork":
+        _init_shared(shared)  # inherited by the forked workers: nothing is pickled
+        pool = ProcessPoolExecutor(workers, mp_context=ctx)
+    else:  # spawn (Windows): each worker receives the jobs once
+        pool = ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_shared, initargs=(shared,)
+        )
+    try:
+        with pool:
+            chunk = max(1, min(32, len(jobs) // (workers * 4)))
+            futures = pool.map(_branch_job, range(len(jobs)), chunksize=chunk)
+            main_work()
+            return list(futures)
+    finally:
+        _SHARED.clear()
+
+
+def write_outputs(
+    staging: Path, result: Any, v: Validated, rules: Rulebook, workers: int = 1
+) -> list[Path]:
+    """results.csv, rejected.csv, branch workbooks, summary, report and manifest into `staging`."""
+    people = result.people
+    written: list[Path] = []
+    table = results_table(people, result.period.code, rules.decimals)
+    result.table = table
+
+    def main_work() -> None:
+        written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
+        rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
+        written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
+        written.append(write_summary(staging / "summary.xlsx", result, rules))
+
+    (staging / "branches").mkdir(parents=True, exist_ok=True)
+    written += _write_branches(_branch_jobs(staging, result, v), result, rules, workers, main_work)
     written.append(write_manifest(staging / "manifest.json", result, rules))
     result.written = [result.out_dir / p.relative_to(staging) for p in written]
     written.append(write_report(staging / "report.html", result, rules, result.inputs))
