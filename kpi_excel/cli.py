@@ -106,9 +106,17 @@ def output_option(func: Callable) -> Callable:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="kpi-excel", message="%(prog)s %(version)s", help="显示版本并退出")
+@click.version_option(
+    __version__, prog_name="kpi-excel", message="%(prog)s %(version)s", help="显示版本并退出"
+)
 def main() -> None:
     """kpi-excel:按《银行客户经理考核管理办法》批量计算客户经理与支行行长的考核结果。"""
+    from .guard import assert_defused
+
+    try:
+        assert_defused()  # openpyxl must refuse XML bombs; never run without it
+    except KpiExcelError as exc:
+        raise Exit(str(exc), EXIT_USAGE) from None
 
 
 @main.command()

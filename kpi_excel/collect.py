@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__
 from .discover import discover
 from .errors import WorkbookRefused
-from .read import WorkbookData, read_workbook
+from .read import READER_VERSION, WorkbookData, read_workbook
 
 log = logging.getLogger("kpi_excel")
 PARALLEL_MIN_FILES = 8  # below this, starting workers costs more than it saves
@@ -36,7 +36,7 @@ class Collected:
 
 
 def _cache_path(cache: Path | None, sha: str) -> Path | None:
-    return cache / f"{sha}-{__version__}.pkl" if cache else None
+    return cache / f"{sha}-{__version__}-r{READER_VERSION}.pkl" if cache else None
 
 
 def _read_one(
@@ -85,23 +85,29 @@ def _read_one(
     return rec, book, "", ""
 
 
+def _hash_file(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a file, read in chunks (a refused file may be huge)."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError:
+        return 0, ""
+    return size, digest.hexdigest()
+
+
 def collect(
     inbox: Path, jobs: int, limits: dict | None, cache: Path | None, progress: Progress | None
 ) -> Collected:
-    found = discover(inbox)
+    found = discover(inbox, (limits or {}).get("max_file_bytes"))
     out = Collected(refused=list(found.refused), skipped=found.skipped)
     out.total = len(found.files) + len(found.refused)
     for name, reason in found.refused:
-        path = inbox / name
-        data = path.read_bytes() if path.is_file() else b""
+        size, sha = _hash_file(inbox / name)
         out.inputs.append(
-            {
-                "name": name,
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "status": "refused",
-                "reason": reason,
-            }
+            {"name": name, "size": size, "sha256": sha, "status": "refused", "reason": reason}
         )
     tasks = [(p, d, limits, cache) for p, d in found.files]
     if jobs > 1 and len(tasks) >= PARALLEL_MIN_FILES:

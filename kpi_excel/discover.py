@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .guard import DEFAULT_LIMITS
+
 READ_SUFFIXES = {".xlsx", ".xlsm"}  # .xlsm: values only, macros never run
 REFUSE_HINTS = {
     ".xls": "这是旧版 .xls 格式,请在 Excel/WPS 中另存为 .xlsx 后提交",
@@ -23,25 +25,42 @@ class Inbox:
 
 
 def _not_a_submission(path: Path) -> bool:
+    """Office lock files (~$x.xlsx, .~lock.x.xlsx#), hidden files (a leading dot, or the hidden
+    attribute on Windows), system files, symbolic links."""
     name = path.name
+    try:
+        hidden = bool(getattr(path.lstat(), "st_file_attributes", 0) & 0x2)  # Windows: hidden
+    except OSError:
+        hidden = False
     return (
         name.startswith(("~$", ".~lock.", "."))
         or name.endswith("#")
         or name in ("Thumbs.db", "desktop.ini")
+        or hidden
+        or path.is_symlink()
     )
 
 
-def discover(inbox: Path) -> Inbox:
-    """Every entry of the inbox folder (not recursive), sorted by name, put in one of three lists."""
+def discover(inbox: Path, max_bytes: int | None = None) -> Inbox:
+    """Every entry of the inbox folder (not recursive), sorted by name, put in one of three lists.
+
+    A workbook larger than `max_bytes` (default: guard's limit) is refused before anyone reads
+    it; folders, pipes and devices are passed over, never opened."""
+    limit = max_bytes if max_bytes is not None else DEFAULT_LIMITS["max_file_bytes"]
     found = Inbox()
     for path in sorted(inbox.iterdir(), key=lambda p: p.name):
         name = path.name
-        if _not_a_submission(path) or path.is_symlink():
+        if _not_a_submission(path):
             found.skipped.append(name)
             continue
         suffix = path.suffix.lower()
         if path.is_dir():
             found.skipped.append(name + "/")
+        elif not path.is_file():
+            found.skipped.append(name)
+        elif suffix in READ_SUFFIXES and _size(path) > limit:
+            why = f"文件大小超过上限 {limit // (1024 * 1024)} MB"
+            found.refused.append((name, f"{name} 无法读取:{why}"))
         elif suffix in READ_SUFFIXES:
             found.files.append((path, name))
         elif suffix in REFUSE_HINTS:
@@ -49,3 +68,10 @@ def discover(inbox: Path) -> Inbox:
         else:
             found.skipped.append(name)
     return found
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

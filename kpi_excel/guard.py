@@ -1,30 +1,78 @@
 """Checks on a workbook's container before any parser sees it.
 
 A branch's file may be empty, cut short, encrypted, of another format, or crafted (zip bomb,
-XML entity bomb, a sheet declaring a million rows). These checks read only the zip directory
-and stream each XML part through a size cap, so memory and time stay bounded.
+XML entity bomb, a cell at XFD1048576, a million rows). These checks read the zip directory,
+then inflate each part as a stream under a running byte budget (never more than a chunk in
+memory), refuse any DTD, and scan every worksheet with `sheetxml.SheetScanner`, so memory and
+time stay bounded whatever the file holds. They return what the scan learnt of each sheet.
 """
 
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import zipfile
+from dataclasses import dataclass, field
 
 from . import problems as P
-from .errors import WorkbookRefused
+from .errors import KpiExcelError, WorkbookRefused
+from .sheetxml import SheetLimit, SheetScan, SheetScanner
 
 DEFAULT_LIMITS: dict[str, int] = {
     "max_file_bytes": 50 * 1024 * 1024,
-    "max_uncompressed_bytes": 300 * 1024 * 1024,
+    "max_uncompressed_bytes": 300 * 1024 * 1024,  # all parts together, as actually inflated
     "max_compression_ratio": 200,
+    "max_parts": 10_000,
     "max_rows": 100_000,
     "max_columns": 1_000,
+    "max_cells": 2_000_000,  # per sheet: rows x columns from A1, and cell records
+    "max_shared_strings": 2_000_000,
 }
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_DTD_RE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
-_DIM_RE = re.compile(rb'<dimension ref="[A-Z]+\d+:?([A-Z]+)?(\d+)?"')
+ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+CORRUPT = "文件不完整或已损坏,请重新保存后提交"
+ENCRYPTED = "文件已加密,请取消密码后提交"
+BOMB = "解压后体积超过上限(疑似压缩炸弹),不予读取"
+
+
+def _dtd_pattern() -> re.Pattern[bytes]:
+    words = [b"<!DOCTYPE", b"<!ENTITY"]
+    forms = []
+    for w in words:  # UTF-8, UTF-16LE and UTF-16BE spellings
+        forms.append(re.escape(w))
+        forms.append(b"".join(re.escape(bytes([c])) + b"\\x00" for c in w))
+        forms.append(b"".join(b"\\x00" + re.escape(bytes([c])) for c in w))
+    return re.compile(b"|".join(forms), re.IGNORECASE)
+
+
+_DTD_RE = _dtd_pattern()
+_SI_RE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+_XML_SUFFIXES = (".xml", ".rels", ".vml")
+_BINARY_SUFFIXES = (
+    ".bin", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".emf", ".wmf", ".wdp",
+    ".ico", ".xlsx", ".xlsm", ".xls", ".docx", ".doc", ".pptx", ".pdf", ".zip", ".wav", ".mp3",
+)  # fmt: skip
 _CHUNK = 1 << 16
+_TAIL = 64
+
+
+@dataclass
+class Container:
+    """What the container checks learnt: each worksheet's scan, by sheet name."""
+
+    sheets: dict[str, SheetScan] = field(default_factory=dict)
+
+
+def assert_defused() -> None:
+    """Raise unless openpyxl parses XML through defusedxml. The CLI calls this at start-up."""
+    import openpyxl.xml
+
+    if not getattr(openpyxl.xml, "DEFUSEDXML", False):
+        raise KpiExcelError(
+            "安装不完整:openpyxl 未启用 defusedxml(请执行 pip install defusedxml,"
+            "并且不要设置环境变量 OPENPYXL_DEFUSEDXML=False),为安全起见不予运行"
+        )
 
 
 def _refuse(display: str, why: str) -> WorkbookRefused:
@@ -33,38 +81,65 @@ def _refuse(display: str, why: str) -> WorkbookRefused:
     )
 
 
-def check_container(data: bytes, display: str, limits: dict[str, int] | None = None) -> None:
+def check_container(data: bytes, display: str, limits: dict[str, int] | None = None) -> Container:
     """Raise WorkbookRefused unless `data` is a sane .xlsx zip within the limits."""
     lim = {**DEFAULT_LIMITS, **(limits or {})}
     if not data:
-        raise _refuse(display, "文件为空(0字节),文件不完整或已损坏,请重新保存后提交")
+        raise _refuse(display, f"文件为空(0字节),{CORRUPT}")
     if len(data) > lim["max_file_bytes"]:
         raise _refuse(display, f"文件大小超过上限 {lim['max_file_bytes'] // (1024 * 1024)} MB")
     if data.startswith(OLE_MAGIC):
-        if b"E\x00n\x00c\x00r\x00y\x00p\x00t\x00e\x00d\x00P\x00a\x00c\x00k\x00a\x00g\x00e" in data:
-            raise _refuse(display, "文件已加密,请取消密码后提交")
+        if ENCRYPTED_PACKAGE in data:
+            raise _refuse(display, ENCRYPTED)
         raise _refuse(
             display, "这是旧版 .xls 格式或其他 OLE 文件,请在 Excel/WPS 中另存为 .xlsx 后提交"
         )
     if data.startswith(b"%PDF"):
         raise _refuse(display, "这是 PDF 文件而不是 Excel 工作簿,请提交 .xlsx 文件")
     if not data.startswith(b"PK"):
-        raise _refuse(display, "不是 Excel 工作簿(.xlsx),文件不完整或已损坏,请重新保存后提交")
+        raise _refuse(display, f"不是 Excel 工作簿(.xlsx),{CORRUPT}")
+    _check_directory_size(data, display, lim)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise _refuse(display, "文件不完整或已损坏,请重新保存后提交") from None
+    except Exception:  # BadZipFile, OSError, ValueError, struct errors: all mean "broken"
+        raise _refuse(display, CORRUPT) from None
+    _check_directory(infos, display, lim)
+    try:
+        return _scan_parts(zf, infos, display, lim)
+    except WorkbookRefused:
+        raise
+    except SheetLimit as exc:
+        raise _refuse(display, f"{exc.args[0]},不予读取") from None
+    except Exception:  # zlib.error, BadZipFile (CRC), EOFError, ParseError...: a broken file
+        raise _refuse(display, CORRUPT) from None
+
+
+def _check_directory_size(data: bytes, display: str, lim: dict[str, int]) -> None:
+    """Refuse a zip whose central directory lists more parts than any workbook has."""
+    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if at < 0 or at + 22 > len(data):
+        return  # zipfile will say what is wrong
+    count = int.from_bytes(data[at + 10 : at + 12], "little")
+    size = int.from_bytes(data[at + 12 : at + 16], "little")
+    if count > lim["max_parts"] or size > lim["max_parts"] * 1024:
+        raise _refuse(display, f"压缩包内部件数量异常(超过 {lim['max_parts']:,} 个),不予读取")
+
+
+def _check_directory(infos: list[zipfile.ZipInfo], display: str, lim: dict[str, int]) -> None:
     names = {i.filename for i in infos}
+    if len(infos) > lim["max_parts"]:
+        raise _refuse(display, f"压缩包内部件数量异常(超过 {lim['max_parts']:,} 个),不予读取")
     if "mimetype" in names and "[Content_Types].xml" not in names:
         raise _refuse(display, "这是 OpenDocument(.ods/.et 等)格式,请另存为 .xlsx 后提交")
-    if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
-        raise _refuse(display, "压缩包中没有 Excel 工作簿内容,文件不完整或已损坏,请重新保存后提交")
     if "xl/workbook.bin" in names:
         raise _refuse(display, "这是 .xlsb 二进制工作簿,请另存为 .xlsx 后提交")
-    declared = sum(i.file_size for i in infos)
-    if declared > lim["max_uncompressed_bytes"]:
-        raise _refuse(display, "解压后体积超过上限(疑似压缩炸弹),不予读取")
+    if "xl/workbook.xml" not in names:
+        raise _refuse(display, f"压缩包中没有 Excel 工作簿内容,{CORRUPT}")
+    if any(i.flag_bits & 0x1 for i in infos):
+        raise _refuse(display, ENCRYPTED)
+    if sum(i.file_size for i in infos) > lim["max_uncompressed_bytes"]:
+        raise _refuse(display, BOMB)
     for info in infos:
         if (
             info.compress_size
@@ -72,37 +147,129 @@ def check_container(data: bytes, display: str, limits: dict[str, int] | None = N
             and info.file_size > 10 * 1024 * 1024
         ):
             raise _refuse(display, f"部件 {info.filename} 压缩比异常(疑似压缩炸弹),不予读取")
-    try:
-        for info in infos:
-            if info.filename.endswith((".xml", ".rels", ".vml")):
-                _scan_part(zf, info, display, lim)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
-        raise _refuse(display, "文件不完整或已损坏,请重新保存后提交") from None
 
 
-def _scan_part(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, display: str, lim: dict[str, int]
-) -> None:
-    """Stream one XML part: refuse any DTD, a part larger than declared, or a huge declared sheet."""
-    total = 0
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+
+def _scan_parts(
+    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], display: str, lim: dict[str, int]
+) -> Container:
+    budget = _Budget(lim["max_uncompressed_bytes"])
+    by_name = {i.filename: i for i in infos}
+    kept: dict[str, bytes] = {}
+    for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+        if name in by_name:
+            kept[name] = _inflate(zf, by_name[name], display, lim, budget, keep=True)
+    targets = _workbook_targets(kept.get("xl/_rels/workbook.xml.rels"))
+    sheet_names = _sheet_names(kept["xl/workbook.xml"], targets)
+    out = Container()
+    for info in infos:
+        name = info.filename
+        if name in kept or info.is_dir():
+            continue
+        is_sheet = name in sheet_names or name.startswith("xl/worksheets/")
+        lower = name.lower()
+        if not is_sheet and name not in targets.values() and lower.endswith(_BINARY_SUFFIXES):
+            continue  # pictures, printer settings, macros: no parser of ours inflates them
+        scanner = None
+        if is_sheet:
+            scan = SheetScan(part=name, name=sheet_names.get(name, ""))
+            scanner = SheetScanner(scan, lim)
+        _inflate(zf, info, display, lim, budget, scanner=scanner)
+        if scanner is not None:
+            scanner.close()
+            out.sheets[scan.name or name] = scan
+    return out
+
+
+def _inflate(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    display: str,
+    lim: dict[str, int],
+    budget: _Budget,
+    keep: bool = False,
+    scanner: SheetScanner | None = None,
+) -> bytes:
+    """Stream one part: refuse any DTD, a part larger than declared, a blown budget."""
+    total = strings = 0
     tail = b""
-    first = True
+    parts: list[bytes] = []
+    xml_like = scanner is not None or info.filename.lower().endswith(_XML_SUFFIXES)
+    count_strings = info.filename.lower().endswith("sharedstrings.xml")
     with zf.open(info) as fh:
         while chunk := fh.read(_CHUNK):
             total += len(chunk)
-            if total > lim["max_uncompressed_bytes"]:
-                raise _refuse(display, "解压后体积超过上限(疑似压缩炸弹),不予读取")
+            budget.left -= len(chunk)
+            if total > info.file_size or budget.left < 0:
+                raise _refuse(
+                    display, BOMB if budget.left < 0 else f"部件 {info.filename} {CORRUPT}"
+                )
+            if not parts and not tail and xml_like and _not_utf8(chunk):
+                raise _refuse(display, f"部件 {info.filename} 使用了不支持的编码,{CORRUPT}")
             window = tail + chunk
-            if _DTD_RE.search(window):
+            if (b"<!" in window or b"!\x00" in window) and _DTD_RE.search(window):
                 raise _refuse(
                     display, f"部件 {info.filename} 含有 DTD/实体声明(可能是 XML 炸弹),不予读取"
                 )
-            if first and info.filename.startswith("xl/worksheets/"):
-                m = _DIM_RE.search(window)
-                if m and m.group(2) and int(m.group(2)) > lim["max_rows"]:
+            if count_strings:
+                strings += len(_SI_RE.findall(window)) - len(_SI_RE.findall(tail))
+                if strings > lim["max_shared_strings"]:
                     raise _refuse(
-                        display,
-                        f"工作表声明了 {int(m.group(2)):,} 行,超过上限 {lim['max_rows']:,} 行",
+                        display, f"共享字符串超过 {lim['max_shared_strings']:,} 个,不予读取"
                     )
-            first = False
-            tail = chunk[-64:]
+            if scanner is not None:
+                scanner.feed(chunk)
+            if keep:
+                parts.append(chunk)
+            tail = window[-_TAIL:]
+    return b"".join(parts)
+
+
+def _not_utf8(head: bytes) -> bool:
+    """UTF-16/32 text (a BOM or NUL bytes up front): the scans here read ASCII markup only."""
+    return head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4]
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _resolve(target: str) -> str:
+    """A workbook relationship target as a zip member name, as calamine resolves it."""
+    t = target.replace("\\", "/")
+    if t.startswith("/"):
+        t = t[1:]
+    elif not t.startswith("xl/"):
+        t = "xl/" + t
+    return posixpath.normpath(t)
+
+
+def _workbook_targets(rels: bytes | None) -> dict[str, str]:
+    """Relationship id -> zip member, from xl/_rels/workbook.xml.rels."""
+    from defusedxml import ElementTree
+
+    if not rels:
+        return {}
+    out = {}
+    for el in ElementTree.fromstring(rels).iter():
+        if _local(el.tag) == "Relationship" and el.get("TargetMode") != "External":
+            out[el.get("Id", "")] = _resolve(el.get("Target", ""))
+    return out
+
+
+def _sheet_names(workbook: bytes, targets: dict[str, str]) -> dict[str, str]:
+    """Zip member -> sheet name, for every <sheet> of xl/workbook.xml."""
+    from defusedxml import ElementTree
+
+    out = {}
+    for el in ElementTree.fromstring(workbook).iter():
+        if _local(el.tag) != "sheet":
+            continue
+        rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+        if rid in targets:
+            out[targets[rid]] = el.get("name", "")
+    return out

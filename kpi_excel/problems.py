@@ -7,6 +7,9 @@ and its level: `refuse_row`, `refuse_file` or `note` (kept, but worth a look).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from .numbers import show
 
 PROBLEM_COLUMNS = ["file", "sheet", "cell", "row", "column", "check", "value", "level", "message"]
 
@@ -60,6 +63,9 @@ FORMULA_NO_VALUE = _t(
     "refuse_row",
     "{file} {where}「{label}」是公式但没有计算结果(文件未经 Excel 保存),请在 Excel 中打开并保存后提交",
 )
+CELL_ERROR = _t(
+    "cell-error", "refuse_row", "{file} {where}「{label}」是错误值「{value}」,请更正后提交"
+)
 TEXT_TOO_LONG = _t(
     "text-too-long", "refuse_row", "{file} {where}「{label}」文本超过 {extra} 个字符"
 )
@@ -85,6 +91,20 @@ HEADER_DUPLICATE = _t(
     "refuse_file",
     "{file} {where} 列标题「{label}」重复出现(另见 {extra}),无法确定取哪一列",
 )
+HEADER_MERGED = _t(
+    "header-merged",
+    "refuse_file",
+    "{file} {where} 列标题「{label}」是跨多列的合并单元格,其下被合并的列中也有数据,"
+    "无法确定取哪一列;请取消合并,每列只写一个标题",
+)
+INFO_FORMULA_NO_VALUE = _t(
+    "info-formula-no-value",
+    "refuse_file",
+    "{file} {where}「{label}」是公式但没有计算结果(文件未经 Excel 保存),请在 Excel 中打开并保存后提交",
+)
+INFO_CELL_ERROR = _t(
+    "info-cell-error", "refuse_file", "{file} {where}「{label}」是错误值「{value}」,请更正后提交"
+)
 INFO_MISSING = _t("info-missing", "refuse_file", "{file} {where}「{label}」未填写")
 BRANCH_CODE_INVALID = _t(
     "branch-code-invalid",
@@ -105,3 +125,33 @@ BRANCH_DUPLICATE = _t(
     "{file} {where}「机构号」「{value}」已由 {extra} 提交,两个文件均不予计分",
 )
 NO_ROWS = _t("no-rows", "note", "{file} {where} 没有任何人员数据")
+
+
+def problem(
+    kind: ProblemType,
+    file: str,
+    cell: str,
+    column: str,
+    value: Any,
+    extra: Any = "",
+    sheet: str = "考核数据",
+) -> dict[str, Any]:
+    """One row of the problem table; `value` is shown as the clerk would recognise it."""
+    where = f"{sheet}!{cell}" if cell else sheet
+    return {
+        "file": file,
+        "sheet": sheet,
+        "cell": cell,
+        "row": None,
+        "column": column,
+        "check": kind.code,
+        "value": "" if value is None else show(value),
+        "level": kind.level,
+        "message": kind.message(
+            file=file,
+            where=where,
+            label=column,
+            value=show(value) if value is not None else "",
+            extra=extra,
+        ),
+    }

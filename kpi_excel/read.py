@@ -1,7 +1,10 @@
 """Workbooks -> DataFrames, keeping the file, sheet and Excel cell of each value.
 
 Reading uses python-calamine (Rust; several times faster than openpyxl). Values are kept as the
-workbook holds them (number, text, bool, date); `validate.py` decides what they mean.
+workbook holds them (number, text, bool, date); `validate.py` decides what they mean. What
+calamine cannot see comes from the container scan (`guard.py`, `sheetxml.py`): a formula with no
+cached value and an error cell (both read as '') become `marks`, hidden rows and columns holding
+data become notes, and a header merged across columns with data under it is refused.
 """
 
 from __future__ import annotations
@@ -18,10 +21,14 @@ from openpyxl.utils import get_column_letter
 
 from . import problems as P
 from .errors import WorkbookRefused
-from .guard import check_container
+from .guard import CORRUPT, ENCRYPTED, check_container
 from .schema import DATA_SHEET, INFO_FIELDS, INFO_SHEET, LABEL_TO_KEY, REQUIRED_COLUMNS, label_key
+from .sheetxml import SheetScan, parse_ref
 
 HEADER_SEARCH_ROWS = 10  # a header not in row 1 is looked for in the first rows
+READER_VERSION = 2  # changes whenever WorkbookData changes: part of any cache key of parsed books
+
+Mark = tuple[str, str]  # (kind, text): ("formula", "") or ("error", "#DIV/0!")
 
 
 @dataclass
@@ -37,54 +44,64 @@ class WorkbookData:
     extras: pd.DataFrame  # columns that are not in the contract, same index as frame
     notes: list[dict[str, Any]] = field(default_factory=list)
     raw_header_row: int = 1
+    # (sheet, Excel row, contract or 基本信息 key) -> Mark, for cells calamine read as ''
+    marks: dict[tuple[str, int, str], Mark] = field(default_factory=dict)
 
 
 def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip(" \u3000\t\r\n"))
 
 
-def _sheet_rows(book: pc.CalamineWorkbook, wanted: str) -> list[list[Any]] | None:
+def _sheet_name(book: pc.CalamineWorkbook, wanted: str) -> str | None:
     names = {label_key(n): n for n in book.sheet_names}
-    name = names.get(label_key(wanted))
-    if name is None:
-        return None
-    return book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    return names.get(label_key(wanted))
+
+
+def _rows(book: pc.CalamineWorkbook, name: str | None) -> list[list[Any]] | None:
+    # safe only after check_container: the scan bounds the grid calamine builds from A1
+    return None if name is None else book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+
+
+def _refused(display: str, why: str) -> WorkbookRefused:
+    return WorkbookRefused(
+        P.FILE_UNREADABLE.code, P.FILE_UNREADABLE.message(file=display, extra=why)
+    )
 
 
 def read_workbook(path: Path, display: str, limits: dict[str, int] | None = None) -> WorkbookData:
     """Read one branch workbook; raise WorkbookRefused with a Chinese reason if it cannot be used."""
     data = path.read_bytes()
-    check_container(data, display, limits)
+    container = check_container(data, display, limits)
     try:
         book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        info_rows = _sheet_rows(book, INFO_SHEET)
-        data_rows = _sheet_rows(book, DATA_SHEET)
+        info_name, data_name = _sheet_name(book, INFO_SHEET), _sheet_name(book, DATA_SHEET)
+        info_rows, data_rows = _rows(book, info_name), _rows(book, data_name)
     except pc.PasswordError:
-        raise WorkbookRefused(
-            P.FILE_UNREADABLE.code,
-            P.FILE_UNREADABLE.message(file=display, extra="文件已加密,请取消密码后提交"),
-        ) from None
-    except Exception:  # calamine raises many kinds for a broken file; all mean the same here
-        raise WorkbookRefused(
-            P.FILE_UNREADABLE.code,
-            P.FILE_UNREADABLE.message(file=display, extra="文件不完整或已损坏,请重新保存后提交"),
-        ) from None
+        raise _refused(display, ENCRYPTED) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # calamine raises many kinds for a broken file (a Rust panic is a
+        raise _refused(display, CORRUPT) from None  # BaseException); all mean the same here
     for rows, sheet in ((info_rows, INFO_SHEET), (data_rows, DATA_SHEET)):
         if rows is None:
             raise WorkbookRefused(
                 P.SHEET_MISSING.code, P.SHEET_MISSING.message(file=display, value=sheet)
             )
     assert info_rows is not None and data_rows is not None
-    info = _read_info(info_rows)
-    wb = _read_data(data_rows, display)
+    info, info_marks = _read_info(info_rows, container.sheets.get(info_name or ""))
+    wb = _read_data(data_rows, display, container.sheets.get(data_name or ""))
     wb.info = info
+    wb.marks.update(info_marks)
     wb.size = len(data)
     wb.sha256 = hashlib.sha256(data).hexdigest()
     return wb
 
 
-def _read_info(rows: list[list[Any]]) -> dict[str, tuple[Any, str]]:
+def _read_info(
+    rows: list[list[Any]], scan: SheetScan | None
+) -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, int, str], Mark]]:
     info: dict[str, tuple[Any, str]] = {}
+    marks: dict[tuple[str, int, str], Mark] = {}
     for i, row in enumerate(rows):
         if not row:
             continue
@@ -92,7 +109,20 @@ def _read_info(rows: list[list[Any]]) -> dict[str, tuple[Any, str]]:
         if key and key not in info:
             value = row[1] if len(row) > 1 else None
             info[key] = (value, f"{INFO_SHEET}!B{i + 1}")
-    return info
+            mark = _mark(scan, i + 1, 2)
+            if mark:
+                marks[(INFO_SHEET, i + 1, key)] = mark
+    return info, marks
+
+
+def _mark(scan: SheetScan | None, row: int, col: int) -> Mark | None:
+    if scan is None:
+        return None
+    if (row, col) in scan.errors:
+        return ("error", scan.errors[(row, col)])
+    if (row, col) in scan.formulas:
+        return ("formula", "")
+    return None
 
 
 def _find_header(rows: list[list[Any]]) -> int:
@@ -104,7 +134,7 @@ def _find_header(rows: list[list[Any]]) -> int:
     return 0
 
 
-def _read_data(rows: list[list[Any]], display: str) -> WorkbookData:
+def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = None) -> WorkbookData:
     h = _find_header(rows) if rows else 0
     header = rows[h] if rows else []
     notes: list[dict[str, Any]] = []
@@ -157,7 +187,69 @@ def _read_data(rows: list[list[Any]], display: str) -> WorkbookData:
     frame = pd.DataFrame(records, columns=list(keyed.values()), dtype=object)
     frame["_row"] = excel_rows
     extras_frame = pd.DataFrame(extras, columns=list(extra_cols.values()), dtype=object)
-    return WorkbookData(display, 0, "", {}, frame, letters, extras_frame, notes, h + 1)
+    marks: dict[tuple[str, int, str], Mark] = {}
+    if scan is not None:
+        filled = {j for j in [*keyed, *extra_cols] if _has_data(body, j)}
+        _check_merged_header(scan, h, header, body, display)
+        notes.extend(_hidden_notes(scan, display, excel_rows, header, filled, h))
+        for r in excel_rows:
+            for j, key in keyed.items():
+                mark = _mark(scan, r, j + 1)
+                if mark:
+                    marks[(DATA_SHEET, r, key)] = mark
+    wb = WorkbookData(display, 0, "", {}, frame, letters, extras_frame, notes, h + 1)
+    wb.marks = marks
+    return wb
+
+
+def _has_data(body: list[list[Any]], j: int) -> bool:
+    return any(j < len(row) and not _blank(row[j]) for row in body)
+
+
+def _check_merged_header(
+    scan: SheetScan, h: int, header: list[Any], body: list[list[Any]], display: str
+) -> None:
+    """A header label merged across columns is fine unless the columns it covers hold data."""
+    for ref in scan.merged:
+        first, _, last = ref.partition(":")
+        a, b = parse_ref(first), parse_ref(last or first)
+        if not a or not b or not (a[0] <= h + 1 <= b[0]) or b[1] <= a[1]:
+            continue
+        j = a[1] - 1
+        label = header[j] if j < len(header) else None
+        covered = range(a[1], min(b[1], a[1] + 1000))  # 0-based columns right of j
+        if (
+            not _blank(label)
+            and LABEL_TO_KEY.get(label_key(label))
+            and any(_has_data(body, k) for k in covered)
+        ):
+            raise WorkbookRefused(
+                P.HEADER_MERGED.code,
+                P.HEADER_MERGED.message(
+                    file=display, where=f"{DATA_SHEET}!{ref}", label=str(label).strip()
+                ),
+            )
+
+
+def _hidden_notes(
+    scan: SheetScan,
+    display: str,
+    excel_rows: list[int],
+    header: list[Any],
+    filled: set[int],
+    h: int,
+) -> list[dict[str, Any]]:
+    notes = [
+        _note(P.HIDDEN_DATA, display, f"A{r}", "", "", extra="行")
+        for r in excel_rows
+        if r in scan.hidden_rows
+    ]
+    for j in sorted(filled):
+        if scan.col_hidden(j + 1):
+            label = str(header[j]).strip()
+            cell = f"{get_column_letter(j + 1)}{h + 1}"
+            notes.append(_note(P.HIDDEN_DATA, display, cell, label, "", extra="列"))
+    return notes
 
 
 def _note(

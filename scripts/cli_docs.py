@@ -1,6 +1,6 @@
 """Generate docs/cli.md from the commands' --help (a test checks it is up to date).
 
-    python scripts/cli_docs.py          # rewrite docs/cli.md
+python scripts/cli_docs.py          # rewrite docs/cli.md
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def render() -> str:
         "```",
     ]
     for name in COMMANDS:
-        text = runner.invoke(main, [name, "--help"], prog_name="kpi-excel", terminal_width=100).output.rstrip()
+        text = runner.invoke(
+            main, [name, "--help"], prog_name="kpi-excel", terminal_width=100
+        ).output.rstrip()
         parts += ["", f"## kpi-excel {name}", "", "```", text, "```"]
     return "\n".join(parts) + "\n"
 

@@ -196,15 +196,20 @@ def test_outcome_colours_and_data_bar(workbook) -> None:
 
 def test_explain_sheet_has_every_item(workbook, scored, rules) -> None:
     ws = openpyxl.load_workbook(workbook)["计分说明"]
-    rows = _rows(ws)[3:]
-    assert ("E001", "张三", "高级客户经理", "存款",
-            "新增存款日均增幅30.00%,目标30%,每±1个百分点±2分:40+0.00=40.00分"
-            "(第十三条(扣分标准1))") in rows  # fmt: skip
+    header = [c.value for c in ws[3]]
+    assert header == ["员工编号", "姓名", "岗位", "存款", "不良率", "收贷收息率", "中间业务收入",
+                      "新开对公基本账户", "得分合计与等级", "预警、处理与结论"]  # fmt: skip
+    rows = {r[0]: r for r in _rows(ws)[3:] if r[0]}
+    assert rows["E001"][3] == (
+        "新增存款日均增幅30.00%,目标30%,每±1个百分点±2分:40+0.00=40.00分(第十三条(扣分标准1))"
+    )
     for rec in scored[0].people.to_dict("records"):
-        mine = [(r[3], r[4]) for r in rows if r[0] == rec["emp_id"]]
-        name = HYPERLINK if rec["emp_id"] == "E003" else rec["name"]
-        assert mine == explain_person({**rec, "name": name}, rules, PERIOD)
-    assert any(r[0] == "E002" and r[3] == "未计分" for r in rows)
+        if rec["refused"]:
+            continue
+        lines = explain_person(rec, rules, PERIOD)
+        cells = "\n".join(v for v in rows[rec["emp_id"]][3:] if v)
+        assert [t for _, t in lines] == cells.split("\n")  # every line, in order
+    assert rows["E002"][3].startswith("未计分:第一支行.xlsx 考核数据!E4")
 
 
 def test_raw_sheet_marks_problem_cells(workbook) -> None:

@@ -56,6 +56,7 @@ def workbook_options() -> dict:
         "strings_to_urls": False,
         "strings_to_numbers": False,
         "nan_inf_to_errors": True,
+        "in_memory": True,  # small workbooks: assemble in RAM, no temporary files
     }
 
 
@@ -67,6 +68,7 @@ def write_branch(
     period: Period | None = None,
     book: WorkbookData | None = None,
     problems: pd.DataFrame | None = None,
+    explanations: pd.DataFrame | None = None,
 ) -> Path:
     """Write one branch's workbook atomically; return where it ended up (see write_atomic).
 
@@ -83,7 +85,9 @@ def write_branch(
         fm = Formats(wb, rules.decimals)
         write_results(wb.add_worksheet(SHEET_RESULTS), fm, people, title, rules)
         if period is not None:
-            write_explain(wb.add_worksheet(SHEET_EXPLAIN), fm, people, title, rules, period)
+            write_explain(
+                wb.add_worksheet(SHEET_EXPLAIN), fm, people, title, rules, period, explanations
+            )
         if book is not None:
             write_raw(wb.add_worksheet(SHEET_RAW), fm, book, problems)
         wb.close()

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import column_index_from_string
 
-from ..explain import explain_person
+from ..explain import REFUSED_LABEL, explain_frame
 from ..numbers import show
 from ..periods import Period
 from ..read import WorkbookData
@@ -171,18 +171,37 @@ def write_results(ws, fm: Formats, people: pd.DataFrame, title: str, rules: Rule
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
     ws.set_row(head, row_height([(label, w) for _, label, _, w in RESULT_COLUMNS]))
-    for r, rec in enumerate(rows.to_dict("records"), start=head + 1):
-        refused_row = bool(rec.get("refused"))
-        fill = REFUSED_FILL if refused_row else fills.get(str(rec.get("outcome") or ""))
-        if rec.get("flags_text"):  # one flag a line (the pipeline joins them with ;)
-            rec["flags_text"] = str(rec["flags_text"]).replace(";", "\n")
+    fill_of = [None, REFUSED_FILL, *fills.values()]
+    table = {  # the format of each column for each row fill, made once
+        fill: [fm.get(kind, fill, text_wrap=True) if width >= WRAP_WIDTH else fm.get(kind, fill)
+               for _, _, kind, width in RESULT_COLUMNS]
+        for fill in fill_of
+    }  # fmt: skip
+    columns = [
+        rows[key].to_numpy(dtype=object) if key in rows else np.full(len(rows), None)
+        for key, _, _, _ in RESULT_COLUMNS
+    ]
+    refused_rows = rows["refused"].to_numpy(dtype=bool) if len(rows) else []
+    outcomes = rows["outcome"].to_numpy(dtype=object) if "outcome" in rows else [None] * len(rows)
+    flags_col = next(i for i, c in enumerate(RESULT_COLUMNS) if c[0] == "flags_text")
+    for n in range(len(rows)):
+        r = head + 1 + n
+        refused_row = bool(refused_rows[n])
+        fill = REFUSED_FILL if refused_row else fills.get(str(outcomes[n] or ""))
+        fmts = table[fill]
         wrapped = []
-        for c, (key, _, kind, width) in enumerate(RESULT_COLUMNS):
-            wrap = width >= WRAP_WIDTH
-            fmt = fm.get(kind, fill, text_wrap=True) if wrap else fm.get(kind, fill)
-            value = rec.get(key) if kind == "text" or not refused_row else None
-            write_value(ws, r, c, value, kind, fmt)
-            if wrap and not _blank(value):
+        for c, (_, _, kind, width) in enumerate(RESULT_COLUMNS):
+            value = columns[c][n]
+            if kind != "text" and refused_row:
+                value = None
+            elif c == flags_col and value:
+                value = str(value).replace(";", "\n")  # one flag a line
+            if _blank(value):
+                if fill:
+                    ws.write_blank(r, c, None, fmts[c])
+                continue
+            write_value(ws, r, c, value, kind, fmts[c])
+            if width >= WRAP_WIDTH:
                 wrapped.append((str(value), width))
         ws.set_row(r, row_height(wrapped))
     last = head + len(rows)
@@ -206,8 +225,28 @@ def write_results(ws, fm: Formats, people: pd.DataFrame, title: str, rules: Rule
     print_ready(ws, head, (head + 1, 2))
 
 
+# 计分说明: one row per person; a column per item, then the sums and the outcome lines.
+EXPLAIN_SUMS = ["business", "conduct", "total", "grade"]
+EXPLAIN_OUTCOME = ["flags", "income", "outcome", "history"]
+
+
+def explain_columns(rules: Rulebook) -> list[tuple[str, list[str], float]]:
+    """(header, explain_frame columns joined in the cell, width) of the 计分说明 sheet."""
+    return [
+        *[(item.label, [item.key], 34) for item in rules.items],
+        ("得分合计与等级", EXPLAIN_SUMS, 40),
+        ("预警、处理与结论", EXPLAIN_OUTCOME, 40),
+    ]
+
+
 def write_explain(
-    ws, fm: Formats, people: pd.DataFrame, title: str, rules: Rulebook, period: Period
+    ws,
+    fm: Formats,
+    people: pd.DataFrame,
+    title: str,
+    rules: Rulebook,
+    period: Period,
+    explanations: pd.DataFrame | None = None,
 ) -> None:
     ws.write_string(0, 0, cell_text(f"{title} 计分说明"), fm.title)
     ws.write_string(
@@ -218,21 +257,54 @@ def write_explain(
         fm.note,
     )
     head = 2
-    columns = [("员工编号", 10), ("姓名", 8), ("岗位", 12), ("项目", 15), ("计算过程", 100)]
-    for c, (label, width) in enumerate(columns):
+    rows = ordered(people, rules)
+    if explanations is None:
+        explanations = explain_frame(rows, rules, period)
+    lines = explanations.reindex(rows.index).fillna("")
+    columns = [
+        ("员工编号", None, 10),
+        ("姓名", None, 8),
+        ("岗位", None, 12),
+        *explain_columns(rules),
+    ]
+    for c, (label, _, width) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
-    r = head + 1
-    for n, rec in enumerate(ordered(people, rules).to_dict("records")):
-        fill = "#F2F2F2" if n % 2 else None
-        who = [rec.get("emp_id"), rec.get("name"), rec.get("role_label")]
-        for item, sentence in explain_person(rec, rules, period):
-            values = [*who, item, sentence]
-            for c, value in enumerate(values):
-                write_value(ws, r, c, value, "text", fm.get("text", fill, text_wrap=True))
-            ws.set_row(r, row_height([(item, columns[3][1]), (sentence, columns[4][1])]))
-            r += 1
+    plain, shaded = fm.get("text", None, text_wrap=True), fm.get("text", "#F2F2F2", text_wrap=True)
+    who = rows[["emp_id", "name", "role_label"]].to_numpy(dtype=object)
+    refused = rows["refused"].to_numpy(dtype=bool)
+    errors = rows["errors"].fillna("").to_numpy(dtype=object)
+    cells = [
+        _joined(lines, keys) if keys else None for _, keys, _ in columns
+    ]  # per column: an array of texts, or None for the identity columns
+    for n in range(len(rows)):
+        r = head + 1 + n
+        fmt = shaded if n % 2 else plain
+        for c in range(3):
+            write_value(ws, r, c, who[n][c], "text", fmt)
+        texts = []
+        if refused[n]:
+            ws.write_string(
+                r, 3, cell_text(f"{REFUSED_LABEL}:{errors[n] or '该行未通过校验'}"), fmt
+            )
+            texts.append((str(errors[n]), columns[3][2]))
+        else:
+            for c in range(3, len(columns)):
+                text = cells[c][n]
+                if text:
+                    ws.write_string(r, c, cell_text(text), fmt)
+                    texts.append((text, columns[c][2]))
+        ws.set_row(r, row_height(texts))
     print_ready(ws, head, (head + 1, 2))
+
+
+def _joined(lines: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """The texts of several explain_frame columns, one per line."""
+    out = lines[keys[0]].astype(str)
+    for key in keys[1:]:
+        nxt = lines[key].astype(str)
+        out = out + np.where((out != "") & (nxt != ""), "\n", "") + nxt
+    return out.to_numpy(dtype=object)
 
 
 def _raw_columns(book: WorkbookData) -> list[tuple[pd.DataFrame, int, str, str]]:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..explain import explain_frame
 from ..numbers import show
 from ..report import write_report
 from ..rulebook import Rulebook
@@ -30,15 +31,24 @@ INPUT_KEYS = [
 
 _SHARED: dict[str, Any] = {}  # what forked writer processes inherit (see _write_branches)
 PARALLEL_MIN_BRANCHES = 8
+BRANCHES_PER_CHUNK = 50  # explanations are built per chunk: large enough to vectorise well
 
 
 def _init_shared(shared: dict[str, Any]) -> None:
     _SHARED.update(shared)
 
 
-def _branch_job(i: int) -> Path:
-    path, mine, title, book, problems = _SHARED["jobs"][i]
-    return write_branch(path, mine, title, _SHARED["rules"], _SHARED["period"], book, problems)
+def _branch_job(i: int) -> list[Path]:
+    """Write one chunk of branch workbooks, explaining the chunk's people in one vectorised pass."""
+    chunk = _SHARED["jobs"][i]
+    rules, period = _SHARED["rules"], _SHARED["period"]
+    frames = [job[1] for job in chunk if len(job[1])]
+    explained = explain_frame(pd.concat(frames), rules, period) if frames else None
+    out = []
+    for path, mine, title, book, problems in chunk:
+        lines = explained.loc[mine.index] if explained is not None and len(mine) else None
+        out.append(write_branch(path, mine, title, rules, period, book, problems, lines))
+    return out
 
 
 def _branch_jobs(staging: Path, result: Any, v: Validated) -> list[tuple]:
@@ -67,11 +77,11 @@ def _write_branches(
 ) -> list[Path]:
     """Write the branch workbooks in worker processes while `main_work()` runs here."""
     shared = {"jobs": jobs, "rules": rules, "period": result.period}
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_BRANCHES:
+    if workers <= 1 or sum(len(c) for c in jobs) < PARALLEL_MIN_BRANCHES:
         _init_shared(shared)
         try:
             main_work()
-            return [_branch_job(i) for i in range(len(jobs))]
+            return [p for i in range(len(jobs)) for p in _branch_job(i)]
         finally:
             _SHARED.clear()
     methods = mp.get_all_start_methods()
@@ -85,10 +95,9 @@ def _write_branches(
         )
     try:
         with pool:
-            chunk = max(1, min(32, len(jobs) // (workers * 4)))
-            futures = pool.map(_branch_job, range(len(jobs)), chunksize=chunk)
+            futures = pool.map(_branch_job, range(len(jobs)))
             main_work()
-            return list(futures)
+            return [p for chunk in futures for p in chunk]
     finally:
         _SHARED.clear()
 
@@ -109,7 +118,10 @@ def write_outputs(
         written.append(write_summary(staging / "summary.xlsx", result, rules))
 
     (staging / "branches").mkdir(parents=True, exist_ok=True)
-    written += _write_branches(_branch_jobs(staging, result, v), result, rules, workers, main_work)
+    jobs = _branch_jobs(staging, result, v)
+    size = max(1, min(BRANCHES_PER_CHUNK, -(-len(jobs) // max(1, workers * 2))))
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+    written += _write_branches(chunks, result, rules, workers, main_work)
     written.append(write_manifest(staging / "manifest.json", result, rules))
     result.written = [result.out_dir / p.relative_to(staging) for p in written]
     written.append(write_report(staging / "report.html", result, rules, result.inputs))

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 EXCEL_MAX_TEXT = 32767
+FILE_COMPONENT_BYTES = 90  # UTF-8 bytes: 30 Chinese characters; names stay far below 255 bytes
+_PATH_BAD_RE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
 
 
 def csv_text(value: Any) -> str:
-    """OWASP CSV-injection rule: a field starting with = + - @ tab or CR is prefixed with '."""
-    text = "" if value is None else str(value)
+    """OWASP CSV-injection rule: a field starting with = + - @ tab or CR is prefixed with '.
+    Control characters (other than tab, CR, LF) become U+FFFD, as in the workbooks."""
+    text = "" if value is None else _CONTROL_RE.sub("\ufffd", str(value))
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
@@ -23,6 +27,12 @@ def cell_text(value: Any) -> str:
 
 
 def file_component(value: Any) -> str:
-    """A 机构号 or 机构名称 made safe as one path component: no separators, no dot-dot."""
-    text = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", str(value)).strip(" .")
-    return text[:80] or "_"
+    """A 机构号 or 机构名称 made safe as one path component: no separators, no dot-dot, no
+    invisible or direction-changing characters, at most FILE_COMPONENT_BYTES bytes of UTF-8."""
+    text = "".join(
+        "_" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+        for ch in _PATH_BAD_RE.sub("_", str(value)[: FILE_COMPONENT_BYTES * 2])
+    ).strip(" .")[:FILE_COMPONENT_BYTES]
+    while len(text.encode("utf-8")) > FILE_COMPONENT_BYTES:
+        text = text[:-1]
+    return text.rstrip(" .") or "_"
