@@ -1,0 +1,54 @@
+"""Time the pipeline phases in one process: python bench/phases.py N (inputs from bench/run.py)."""
+
+import functools
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import kpi_excel.pipeline as pl
+import kpi_excel.write.outputs as wo
+
+T = {}
+
+
+def timed(mod, name, key=None):
+    f = getattr(mod, name)
+
+    @functools.wraps(f)
+    def g(*a, **k):
+        t = time.perf_counter()
+        r = f(*a, **k)
+        T[key or name] = T.get(key or name, 0) + time.perf_counter() - t
+        return r
+
+    setattr(mod, name, g)
+
+
+timed(pl, "collect")
+timed(pl, "validate")
+timed(pl, "evaluate")
+timed(pl, "build_history")
+timed(pl, "write_outputs")
+timed(wo, "write_summary")
+timed(wo, "write_report")
+timed(wo, "write_csv")
+timed(wo, "write_branch")
+timed(wo, "explain_frame")
+timed(pl, "ledger_rows")
+timed(pl, "publish")
+from kpi_excel.periods import parse_period
+from kpi_excel.rulebook import load_rulebook
+
+n = sys.argv[1]
+shutil.rmtree("/tmp/ph", ignore_errors=True)
+t = time.perf_counter()
+pl.run(
+    parse_period("2026Q3"),
+    Path(f"bench/out/inputs/n{n}_m30_s0"),
+    Path("/tmp/ph"),
+    load_rulebook(),
+    jobs=1,
+)
+T["TOTAL"] = time.perf_counter() - t
+print({k: round(v, 2) for k, v in T.items()})
