@@ -116,8 +116,12 @@ def print_ready(ws, header_last_row: int, freeze: tuple[int, int]) -> None:
 
 
 def _units(text: str) -> float:
-    """Approximate width of text in Excel column units (a CJK character is about two)."""
-    return sum(1.9 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in text)
+    """Approximate width of text in Excel column units (a CJK character is about two).
+
+    Counted from the UTF-8 length: a CJK character takes 3 bytes, an ASCII one 1.
+    """
+    wide = (len(text.encode("utf-8")) - len(text)) // 2
+    return len(text) + 0.9 * wide
 
 
 def row_height(cells: list[tuple[str, float]]) -> float | None:
@@ -142,19 +146,14 @@ def ordered(people: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
     """Scored people by group (rulebook order) and rank, then the refused, in sheet order."""
     if not len(people):
         return people
-    refused = people["refused"].astype(bool)
     groups = {g: i for i, g in enumerate(rules.groups)}
-    key = pd.DataFrame(
-        {
-            "refused": refused,
-            "group": people["group"].map(groups).fillna(len(groups)),
-            "rank": pd.to_numeric(people.get("rank_branch", np.nan), errors="coerce"),
-            "row": pd.to_numeric(people["_row"], errors="coerce"),
-        },
-        index=people.index,
-    )
-    key = key.sort_values(["refused", "group", "rank", "row"], kind="stable", na_position="last")
-    return people.loc[key.index]
+    refused = people["refused"].to_numpy(dtype=bool)
+    group = people["group"].map(groups).fillna(len(groups)).to_numpy(dtype=float)
+    rank = pd.to_numeric(people.get("rank_branch", np.nan), errors="coerce")
+    rank = np.nan_to_num(np.asarray(rank, dtype=float), nan=np.inf)
+    row = pd.to_numeric(people["_row"], errors="coerce").to_numpy(dtype=float)
+    order = np.lexsort((row, rank, group, refused))  # last key sorts first
+    return people.iloc[order]
 
 
 def write_results(ws, fm: Formats, people: pd.DataFrame, title: str, rules: Rulebook) -> None:
@@ -259,24 +258,21 @@ def write_explain(
     head = 2
     rows = ordered(people, rules)
     if explanations is None:
-        explanations = explain_frame(rows, rules, period)
-    lines = explanations.reindex(rows.index).fillna("")
+        explanations = explain_cells(explain_frame(rows, rules, period), rules)
+    texts_by_column = explanations.reindex(rows.index).fillna("").to_numpy(dtype=object)
     columns = [
-        ("员工编号", None, 10),
-        ("姓名", None, 8),
-        ("岗位", None, 12),
-        *explain_columns(rules),
+        ("员工编号", 10),
+        ("姓名", 8),
+        ("岗位", 12),
+        *[(h, w) for h, _, w in explain_columns(rules)],
     ]
-    for c, (label, _, width) in enumerate(columns):
+    for c, (label, width) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
     plain, shaded = fm.get("text", None, text_wrap=True), fm.get("text", "#F2F2F2", text_wrap=True)
     who = rows[["emp_id", "name", "role_label"]].to_numpy(dtype=object)
     refused = rows["refused"].to_numpy(dtype=bool)
     errors = rows["errors"].fillna("").to_numpy(dtype=object)
-    cells = [
-        _joined(lines, keys) if keys else None for _, keys, _ in columns
-    ]  # per column: an array of texts, or None for the identity columns
     for n in range(len(rows)):
         r = head + 1 + n
         fmt = shaded if n % 2 else plain
@@ -287,24 +283,27 @@ def write_explain(
             ws.write_string(
                 r, 3, cell_text(f"{REFUSED_LABEL}:{errors[n] or '该行未通过校验'}"), fmt
             )
-            texts.append((str(errors[n]), columns[3][2]))
+            texts.append((str(errors[n]), columns[3][1]))
         else:
             for c in range(3, len(columns)):
-                text = cells[c][n]
+                text = texts_by_column[n][c - 3]
                 if text:
                     ws.write_string(r, c, cell_text(text), fmt)
-                    texts.append((text, columns[c][2]))
+                    texts.append((text, columns[c][1]))
         ws.set_row(r, row_height(texts))
     print_ready(ws, head, (head + 1, 2))
 
 
-def _joined(lines: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """The texts of several explain_frame columns, one per line."""
-    out = lines[keys[0]].astype(str)
-    for key in keys[1:]:
-        nxt = lines[key].astype(str)
-        out = out + np.where((out != "") & (nxt != ""), "\n", "") + nxt
-    return out.to_numpy(dtype=object)
+def explain_cells(lines: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
+    """explain_frame's lines joined into the 计分说明 cells (one column per sheet column)."""
+    out = pd.DataFrame(index=lines.index)
+    for header, keys, _ in explain_columns(rules):
+        text = lines[keys[0]].astype(str)
+        for key in keys[1:]:
+            nxt = lines[key].astype(str)
+            text = text + np.where((text != "") & (nxt != ""), "\n", "") + nxt
+        out[header] = text
+    return out
 
 
 def _raw_columns(book: WorkbookData) -> list[tuple[pd.DataFrame, int, str, str]]:
@@ -398,11 +397,13 @@ def write_raw(ws, fm: Formats, book: WorkbookData, problems: pd.DataFrame | None
         ws.write_string(head, c, _header(label, letter), style((head, c), fm.header()))
         ws.set_column(c, c, max(10, min(24, len(label) + 2)))
     ws.set_row(head, 45)
-    for i, excel_row in enumerate(book.frame["_row"]):
+    values = [frame.iloc[:, j].to_numpy(dtype=object) for frame, j, _, _ in cols]
+    int_fmt, plain = fm.get("int"), fm.get()
+    for i, excel_row in enumerate(book.frame["_row"].tolist()):
         r = head + 1 + i
-        ws.write_number(r, 0, int(excel_row), style((r, 0), fm.get("int")))
-        for c, (frame, j, _, _) in enumerate(cols, start=1):
-            _raw_value(ws, r, c, frame.iat[i, j], style((r, c), fm.get()))
+        ws.write_number(r, 0, int(excel_row), style((r, 0), int_fmt) if marks else int_fmt)
+        for c, column in enumerate(values, start=1):
+            _raw_value(ws, r, c, column[i], style((r, c), plain) if marks else plain)
     for (r, c), found in marks.items():
         text = "\n".join(msg for _, msg in found)
         ws.write_comment(r, c, cell_text(text), {"x_scale": 3, "y_scale": 1 + len(found)})

@@ -19,6 +19,7 @@ from ..rulebook import Rulebook
 from ..validate import Validated
 from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
+from .branch_sheets import explain_cells
 from .export import TEXT_COLUMNS, results_table, write_csv
 from .summary import write_summary
 
@@ -43,7 +44,9 @@ def _branch_job(i: int) -> list[Path]:
     chunk = _SHARED["jobs"][i]
     rules, period = _SHARED["rules"], _SHARED["period"]
     frames = [job[1] for job in chunk if len(job[1])]
-    explained = explain_frame(pd.concat(frames), rules, period) if frames else None
+    explained = (
+        explain_cells(explain_frame(pd.concat(frames), rules, period), rules) if frames else None
+    )
     out = []
     for path, mine, title, book, problems in chunk:
         lines = explained.loc[mine.index] if explained is not None and len(mine) else None
