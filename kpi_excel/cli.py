@@ -128,6 +128,7 @@ def main() -> None:
     help="各支行工作簿所在文件夹,默认 inbox/<考核期>/",
 )
 @output_option
+@ledger_option
 @rules_option
 @click.option(
     "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行读取的进程数,默认为CPU核数"
@@ -140,6 +141,7 @@ def run(
     period: str,
     inbox: Path | None,
     output: Path,
+    ledger_path: Path | None,
     rules_path: Path | None,
     jobs: int | None,
     year: int | None,
@@ -154,7 +156,13 @@ def run(
     bar = _progress_bar()
     try:
         result = run_pipeline(
-            p, inbox, output, rules, jobs=jobs, progress=bar.update if bar else None
+            p,
+            inbox,
+            output,
+            rules,
+            jobs=jobs,
+            progress=bar.update if bar else None,
+            ledger_path=ledger_path,
         )
     finally:
         if bar:
