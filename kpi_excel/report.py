@@ -7,6 +7,7 @@ messages) is escaped; the template never marks such text as safe.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,7 +18,15 @@ import pandas as pd
 
 from .rulebook import Rulebook
 from .write.atomic import write_atomic
-from .write.summary import BranchTally, flag_rows, grade_names, outcome_names, tallies, text_of
+from .write.summary import (
+    BranchTally,
+    flag_frame,
+    grade_names,
+    outcome_names,
+    tallies,
+    text_of,
+    texts,
+)
 
 TEMPLATE = "report.html.j2"
 
@@ -115,46 +124,61 @@ def average_chart(branches: list[BranchTally]) -> Chart:
     )
 
 
-def _person(rec: dict[str, Any]) -> str:
-    emp, name = text_of(rec.get("emp_id")), text_of(rec.get("name"))
+def _person(emp: str, name: str) -> str:
     return f"{name}({emp})" if emp and name else emp or name
+
+
+def _where(sheets: list[str], cells: list[str]) -> list[str]:
+    """'sheet!cell' (or whichever of the two is given) for each pair."""
+    return ["!".join(x for x in pair if x) for pair in zip(sheets, cells, strict=True)]
+
+
+def _column(frame: pd.DataFrame, key: str) -> list[str]:
+    """`text_of` of each value of a column ('' for all if the column is missing)."""
+    return texts(frame[key]).tolist() if key in frame else [""] * len(frame)
 
 
 def refused_rows(people: pd.DataFrame, problems: pd.DataFrame) -> list[dict[str, str]]:
     """One line per reason a person was refused: file, sheet!cell, person, reason."""
     if not len(people):
         return []
-    by_row: dict[Any, list[dict]] = {}
+    by_row: dict[Any, list[dict[str, str]]] = {}
     if "level" in problems:
-        for p in problems[problems["level"] == "refuse_row"].to_dict("records"):
-            by_row.setdefault(p["row"], []).append(p)
+        refusals = problems[problems["level"] == "refuse_row"]
+        wheres = _where(_column(refusals, "sheet"), _column(refusals, "cell"))
+        messages = _column(refusals, "message")
+        for row, where, message in zip(refusals["row"], wheres, messages, strict=True):
+            by_row.setdefault(row, []).append({"where": where, "reason": message})
+    refused = people[people["refused"].astype(bool)]
     lines = []
-    for idx, rec in people[people["refused"].astype(bool)].iterrows():
-        base = {
-            "file": text_of(rec.get("_file")),
-            "branch": text_of(rec.get("branch_name")),
-            "person": _person(rec),
-        }
-        found = by_row.get(idx, [])
-        for p in found:
-            where = "!".join(x for x in (text_of(p.get("sheet")), text_of(p.get("cell"))) if x)
-            lines.append({**base, "where": where, "reason": text_of(p.get("message"))})
-        if not found:
-            where = f"第{text_of(rec.get('_row'))}行" if text_of(rec.get("_row")) else ""
-            lines.append({**base, "where": where, "reason": text_of(rec.get("errors"))})
+    for idx, file, branch, emp, name, row, errors in zip(
+        refused.index,
+        *(
+            _column(refused, k)
+            for k in ("_file", "branch_name", "emp_id", "name", "_row", "errors")
+        ),
+        strict=True,
+    ):
+        base = {"file": file, "branch": branch, "person": _person(emp, name)}
+        found = by_row.get(idx)
+        if found:
+            lines.extend({**base, **p} for p in found)
+        else:
+            lines.append({**base, "where": f"第{row}行" if row else "", "reason": errors})
     return lines
 
 
 def notes(problems: pd.DataFrame) -> list[dict[str, str]]:
     if "level" not in problems:
         return []
-    out = []
-    for p in problems[problems["level"] == "note"].to_dict("records"):
-        where = "!".join(x for x in (text_of(p.get("sheet")), text_of(p.get("cell"))) if x)
-        out.append(
-            {"file": text_of(p.get("file")), "where": where, "message": text_of(p.get("message"))}
+    found = problems[problems["level"] == "note"]
+    wheres = _where(_column(found, "sheet"), _column(found, "cell"))
+    return [
+        {"file": file, "where": where, "message": message}
+        for file, where, message in zip(
+            _column(found, "file"), wheres, _column(found, "message"), strict=True
         )
-    return out
+    ]
 
 
 def _size(n: Any) -> str:
@@ -192,7 +216,7 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         "branches": per_branch,
         "grades": grade_names(rules),
         "outcomes": outcome_names(rules),
-        "flag_count": len(flag_rows(result.people, rules)),
+        "flag_count": len(flag_frame(result.people, rules)),
         "grade_chart": grade_chart(bank.grades),
         "average_chart": average_chart(per_branch),
         "rules": {"name": rules.name, "path": str(rules.path), "sha256": rules.sha256},
@@ -215,9 +239,15 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_report(result, rules: Rulebook, inputs: list[dict] | None = None) -> str:
+@functools.cache
+def _template() -> jinja2.Template:
+    """The compiled template (compiling it costs more than rendering it)."""
     source = resources.files("kpi_excel.templates").joinpath(TEMPLATE).read_text(encoding="utf-8")
-    return _environment().from_string(source).render(**context(result, rules, inputs))
+    return _environment().from_string(source)
+
+
+def render_report(result, rules: Rulebook, inputs: list[dict] | None = None) -> str:
+    return _template().render(**context(result, rules, inputs))
 
 
 def write_report(path: Path, result, rules: Rulebook, inputs: list[dict] | None = None) -> Path:

@@ -15,6 +15,7 @@ from kpi_excel.periods import parse_period
 from kpi_excel.pipeline import run
 from kpi_excel.report import write_report
 from kpi_excel.rulebook import load_rulebook
+from kpi_excel.write import summary
 from kpi_excel.write.summary import safe_sheet_name, write_summary
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_workbooks" / "2026Q3"
@@ -132,35 +133,94 @@ def test_flags_sheet(book):
 def test_branch_sheet(book):
     ws = book["B002 城东支行"]
     headers = _headers(ws)
-    for label in (
+    assert headers == [
         "员工编号",
-        "存款得分",
-        "业务得分",
+        "姓名",
+        "岗位",
         "综合得分",
+        "考核等级",
         "支行内排名",
+        "全行排名",
         "考核结论",
         "建议职级",
-    ):
-        assert label in headers
+        "预警与处理",
+    ]  # the item scores are in the branch's own workbook
     rows = [dict(zip(headers, r, strict=True)) for r in _rows(ws)]
     assert len(rows) == 12
     assert rows[0]["姓名"] == "高浩然"  # the head first, then managers by rank
     assert rows[1]["姓名"] == "徐超" and rows[1]["支行内排名"] == 1
-    refused = [r for r in rows if r["状态"] == "未计分"]
+    managers = [r["支行内排名"] for r in rows[1:] if r["综合得分"] is not None]
+    assert managers == sorted(managers)
+    assert all(isinstance(r["全行排名"], int) for r in rows[:10])
+    refused = [r for r in rows if r["考核结论"] == "未计分"]
     assert {r["员工编号"] for r in refused} == {"E10109", "E10119"}
-    assert all(r["综合得分"] is None and r["未计分原因"] for r in refused)
+    assert rows[-2:] == refused  # after everyone who was scored
+    for r in refused:
+        assert r["综合得分"] is None and r["全行排名"] is None
+        assert r["预警与处理"].startswith("未计分原因:") and "城东支行.xlsx" in r["预警与处理"]
     assert ws.freeze_panes == "C3"
     assert ws.page_setup.orientation == "landscape"
+
+
+def test_branch_sheet_flags(runs, book):
+    people = runs[0].people
+    person = people[people["emp_id"] == "E10140"].iloc[0]
+    ws = book[next(s for s in book.sheetnames if s.startswith(person["branch_code"] + " "))]
+    rows = [dict(zip(_headers(ws), r, strict=True)) for r in _rows(ws)]
+    row = next(r for r in rows if r["员工编号"] == "E10140")
+    assert row["预警与处理"] == person["flags_text"]
+    assert row["全行排名"] == person["rank_bank"]
+    assert row["综合得分"] == pytest.approx(person["total"])
 
 
 def test_text_is_never_a_formula(tmp_path, runs, rules):
     result = runs[0]
     people = result.people.copy()
     people.loc[people.index[0], "name"] = '=HYPERLINK("http://x")'
+    people.loc[people.index[1], "name"] = "坏\x01字符"
+    people.loc[people.index[2], "name"] = "@SUM(A1)"
+    path = write_summary(tmp_path / "s.xlsx", dataclasses.replace(result, people=people), rules)
+    book = openpyxl.load_workbook(path)
+    for sheet, column in (("B002 城东支行", "B"), ("全行排名", "F")):  # 姓名
+        names = {c.value: c.data_type for c in book[sheet][column]}
+        for name in ('=HYPERLINK("http://x")', "坏\ufffd字符", "@SUM(A1)"):  # U+FFFD: cell_text
+            assert names.get(name, "s") == "s", (sheet, name)
+        assert not any("\x01" in str(v) for v in names)
+    names = {c.value for c in book["B002 城东支行"]["B"]}
+    assert {'=HYPERLINK("http://x")', "坏\ufffd字符", "@SUM(A1)"} <= names
+
+
+def test_long_text_is_cut_to_excel_limit(tmp_path, runs, rules):
+    result = runs[0]
+    people = result.people.copy()
+    refused = people.index[people["refused"] & (people["emp_id"] == "E10119")][0]
+    people.loc[refused, "errors"] = "长" * 40000
     path = write_summary(tmp_path / "s.xlsx", dataclasses.replace(result, people=people), rules)
     ws = openpyxl.load_workbook(path)["B002 城东支行"]
-    cell = next(c for c in ws["B"] if c.value == '=HYPERLINK("http://x")')
-    assert cell.data_type == "s"
+    row = next(r for r in _rows(ws) if r[0] == "E10119")
+    assert len(row[-1]) == 32767 and row[-1].startswith("未计分原因:长")
+
+
+def test_fast_cells_same_bytes_as_xlsxwriter(tmp_path, runs, rules, monkeypatch):
+    """The fast worksheet writes exactly what XlsxWriter's own calls write."""
+    assert summary.fast_cells_match()
+    fast = write_summary(tmp_path / "fast.xlsx", runs[0], rules)
+    monkeypatch.setattr(summary, "fast_cells_match", lambda: False)
+    plain = write_summary(tmp_path / "plain.xlsx", runs[0], rules)
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
+        names = a.namelist()
+        assert names == b.namelist()
+        for name in names:
+            if name != "docProps/core.xml":  # holds the time of writing
+                assert a.read(name) == b.read(name), name
+
+
+def test_fast_cells_check_notices_a_difference(monkeypatch):
+    def wrong(self, row, col, cell):
+        self.fh.write("<c/>")
+
+    monkeypatch.setattr(summary._FastSheet, "_write_cell", wrong)
+    assert not summary.fast_cells_match.__wrapped__()
 
 
 def test_safe_sheet_name():

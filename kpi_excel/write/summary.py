@@ -1,31 +1,50 @@
 """The bank-wide workbook for HR: `summary.xlsx`.
 
 Sheets: 全行汇总 (one row per branch, a bank total and two native charts), 全行排名,
-预警与处理 (one row per raised flag) and one sheet per branch. Every name, label and count
-comes from the people table and the rulebook; text from a branch is always a string cell.
+预警与处理 (one row per raised flag) and one sheet per branch (each person's total, grade, ranks,
+outcome, recommended level and flags or reason for not being scored; the item scores are in the
+branch's own workbook). Every name, label and count comes from the people table and the
+rulebook; text from a branch is always a string cell.
+
+Speed (100 branches, 3,000 people, 100,000 cells): the people table is sorted once and every
+column is turned into a list of ready cell values once (text made cell-safe for the whole column
+at a time); the sheets write slices of them, through `_FastSheet` when it writes exactly what
+XlsxWriter would (`fast_cells_match`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
+import io
+import math
 import re
+import zipfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
 
 from ..numbers import fmt_fixed, to_units
 from ..rulebook import Rulebook
 from .atomic import write_atomic
-from .branch import workbook_options, write_value
-from .safe import cell_text
+from .branch import workbook_options
+from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text
 
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
 SHEET_FLAGS = "预警与处理"
 BANK_TOTAL_LABEL = "全行合计"
+NOT_SCORED = "未计分"  # 考核结论 of a person who was not scored
+NOT_SCORED_REASON = "未计分原因:"  # 预警与处理 of that person starts with this
 SHEET_NAME_MAX = 31
 _SHEET_BAD_RE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 OUTCOME_ORDER = ("none", "warning", "demote", "dismiss")
@@ -33,6 +52,36 @@ ACTION_WARNING_SUFFIX = "?"  # a flag code ending in ? was raised as a warning (
 
 HEADER_ROW = 1  # row 0 holds the sheet title, row 1 the column headers
 FIRST_DATA_ROW = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Column values
+
+
+def text_of(value: Any) -> str:
+    """A cell of the people table as display text; blanks (None, NaN, NA) become ''."""
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def texts(column: pd.Series) -> pd.Series:
+    """`text_of` of a whole column at once."""
+    return column.astype(object).where(column.notna(), "").astype(str)
+
+
+def cell_texts(column: pd.Series) -> list[str]:
+    """`cell_text` of a whole column ('' for blanks): only values that need it are rewritten."""
+    values = texts(column).tolist()
+    # One scan of the whole column (LF is no control character of the rule): almost always clean.
+    if _CONTROL_RE.search("\n".join(values)) or max(map(len, values), default=0) > EXCEL_MAX_TEXT:
+        return [cell_text(v) for v in values]
+    return values
+
+
+def cell_numbers(column: pd.Series) -> list[float]:
+    """A whole column as floats (NaN for blanks and non-numbers)."""
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan).tolist()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -67,94 +116,136 @@ def outcome_names(rules: Rulebook) -> list[str]:
     return [rules.outcomes[k] for k in OUTCOME_ORDER]
 
 
-def text_of(value: Any) -> str:
-    """A cell of the people table as display text; blanks (None, NaN, NA) become ''."""
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return str(value)
-
-
-def _average(totals: pd.Series, decimals: int) -> float | None:
-    """Exact mean of already-rounded totals, rounded half away from zero (RULES.md §4)."""
-    if not len(totals):
+def _average(units: int, count: int, decimals: int) -> float | None:
+    """Exact mean of already-rounded totals (given as their sum in units), rounded half away
+    from zero (RULES.md §4)."""
+    if not count:
         return None
-    units = Decimal(int(to_units(totals.to_numpy(), decimals).sum()))
-    mean = units / len(totals) / (Decimal(10) ** decimals)
+    mean = Decimal(units) / count / (Decimal(10) ** decimals)
     return float(mean.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
 
 
-def _tally(code: str, name: str, people: pd.DataFrame, rules: Rulebook) -> BranchTally:
-    if not len(people):
-        people = pd.DataFrame(columns=["refused", "total", "grade", "outcome"])
-    scored = people[~people["refused"].astype(bool)]
-    totals = pd.to_numeric(scored["total"], errors="coerce").dropna()
-    grades = scored["grade"].map(text_of).value_counts()
-    outcomes = scored["outcome"].map(text_of).value_counts()
-    average = _average(totals, rules.decimals)
+def _make_tally(
+    code: str, name: str, counts: dict[str, int], grades: list[int], outcomes: list[int], rules
+) -> BranchTally:
+    average = _average(counts["units"], counts["counted"], rules.decimals)
     return BranchTally(
         code=code,
         name=name,
-        people=len(people),
-        scored=len(scored),
-        refused=len(people) - len(scored),
+        people=counts["people"],
+        scored=counts["scored"],
+        refused=counts["people"] - counts["scored"],
         average=average,
         average_text=fmt_fixed(average, rules.decimals) if average is not None else "",
-        grades={g: int(grades.get(g, 0)) for g in grade_names(rules)},
-        outcomes={o: int(outcomes.get(o, 0)) for o in outcome_names(rules)},
+        grades=dict(zip(grade_names(rules), grades, strict=True)),
+        outcomes=dict(zip(outcome_names(rules), outcomes, strict=True)),
     )
 
 
-def branch_groups(people: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
-    """(机构号, 机构名称, that branch's people) for every branch, by 机构号."""
-    if not len(people):
-        return []
-    codes = people["branch_code"].map(text_of)
-    out = []
-    for code in sorted(codes.unique()):
-        mine = people[codes == code]
-        names = [n for n in mine["branch_name"].map(text_of) if n]
-        out.append((code, names[0] if names else "", mine))
+def _count_labels(at: np.ndarray, labels: np.ndarray, wanted: list[str], groups: int) -> np.ndarray:
+    """How many times each wanted label occurs in each group (`at`: group of each label)."""
+    index = {label: i for i, label in enumerate(wanted)}
+    col = np.fromiter((index.get(x, -1) for x in labels), dtype=np.int64, count=len(labels))
+    known = col >= 0
+    out = np.zeros((groups, len(wanted)), dtype=np.int64)
+    np.add.at(out, (at[known], col[known]), 1)
     return out
 
 
 def tallies(people: pd.DataFrame, rules: Rulebook) -> tuple[list[BranchTally], BranchTally]:
-    """One tally per branch, and the bank's (averages are of people, not of branches)."""
-    per_branch = [_tally(code, name, mine, rules) for code, name, mine in branch_groups(people)]
-    return per_branch, _tally("", BANK_TOTAL_LABEL, people, rules)
+    """One tally per branch (by 机构号), and the bank's (averages are of people, not of branches).
+    A branch's 机构名称 is the first one given in its rows."""
+    grades, outcomes = grade_names(rules), outcome_names(rules)
+    if not len(people):
+        zero = {"people": 0, "scored": 0, "counted": 0, "units": 0}
+        return [], _make_tally(
+            "", BANK_TOTAL_LABEL, zero, [0] * len(grades), [0] * len(outcomes), rules
+        )
+    codes = texts(people["branch_code"]).to_numpy(dtype=object)
+    branches, at = np.unique(codes, return_inverse=True)  # by 机构号
+    n = len(branches)
+    scored = ~people["refused"].astype(bool).to_numpy()
+    totals = pd.to_numeric(people["total"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    counted = scored & ~np.isnan(totals)
+    units = np.zeros(n, dtype=np.int64)  # exact sums of the rounded totals, in 10**-decimals
+    np.add.at(units, at[counted], to_units(totals[counted], rules.decimals))
+    counts = {
+        "people": np.bincount(at, minlength=n),
+        "scored": np.bincount(at[scored], minlength=n),
+        "counted": np.bincount(at[counted], minlength=n),
+        "units": units,
+    }
+    mine = at[scored]
+    by_grade = _count_labels(mine, texts(people["grade"]).to_numpy(dtype=object)[scored], grades, n)
+    by_outcome = _count_labels(
+        mine, texts(people["outcome"]).to_numpy(dtype=object)[scored], outcomes, n
+    )
+    names: dict[str, str] = {}
+    for code, name in zip(codes, texts(people["branch_name"]).tolist(), strict=True):
+        if name and code not in names:
+            names[code] = name
+    per_branch = [
+        _make_tally(
+            str(code),
+            names.get(code, ""),
+            {k: int(v[i]) for k, v in counts.items()},
+            by_grade[i].tolist(),
+            by_outcome[i].tolist(),
+            rules,
+        )
+        for i, code in enumerate(branches)
+    ]
+    bank = _make_tally(
+        "",
+        BANK_TOTAL_LABEL,
+        {k: int(v.sum()) for k, v in counts.items()},
+        by_grade.sum(axis=0).tolist(),
+        by_outcome.sum(axis=0).tolist(),
+        rules,
+    )
+    return per_branch, bank
 
 
-def flag_rows(people: pd.DataFrame, rules: Rulebook) -> list[dict[str, Any]]:
-    """One row per raised flag of every scored person, by 机构号 (people order within a branch)."""
+FLAG_PERSON_KEYS = ["branch_code", "branch_name", "emp_id", "name", "role_label", "total", "outcome"]  # fmt: skip
+FLAG_KEYS = ["flag_code", "flag_label", "flag_article", "flag_action", "flag_kind"]
+
+
+def flag_frame(people: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
+    """One row per raised flag of every scored person, by 机构号 (people order within a branch):
+    the person's FLAG_PERSON_KEYS and the flag's FLAG_KEYS."""
+    if not len(people):
+        return pd.DataFrame(columns=FLAG_PERSON_KEYS + FLAG_KEYS)
     known = {f.code: f for f in rules.flags}
     actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
-    rows: list[dict[str, Any]] = []
-    if not len(people):
-        return rows
+    warning_name = rules.outcomes["warning"]
+
+    def describe(raw: str) -> tuple[str, str, str, str, str]:
+        warning = raw.endswith(ACTION_WARNING_SUFFIX)
+        code = raw.rstrip(ACTION_WARNING_SUFFIX)
+        flag = known.get(code)
+        action = actions.get(flag.action, flag.action) if flag else ""
+        if warning:
+            action = f"{warning_name}:年度将{action}" if action else warning_name
+        label, article = (flag.label, flag.article) if flag else (code, "")
+        return code, label, article, action, warning_name if warning else "处理"
+
     scored = people[~people["refused"].astype(bool)]
-    scored = scored.sort_values("branch_code", key=lambda s: s.map(text_of), kind="stable")
-    for rec in scored.to_dict("records"):
-        for raw in filter(None, (c.strip() for c in text_of(rec.get("flags")).split(";"))):
-            warning = raw.endswith(ACTION_WARNING_SUFFIX)
-            code = raw.rstrip(ACTION_WARNING_SUFFIX)
-            flag = known.get(code)
-            action = actions.get(flag.action, flag.action) if flag else ""
-            if warning:
-                action = (
-                    f"{rules.outcomes['warning']}:年度将{action}"
-                    if action
-                    else rules.outcomes["warning"]
-                )
-            rows.append(
-                {
-                    **rec,
-                    "flag_code": code,
-                    "flag_label": flag.label if flag else code,
-                    "flag_article": flag.article if flag else "",
-                    "flag_action": action,
-                    "flag_kind": rules.outcomes["warning"] if warning else "处理",
-                }
-            )
-    return rows
+    order = texts(scored["branch_code"]).reset_index(drop=True).sort_values(kind="stable").index
+    scored = scored.iloc[order]
+    at: list[int] = []
+    found: list[tuple[str, str, str, str, str]] = []
+    seen: dict[str, tuple[str, str, str, str, str]] = {}
+    for i, text in enumerate(texts(scored["flags"]).tolist()):
+        if not text:
+            continue
+        for raw in text.split(";"):
+            raw = raw.strip()
+            if raw:
+                at.append(i)
+                found.append(seen[raw] if raw in seen else seen.setdefault(raw, describe(raw)))
+    rows = scored[FLAG_PERSON_KEYS].iloc[at].reset_index(drop=True)
+    flags = pd.DataFrame(found, columns=FLAG_KEYS, dtype=object)
+    return pd.concat([rows, flags], axis=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +310,7 @@ class _Formats:
         return {"text": self.text, "score": self.score}.get(kind, self.int)
 
 
-# (header, key in the record, kind: text | score | int, column width)
+# (header, key in the data, kind: text | score | int, column width)
 Column = tuple[str, str, str, float]
 
 RANKING_COLUMNS: list[Column] = [
@@ -235,49 +326,161 @@ FLAG_COLUMNS: list[Column] = [
     ("情形", "flag_label", "text", 30), ("依据", "flag_article", "text", 26),
     ("类别", "flag_kind", "text", 8), ("处理", "flag_action", "text", 20), ("考核结论", "outcome", "text", 10),
 ]  # fmt: skip
+BRANCH_COLUMNS: list[Column] = [
+    ("员工编号", "emp_id", "text", 12), ("姓名", "name", "text", 10), ("岗位", "role_label", "text", 14),
+    ("综合得分", "total", "score", 10), ("考核等级", "grade", "text", 10),
+    ("支行内排名", "rank_branch", "int", 9), ("全行排名", "rank_bank", "int", 9),
+    ("考核结论", "conclusion", "text", 10), ("建议职级", "recommended_level", "text", 14),
+    ("预警与处理", "remarks", "text", 60),
+]  # fmt: skip
 
 
-def _branch_columns(rules: Rulebook) -> list[Column]:
-    return [
-        ("员工编号", "emp_id", "text", 12), ("姓名", "name", "text", 10), ("岗位", "role_label", "text", 14),
-        ("状态", "status_label", "text", 8),
-        *[(f"{i.label}得分", i.key, "score", 10) for i in rules.items],
-        ("业务得分", "business_score", "score", 10), ("行为规范扣分", "conduct_deduction", "score", 10),
-        ("综合得分", "total", "score", 10), ("考核等级", "grade", "text", 10),
-        ("支行内排名", "rank_branch", "int", 9), ("考核结论", "outcome", "text", 10),
-        ("建议职级", "recommended_level", "text", 14), ("预警与处理", "flags_text", "text", 40),
-        ("未计分原因", "errors", "text", 40),
-    ]  # fmt: skip
+class _FastSheet(Worksheet):
+    """A worksheet that stores a column of formatted cells in one pass (`put_column`) and
+    serialises formatted string, number and blank cells with one f-string each, instead of
+    XlsxWriter's per-call checks and general attribute-escaping path (most of the cost of
+    100,000 cells). The result is the same byte for byte: `fast_cells_match` checks that against
+    the installed XlsxWriter once per process, and plain Worksheet calls are used if it differs.
+    """
+
+    def put_column(self, row: int, col: int, kind: str, values: list, fmt: Format) -> bool:
+        """What `_write_column` does, or False (nothing written) where XlsxWriter's own checks
+        could matter: out-of-range cells, very long strings, infinite numbers."""
+        if self.constant_memory or fmt is None or not values:
+            return False
+        last = row + len(values) - 1
+        if row < 0 or col < 0 or last >= self.xls_rowmax or col >= self.xls_colmax:
+            return False
+        table = self.table
+        if kind == "text":
+            if max(map(len, values)) > self.xls_strmax // 2:  # may need UTF-16 truncation
+                return False
+            index = self.str_table._get_shared_string_index
+            cells = [CellStringTuple(index(v), fmt) if v else CellBlankTuple(fmt) for v in values]
+        else:
+            if any(math.isinf(v) for v in values):  # written as error formulas
+                return False
+            cells = [CellNumberTuple(v, fmt) if v == v else CellBlankTuple(fmt) for v in values]
+        self._check_dimensions(row, col)
+        self._check_dimensions(last, col)
+        for r, cell in enumerate(cells, row):
+            table[r][col] = cell
+        return True
+
+    def _write_cell(self, row: int, col: int, cell) -> None:
+        fmt = cell.format
+        if fmt is None or self.constant_memory:
+            return super()._write_cell(row, col, cell)
+        kind = cell.__class__.__name__
+        if kind == "String":  # `cell.string` is the index into the shared strings
+            where, xf = xl_rowcol_to_cell_fast(row, col), fmt._get_xf_index()
+            self.fh.write(f'<c r="{where}" s="{xf}" t="s"><v>{cell.string}</v></c>')
+        elif kind == "Number":
+            where, xf = xl_rowcol_to_cell_fast(row, col), fmt._get_xf_index()
+            self.fh.write(f'<c r="{where}" s="{xf}"><v>{cell.number:.16G}</v></c>')
+        elif kind == "Blank":
+            where, xf = xl_rowcol_to_cell_fast(row, col), fmt._get_xf_index()
+            self.fh.write(f'<c r="{where}" s="{xf}"/>')
+        else:
+            super()._write_cell(row, col, cell)
 
 
-def _write_row(ws, f: _Formats, row: int, columns: list[Column], rec: dict, total=False) -> None:
-    for c, (_, key, kind, _) in enumerate(columns):
-        value = rec.get(key)
-        write_value(ws, row, c, value, "text" if kind == "text" else "number", f.of(kind, total))
+_CHECK_TEXT = ["甲<&\"'", "", "  空格 ", "乙\n丙", "甲<&\"'"]
+_CHECK_NUMBERS = [58.57, math.nan, 1e21, -0.1, 7.0, 1 / 3]
+
+
+@functools.cache
+def fast_cells_match() -> bool:
+    """Whether `_FastSheet` writes the same sheet data as the installed XlsxWriter: the same
+    cells go into a plain and a fast sheet of a scratch workbook, whose XML is then compared."""
+    try:
+        buffer = io.BytesIO()
+        wb = xlsxwriter.Workbook(buffer, workbook_options())
+        fmt = wb.add_format({"border": 1, "num_format": "0.00"})
+        plain = wb.add_worksheet()
+        for column in (0, 2):
+            _write_column(plain, 1, column, "text", _CHECK_TEXT, fmt)
+            _write_column(plain, 1, column + 1, "score", _CHECK_NUMBERS, fmt)
+        plain.write_number(8, 1, math.inf, fmt)
+        plain.write_string(8, 2, "无格式")
+        fast = wb.add_worksheet(worksheet_class=_FastSheet)
+        for column in (0, 2):
+            assert fast.put_column(1, column, "text", _CHECK_TEXT, fmt)
+            assert fast.put_column(1, column + 1, "score", _CHECK_NUMBERS, fmt)
+        fast.write_number(8, 1, math.inf, fmt)
+        fast.write_string(8, 2, "无格式")
+        wb.close()
+        with zipfile.ZipFile(buffer) as z:
+            xml = [z.read(f"xl/worksheets/sheet{i}.xml").decode("utf-8") for i in (1, 2)]
+        parts = [re.findall(r"<dimension [^>]*>|<sheetData>.*</sheetData>", x) for x in xml]
+        return len(parts[0]) == 2 and parts[0] == parts[1]
+    except Exception:  # noqa: BLE001 - whatever changed inside XlsxWriter: use it as it is
+        return False
+
+
+def _values(frame: pd.DataFrame, columns: list[Column]) -> dict[str, list]:
+    """Each column's cell values, ready to write: cell-safe text, or floats (NaN = blank)."""
+    return {
+        key: cell_texts(frame[key]) if kind == "text" else cell_numbers(frame[key])
+        for _, key, kind, _ in columns
+    }
+
+
+def _write_column(ws, row: int, col: int, kind: str, values: list, fmt) -> None:
+    """Cells downwards from (row, col): text as string cells, numbers as numbers; '' and NaN
+    as formatted blanks (so the borders stay unbroken)."""
+    if isinstance(ws, _FastSheet) and ws.put_column(row, col, kind, values, fmt):
+        return
+    blank = ws.write_blank
+    if kind == "text":
+        put = ws.write_string
+        for r, v in enumerate(values, row):
+            if v:
+                put(r, col, v, fmt)
+            else:
+                blank(r, col, None, fmt)
+    else:
+        put = ws.write_number
+        for r, v in enumerate(values, row):
+            if v == v:  # not NaN
+                put(r, col, v, fmt)
+            else:
+                blank(r, col, None, fmt)
 
 
 def _table(
-    ws, f: _Formats, title: str, columns: list[Column], records: list[dict], filter_=True
-) -> None:
-    """Title, headers and rows; frozen header, widths, A4 landscape fit to width."""
+    ws,
+    f: _Formats,
+    title: str,
+    columns: list[Column],
+    values: dict[str, list],
+    rows: slice | None = None,
+    filter_: bool = True,
+) -> int:
+    """Title, headers and rows (`rows` of each list in `values`, default all); frozen header,
+    widths, A4 landscape fit to width. Returns the number of rows written."""
     ws.write_string(0, 0, cell_text(title), f.title)
-    for c, (label, _, _, width) in enumerate(columns):
+    n = 0
+    for c, (label, key, kind, width) in enumerate(columns):
         ws.write_string(HEADER_ROW, c, label, f.head)
         ws.set_column(c, c, width)
-    for r, rec in enumerate(records, start=FIRST_DATA_ROW):
-        _write_row(ws, f, r, columns, rec)
+        column = values[key] if rows is None else values[key][rows]
+        _write_column(ws, FIRST_DATA_ROW, c, kind, column, f.of(kind))
+        n = len(column)
     ws.freeze_panes(FIRST_DATA_ROW, 0)
-    if filter_ and records:
-        ws.autofilter(HEADER_ROW, 0, HEADER_ROW + len(records), len(columns) - 1)
+    if filter_ and n:
+        ws.autofilter(HEADER_ROW, 0, HEADER_ROW + n, len(columns) - 1)
     ws.set_landscape()
     ws.set_paper(9)  # A4
     ws.fit_to_pages(1, 0)  # one page wide, as many tall as needed
     ws.repeat_rows(HEADER_ROW)
+    return n
 
 
-def _totals_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
-    ws = wb.add_worksheet(sheet)
-    per_branch, bank = tallies(result.people, rules)
+def _totals_sheet(
+    wb, f: _Formats, period: str, per_branch: list[BranchTally], bank: BranchTally, rules: Rulebook
+) -> None:
+    ws = _add_sheet(wb, SHEET_TOTALS)
     grades, outcomes = grade_names(rules), outcome_names(rules)
     columns: list[Column] = [
         ("机构号", "code", "text", 10), ("机构名称", "name", "text", 16), ("人数", "people", "int", 7),
@@ -287,19 +490,27 @@ def _totals_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
         *[(o, f"outcome:{o}", "int", 7) for o in outcomes],
     ]  # fmt: skip
 
-    def record(t: BranchTally) -> dict[str, Any]:
-        return {
-            **vars(t),
-            **{f"grade:{g}": n for g, n in t.grades.items()},
-            **{f"outcome:{o}": n for o, n in t.outcomes.items()},
+    def values(rows: list[BranchTally]) -> dict[str, list]:
+        out: dict[str, list] = {
+            "code": [cell_text(t.code) for t in rows],
+            "name": [cell_text(t.name) for t in rows],
+            "average": [math.nan if t.average is None else t.average for t in rows],
         }
+        for key in ("people", "scored", "refused"):
+            out[key] = [float(getattr(t, key)) for t in rows]
+        for g in grades:
+            out[f"grade:{g}"] = [float(t.grades[g]) for t in rows]
+        for o in outcomes:
+            out[f"outcome:{o}"] = [float(t.outcomes[o]) for t in rows]
+        return out
 
-    title = f"{result.period.code} 全行考核汇总"
-    _table(ws, f, title, columns, [record(t) for t in per_branch], filter_=False)
+    _table(ws, f, f"{period} 全行考核汇总", columns, values(per_branch), filter_=False)
     total_row = FIRST_DATA_ROW + len(per_branch)
-    _write_row(ws, f, total_row, columns, record(bank), total=True)
+    total = values([bank])
+    for c, (_, key, kind, _) in enumerate(columns):
+        _write_column(ws, total_row, c, kind, total[key], f.of(kind, total=True))
     ws.freeze_panes(FIRST_DATA_ROW, 2)
-    _charts(wb, ws, f.num, sheet, len(per_branch), total_row, len(grades))
+    _charts(wb, ws, f.num, SHEET_TOTALS, len(per_branch), total_row, len(grades))
 
 
 def _charts(
@@ -343,59 +554,124 @@ def _charts(
     ws.insert_chart(at, 8, avg, {"x_scale": 1.2, "y_scale": height / 288})
 
 
-def _by_rank(people: pd.DataFrame, rules: Rulebook, rank: str) -> pd.DataFrame:
-    """Groups in rulebook order (行长 first), then by rank, then by 员工编号."""
+def _group_order(people: pd.DataFrame, rules: Rulebook) -> pd.Series:
+    """Position of each person's group in the rulebook (行长 first); unknown groups last."""
     order = {g: i for i, g in enumerate(rules.groups)}
-    key = people["group"].map(lambda g: order.get(text_of(g), len(order)))
-    ordered = people.assign(_g=key).sort_values(["_g", rank, "emp_id"], kind="stable")
-    return ordered.drop(columns="_g")
+    return texts(people["group"]).map(order).fillna(len(order)).astype(np.int64)
 
 
-def _scored(people: pd.DataFrame) -> pd.DataFrame:
-    return people[~people["refused"].astype(bool)] if len(people) else people
+def _sorted(people: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
+    """`people` sorted by `keys` (columns in order; blanks last), ties kept in people order."""
+    frame = pd.DataFrame({k: np.asarray(v) for k, v in keys.items()})
+    return people.iloc[frame.sort_values(list(keys), kind="stable").index]
 
 
-def _ranking_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
-    scored = _scored(result.people)
-    records = []
-    if len(scored):
-        label = scored["group"].map(lambda g: rules.groups.get(text_of(g), text_of(g)))
-        records = _by_rank(scored.assign(group_label=label), rules, "rank_bank").to_dict("records")
-    title = f"{result.period.code} 全行排名(按组别)"
-    _table(wb.add_worksheet(sheet), f, title, RANKING_COLUMNS, records)
+def _ranking_values(people: pd.DataFrame, rules: Rulebook) -> dict[str, list]:
+    """Scored people: groups in rulebook order, then by 全行排名, then by 员工编号."""
+    scored = people[~people["refused"].astype(bool)]
+    ordered = _sorted(
+        scored,
+        {
+            "g": _group_order(scored, rules),
+            "rank": scored["rank_bank"].to_numpy(dtype=float, na_value=np.nan),
+            "emp": scored["emp_id"].astype(object).to_numpy(),
+        },
+    )
+    labels = texts(ordered["group"]).map(lambda g: rules.groups.get(g, g))
+    return _values(ordered.assign(group_label=labels), RANKING_COLUMNS)
 
 
-def _flags_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str) -> None:
-    ws = wb.add_worksheet(sheet)
-    records = flag_rows(result.people, rules)
-    _table(ws, f, f"{result.period.code} 第十四条预警与处理", FLAG_COLUMNS, records)
-    if not records:
-        ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
+def _branch_values(people: pd.DataFrame, rules: Rulebook) -> tuple[dict[str, list], dict]:
+    """All people by 机构号; in a branch the scored ones by group (rulebook order), 支行内排名 and
+    员工编号, then those not scored (people order). Also where each branch's rows start."""
+    refused = people["refused"].astype(bool).to_numpy()
+    codes = texts(people["branch_code"])
+    ordered = _sorted(
+        people,
+        {
+            "code": codes.to_numpy(dtype=object),
+            "refused": refused,
+            "g": np.where(refused, 0, _group_order(people, rules)),
+            "rank": np.where(
+                refused, 0.0, people["rank_branch"].to_numpy(dtype=float, na_value=np.nan)
+            ),
+            "emp": np.where(refused, "", people["emp_id"].astype(object).to_numpy()),
+        },
+    )
+    out = ordered["refused"].astype(bool)
+    reasons = NOT_SCORED_REASON + texts(ordered["errors"])
+    status = texts(ordered["status_label"]).replace("", NOT_SCORED)
+    values = _values(
+        ordered.assign(
+            conclusion=texts(ordered["outcome"]).where(~out, status),
+            remarks=texts(ordered["flags_text"]).where(~out, reasons),
+        ),
+        BRANCH_COLUMNS,
+    )
+    starts: dict[str, int] = {}
+    for i, code in enumerate(texts(ordered["branch_code"]).tolist()):
+        starts.setdefault(code, i)
+    return values, starts
 
 
-def _branch_sheet(wb, f: _Formats, result, rules: Rulebook, sheet: str, branch: tuple) -> None:
-    code, name, mine = branch
-    refused = mine["refused"].astype(bool)
-    ordered = pd.concat([_by_rank(mine[~refused], rules, "rank_branch"), mine[refused]])
-    title = f"{name}({code}) {result.period.code} 考核结果"
-    ws = wb.add_worksheet(sheet)
-    _table(ws, f, title, _branch_columns(rules), ordered.to_dict("records"))
-    ws.freeze_panes(FIRST_DATA_ROW, 2)
+@contextlib.contextmanager
+def _no_cyclic_gc():
+    """Pause Python's cyclic garbage collector. The 100,000 cell objects made here would trigger
+    repeated full collections over everything the run holds in memory (in a whole run, more time
+    than writing the cells); reference counting still frees memory as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def write_summary(path: Path, result, rules: Rulebook) -> Path:
     """Write the HR workbook to `path` (atomically); return where it ended up."""
+    with _no_cyclic_gc():
+        return _write_summary(path, result, rules)
+
+
+def _write_summary(path: Path, result, rules: Rulebook) -> Path:
+    people = result.people
+    period = result.period.code
+    per_branch, bank = tallies(people, rules)
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), workbook_options())
         f = _Formats(wb, rules.decimals)
+        _totals_sheet(wb, f, period, per_branch, bank, rules)
+
+        ranking = _ranking_values(people, rules) if len(people) else {}
+        ws = _add_sheet(wb, SHEET_RANKING)
+        _table(
+            ws, f, f"{period} 全行排名(按组别)", RANKING_COLUMNS, ranking or _empty(RANKING_COLUMNS)
+        )
+
+        flags = flag_frame(people, rules)
+        ws = _add_sheet(wb, SHEET_FLAGS)
+        title = f"{period} 第十四条预警与处理"
+        if not _table(ws, f, title, FLAG_COLUMNS, _values(flags, FLAG_COLUMNS)):
+            ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
+
         taken = {s.casefold() for s in (SHEET_TOTALS, SHEET_RANKING, SHEET_FLAGS)}
-        _totals_sheet(wb, f, result, rules, SHEET_TOTALS)
-        _ranking_sheet(wb, f, result, rules, SHEET_RANKING)
-        _flags_sheet(wb, f, result, rules, SHEET_FLAGS)
-        for branch in branch_groups(result.people):
-            sheet = safe_sheet_name(f"{branch[0]} {branch[1]}", taken)
-            _branch_sheet(wb, f, result, rules, sheet, branch)
+        values, starts = _branch_values(people, rules) if len(people) else ({}, {})
+        for t in per_branch:  # by 机构号; each branch's people are adjacent in `values`
+            ws = _add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
+            title = f"{t.name}({t.code}) {period} 考核结果"
+            rows = slice(starts[t.code], starts[t.code] + t.people)
+            _table(ws, f, title, BRANCH_COLUMNS, values, rows)
+            ws.freeze_panes(FIRST_DATA_ROW, 2)
         wb.close()
 
     return write_atomic(path, write)
+
+
+def _add_sheet(wb: xlsxwriter.Workbook, name: str):
+    return wb.add_worksheet(name, worksheet_class=_FastSheet if fast_cells_match() else None)
+
+
+def _empty(columns: list[Column]) -> dict[str, list]:
+    return {key: [] for _, key, _, _ in columns}
