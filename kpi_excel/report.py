@@ -18,15 +18,8 @@ import pandas as pd
 
 from .rulebook import Rulebook
 from .write.atomic import write_atomic
-from .write.summary import (
-    BranchTally,
-    flag_frame,
-    grade_names,
-    outcome_names,
-    tallies,
-    text_of,
-    texts,
-)
+from .write.fastsheet import text_of, texts
+from .write.summary import BranchTally, flag_frame, grade_names, outcome_names, tallies
 
 TEMPLATE = "report.html.j2"
 

@@ -15,7 +15,7 @@ from kpi_excel.periods import parse_period
 from kpi_excel.pipeline import run
 from kpi_excel.report import write_report
 from kpi_excel.rulebook import load_rulebook
-from kpi_excel.write import summary
+from kpi_excel.write import fastsheet
 from kpi_excel.write.summary import safe_sheet_name, write_summary
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_workbooks" / "2026Q3"
@@ -203,9 +203,9 @@ def test_long_text_is_cut_to_excel_limit(tmp_path, runs, rules):
 
 def test_fast_cells_same_bytes_as_xlsxwriter(tmp_path, runs, rules, monkeypatch):
     """The fast worksheet writes exactly what XlsxWriter's own calls write."""
-    assert summary.fast_cells_match()
+    assert fastsheet.fast_cells_match()
     fast = write_summary(tmp_path / "fast.xlsx", runs[0], rules)
-    monkeypatch.setattr(summary, "fast_cells_match", lambda: False)
+    monkeypatch.setattr(fastsheet, "fast_cells_match", lambda: False)
     plain = write_summary(tmp_path / "plain.xlsx", runs[0], rules)
     with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
         names = a.namelist()
@@ -219,8 +219,8 @@ def test_fast_cells_check_notices_a_difference(monkeypatch):
     def wrong(self, row, col, cell):
         self.fh.write("<c/>")
 
-    monkeypatch.setattr(summary._FastSheet, "_write_cell", wrong)
-    assert not summary.fast_cells_match.__wrapped__()
+    monkeypatch.setattr(fastsheet.FastSheet, "_write_cell", wrong)
+    assert not fastsheet.fast_cells_match.__wrapped__()
 
 
 def test_safe_sheet_name():

@@ -28,7 +28,8 @@ from .branch_sheets import (
     write_results,
     write_value,
 )
-from .safe import cell_text, file_component
+from .fastsheet import add_sheet
+from .safe import cell_text, file_component, workbook_options
 
 __all__ = [
     "RESULT_SHEET_COLUMNS",
@@ -47,17 +48,6 @@ RESULT_SHEET_COLUMNS = [(key, label, kind) for key, label, kind, _ in RESULT_COL
 
 def branch_file_name(code: str, name: str) -> str:
     return f"{file_component(code)}_{file_component(name)}.xlsx"
-
-
-def workbook_options() -> dict:
-    """Never turn text into formulas, URLs or numbers."""
-    return {
-        "strings_to_formulas": False,
-        "strings_to_urls": False,
-        "strings_to_numbers": False,
-        "nan_inf_to_errors": True,
-        "in_memory": True,  # small workbooks: assemble in RAM, no temporary files
-    }
 
 
 def write_branch(
@@ -83,13 +73,13 @@ def write_branch(
         wb = xlsxwriter.Workbook(str(tmp), workbook_options())
         wb.set_properties({"title": cell_text(title)[:255]})
         fm = Formats(wb, rules.decimals)
-        write_results(wb.add_worksheet(SHEET_RESULTS), fm, people, title, rules)
+        write_results(add_sheet(wb, SHEET_RESULTS), fm, people, title, rules)
         if period is not None:
             write_explain(
-                wb.add_worksheet(SHEET_EXPLAIN), fm, people, title, rules, period, explanations
+                add_sheet(wb, SHEET_EXPLAIN), fm, people, title, rules, period, explanations
             )
         if book is not None:
-            write_raw(wb.add_worksheet(SHEET_RAW), fm, book, problems)
+            write_raw(add_sheet(wb, SHEET_RAW), fm, book, problems)
         wb.close()
 
     return write_atomic(path, write)

@@ -36,3 +36,14 @@ def file_component(value: Any) -> str:
     while len(text.encode("utf-8")) > FILE_COMPONENT_BYTES:
         text = text[:-1]
     return text.rstrip(" .") or "_"
+
+
+def workbook_options() -> dict:
+    """Never turn text into formulas, URLs or numbers."""
+    return {
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+        "nan_inf_to_errors": True,
+        "in_memory": True,  # small workbooks: assemble in RAM, no temporary files
+    }

@@ -8,19 +8,14 @@ rulebook; text from a branch is always a string cell.
 
 Speed (100 branches, 3,000 people, 100,000 cells): the people table is sorted once and every
 column is turned into a list of ready cell values once (text made cell-safe for the whole column
-at a time); the sheets write slices of them, through `_FastSheet` when it writes exactly what
-XlsxWriter would (`fast_cells_match`).
+at a time); the sheets write slices of them, through `fastsheet.FastSheet` when it writes exactly
+what XlsxWriter would (`fast_cells_match`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import gc
-import io
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -29,15 +24,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.utility import xl_rowcol_to_cell_fast
-from xlsxwriter.worksheet import CellBlankTuple, CellNumberTuple, CellStringTuple, Worksheet
 
 from ..numbers import fmt_fixed, to_units
 from ..rulebook import Rulebook
 from .atomic import write_atomic
-from .branch import workbook_options
-from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text
+from .fastsheet import (
+    add_sheet,
+    cell_numbers,
+    cell_texts,
+    no_cyclic_gc,
+    texts,
+    write_column,
+)
+from .safe import cell_text, workbook_options
 
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
@@ -56,32 +55,6 @@ FIRST_DATA_ROW = 2
 
 # ---------------------------------------------------------------------------------------------
 # Column values
-
-
-def text_of(value: Any) -> str:
-    """A cell of the people table as display text; blanks (None, NaN, NA) become ''."""
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return str(value)
-
-
-def texts(column: pd.Series) -> pd.Series:
-    """`text_of` of a whole column at once."""
-    return column.astype(object).where(column.notna(), "").astype(str)
-
-
-def cell_texts(column: pd.Series) -> list[str]:
-    """`cell_text` of a whole column ('' for blanks): only values that need it are rewritten."""
-    values = texts(column).tolist()
-    # One scan of the whole column (LF is no control character of the rule): almost always clean.
-    if _CONTROL_RE.search("\n".join(values)) or max(map(len, values), default=0) > EXCEL_MAX_TEXT:
-        return [cell_text(v) for v in values]
-    return values
-
-
-def cell_numbers(column: pd.Series) -> list[float]:
-    """A whole column as floats (NaN for blanks and non-numbers)."""
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan).tolist()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,117 +308,12 @@ BRANCH_COLUMNS: list[Column] = [
 ]  # fmt: skip
 
 
-class _FastSheet(Worksheet):
-    """A worksheet that stores a column of formatted cells in one pass (`put_column`) and
-    serialises formatted string, number and blank cells with one f-string each, instead of
-    XlsxWriter's per-call checks and general attribute-escaping path (most of the cost of
-    100,000 cells). The result is the same byte for byte: `fast_cells_match` checks that against
-    the installed XlsxWriter once per process, and plain Worksheet calls are used if it differs.
-    """
-
-    def put_column(self, row: int, col: int, kind: str, values: list, fmt: Format) -> bool:
-        """What `_write_column` does, or False (nothing written) where XlsxWriter's own checks
-        could matter: out-of-range cells, very long strings, infinite numbers."""
-        if self.constant_memory or fmt is None or not values:
-            return False
-        last = row + len(values) - 1
-        if row < 0 or col < 0 or last >= self.xls_rowmax or col >= self.xls_colmax:
-            return False
-        table = self.table
-        if kind == "text":
-            if max(map(len, values)) > self.xls_strmax // 2:  # may need UTF-16 truncation
-                return False
-            index = self.str_table._get_shared_string_index
-            cells = [CellStringTuple(index(v), fmt) if v else CellBlankTuple(fmt) for v in values]
-        else:
-            if any(math.isinf(v) for v in values):  # written as error formulas
-                return False
-            cells = [CellNumberTuple(v, fmt) if v == v else CellBlankTuple(fmt) for v in values]
-        self._check_dimensions(row, col)
-        self._check_dimensions(last, col)
-        for r, cell in enumerate(cells, row):
-            table[r][col] = cell
-        return True
-
-    def _write_cell(self, row: int, col: int, cell) -> None:
-        fmt = cell.format
-        if fmt is None or self.constant_memory:
-            return super()._write_cell(row, col, cell)
-        kind = cell.__class__.__name__
-        if kind == "String":  # `cell.string` is the index into the shared strings
-            where, xf = xl_rowcol_to_cell_fast(row, col), fmt._get_xf_index()
-            self.fh.write(f'<c r="{where}" s="{xf}" t="s"><v>{cell.string}</v></c>')
-        elif kind == "Number":
-            where, xf = xl_rowcol_to_cell_fast(row, col), fmt._get_xf_index()
-            self.fh.write(f'<c r="{where}" s="{xf}"><v>{cell.number:.16G}</v></c>')
-        elif kind == "Blank":
-            where, xf = xl_rowcol_to_cell_fast(row, col), fmt._get_xf_index()
-            self.fh.write(f'<c r="{where}" s="{xf}"/>')
-        else:
-            super()._write_cell(row, col, cell)
-
-
-_CHECK_TEXT = ["甲<&\"'", "", "  空格 ", "乙\n丙", "甲<&\"'"]
-_CHECK_NUMBERS = [58.57, math.nan, 1e21, -0.1, 7.0, 1 / 3]
-
-
-@functools.cache
-def fast_cells_match() -> bool:
-    """Whether `_FastSheet` writes the same sheet data as the installed XlsxWriter: the same
-    cells go into a plain and a fast sheet of a scratch workbook, whose XML is then compared."""
-    try:
-        buffer = io.BytesIO()
-        wb = xlsxwriter.Workbook(buffer, workbook_options())
-        fmt = wb.add_format({"border": 1, "num_format": "0.00"})
-        plain = wb.add_worksheet()
-        for column in (0, 2):
-            _write_column(plain, 1, column, "text", _CHECK_TEXT, fmt)
-            _write_column(plain, 1, column + 1, "score", _CHECK_NUMBERS, fmt)
-        plain.write_number(8, 1, math.inf, fmt)
-        plain.write_string(8, 2, "无格式")
-        fast = wb.add_worksheet(worksheet_class=_FastSheet)
-        for column in (0, 2):
-            assert fast.put_column(1, column, "text", _CHECK_TEXT, fmt)
-            assert fast.put_column(1, column + 1, "score", _CHECK_NUMBERS, fmt)
-        fast.write_number(8, 1, math.inf, fmt)
-        fast.write_string(8, 2, "无格式")
-        wb.close()
-        with zipfile.ZipFile(buffer) as z:
-            xml = [z.read(f"xl/worksheets/sheet{i}.xml").decode("utf-8") for i in (1, 2)]
-        parts = [re.findall(r"<dimension [^>]*>|<sheetData>.*</sheetData>", x) for x in xml]
-        return len(parts[0]) == 2 and parts[0] == parts[1]
-    except Exception:  # noqa: BLE001 - whatever changed inside XlsxWriter: use it as it is
-        return False
-
-
 def _values(frame: pd.DataFrame, columns: list[Column]) -> dict[str, list]:
     """Each column's cell values, ready to write: cell-safe text, or floats (NaN = blank)."""
     return {
         key: cell_texts(frame[key]) if kind == "text" else cell_numbers(frame[key])
         for _, key, kind, _ in columns
     }
-
-
-def _write_column(ws, row: int, col: int, kind: str, values: list, fmt) -> None:
-    """Cells downwards from (row, col): text as string cells, numbers as numbers; '' and NaN
-    as formatted blanks (so the borders stay unbroken)."""
-    if isinstance(ws, _FastSheet) and ws.put_column(row, col, kind, values, fmt):
-        return
-    blank = ws.write_blank
-    if kind == "text":
-        put = ws.write_string
-        for r, v in enumerate(values, row):
-            if v:
-                put(r, col, v, fmt)
-            else:
-                blank(r, col, None, fmt)
-    else:
-        put = ws.write_number
-        for r, v in enumerate(values, row):
-            if v == v:  # not NaN
-                put(r, col, v, fmt)
-            else:
-                blank(r, col, None, fmt)
 
 
 def _table(
@@ -465,7 +333,7 @@ def _table(
         ws.write_string(HEADER_ROW, c, label, f.head)
         ws.set_column(c, c, width)
         column = values[key] if rows is None else values[key][rows]
-        _write_column(ws, FIRST_DATA_ROW, c, kind, column, f.of(kind))
+        write_column(ws, FIRST_DATA_ROW, c, kind, column, f.of(kind))
         n = len(column)
     ws.freeze_panes(FIRST_DATA_ROW, 0)
     if filter_ and n:
@@ -480,7 +348,7 @@ def _table(
 def _totals_sheet(
     wb, f: _Formats, period: str, per_branch: list[BranchTally], bank: BranchTally, rules: Rulebook
 ) -> None:
-    ws = _add_sheet(wb, SHEET_TOTALS)
+    ws = add_sheet(wb, SHEET_TOTALS)
     grades, outcomes = grade_names(rules), outcome_names(rules)
     columns: list[Column] = [
         ("机构号", "code", "text", 10), ("机构名称", "name", "text", 16), ("人数", "people", "int", 7),
@@ -508,7 +376,7 @@ def _totals_sheet(
     total_row = FIRST_DATA_ROW + len(per_branch)
     total = values([bank])
     for c, (_, key, kind, _) in enumerate(columns):
-        _write_column(ws, total_row, c, kind, total[key], f.of(kind, total=True))
+        write_column(ws, total_row, c, kind, total[key], f.of(kind, total=True))
     ws.freeze_panes(FIRST_DATA_ROW, 2)
     _charts(wb, ws, f.num, SHEET_TOTALS, len(per_branch), total_row, len(grades))
 
@@ -614,23 +482,9 @@ def _branch_values(people: pd.DataFrame, rules: Rulebook) -> tuple[dict[str, lis
     return values, starts
 
 
-@contextlib.contextmanager
-def _no_cyclic_gc():
-    """Pause Python's cyclic garbage collector. The 100,000 cell objects made here would trigger
-    repeated full collections over everything the run holds in memory (in a whole run, more time
-    than writing the cells); reference counting still frees memory as usual."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def write_summary(path: Path, result, rules: Rulebook) -> Path:
     """Write the HR workbook to `path` (atomically); return where it ended up."""
-    with _no_cyclic_gc():
+    with no_cyclic_gc():
         return _write_summary(path, result, rules)
 
 
@@ -645,13 +499,13 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
         _totals_sheet(wb, f, period, per_branch, bank, rules)
 
         ranking = _ranking_values(people, rules) if len(people) else {}
-        ws = _add_sheet(wb, SHEET_RANKING)
+        ws = add_sheet(wb, SHEET_RANKING)
         _table(
             ws, f, f"{period} 全行排名(按组别)", RANKING_COLUMNS, ranking or _empty(RANKING_COLUMNS)
         )
 
         flags = flag_frame(people, rules)
-        ws = _add_sheet(wb, SHEET_FLAGS)
+        ws = add_sheet(wb, SHEET_FLAGS)
         title = f"{period} 第十四条预警与处理"
         if not _table(ws, f, title, FLAG_COLUMNS, _values(flags, FLAG_COLUMNS)):
             ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
@@ -659,7 +513,7 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
         taken = {s.casefold() for s in (SHEET_TOTALS, SHEET_RANKING, SHEET_FLAGS)}
         values, starts = _branch_values(people, rules) if len(people) else ({}, {})
         for t in per_branch:  # by 机构号; each branch's people are adjacent in `values`
-            ws = _add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
+            ws = add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
             title = f"{t.name}({t.code}) {period} 考核结果"
             rows = slice(starts[t.code], starts[t.code] + t.people)
             _table(ws, f, title, BRANCH_COLUMNS, values, rows)
@@ -667,10 +521,6 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
         wb.close()
 
     return write_atomic(path, write)
-
-
-def _add_sheet(wb: xlsxwriter.Workbook, name: str):
-    return wb.add_worksheet(name, worksheet_class=_FastSheet if fast_cells_match() else None)
 
 
 def _empty(columns: list[Column]) -> dict[str, list]:
