@@ -5,14 +5,22 @@ XML entity bomb, a cell at XFD1048576, a million rows). These checks read the zi
 then inflate each part as a stream under a running byte budget (never more than a chunk in
 memory), refuse any DTD, and scan every worksheet with `sheetxml.SheetScanner`, so memory and
 time stay bounded whatever the file holds. They return what the scan learnt of each sheet.
+A small plain part (most of them) is inflated straight from the file's bytes in one piece, the
+others through `zipfile`; both give the same bytes and the same refusals.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import posixpath
+import pyexpat
 import re
+import struct
 import zipfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import problems as P
@@ -106,7 +114,7 @@ def check_container(data: bytes, display: str, limits: dict[str, int] | None = N
         raise _refuse(display, CORRUPT) from None
     _check_directory(infos, display, lim)
     try:
-        return _scan_parts(zf, infos, display, lim)
+        return _scan_parts(zf, infos, display, lim, data)
     except WorkbookRefused:
         raise
     except SheetLimit as exc:
@@ -155,14 +163,18 @@ class _Budget:
 
 
 def _scan_parts(
-    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], display: str, lim: dict[str, int]
+    zf: zipfile.ZipFile,
+    infos: list[zipfile.ZipInfo],
+    display: str,
+    lim: dict[str, int],
+    data: bytes | None = None,
 ) -> Container:
     budget = _Budget(lim["max_uncompressed_bytes"])
     by_name = {i.filename: i for i in infos}
     kept: dict[str, bytes] = {}
     for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
         if name in by_name:
-            kept[name] = _inflate(zf, by_name[name], display, lim, budget, keep=True)
+            kept[name] = _inflate(zf, by_name[name], display, lim, budget, keep=True, data=data)
     targets = _workbook_targets(kept.get("xl/_rels/workbook.xml.rels"))
     sheet_names = _sheet_names(kept["xl/workbook.xml"], targets)
     out = Container()
@@ -178,7 +190,7 @@ def _scan_parts(
         if is_sheet:
             scan = SheetScan(part=name, name=sheet_names.get(name, ""))
             scanner = SheetScanner(scan, lim)
-        _inflate(zf, info, display, lim, budget, scanner=scanner)
+        _inflate(zf, info, display, lim, budget, scanner=scanner, data=data)
         if scanner is not None:
             scanner.close()
             out.sheets[scan.name or name] = scan
@@ -193,6 +205,7 @@ def _inflate(
     budget: _Budget,
     keep: bool = False,
     scanner: SheetScanner | None = None,
+    data: bytes | None = None,
 ) -> bytes:
     """Stream one part: refuse any DTD, a part larger than declared, a blown budget."""
     total = strings = 0
@@ -200,8 +213,14 @@ def _inflate(
     parts: list[bytes] = []
     xml_like = scanner is not None or info.filename.lower().endswith(_XML_SUFFIXES)
     count_strings = info.filename.lower().endswith("sharedstrings.xml")
-    with zf.open(info) as fh:
-        while chunk := fh.read(_CHUNK):
+    small = _small_part(data, info) if data is not None else None
+    with contextlib.ExitStack() as stack:
+        if small is None:
+            fh = stack.enter_context(zf.open(info))
+            chunks: Iterable[bytes] = iter(functools.partial(fh.read, _CHUNK), b"")
+        else:
+            chunks = (small,) if small else ()
+        for chunk in chunks:
             total += len(chunk)
             budget.left -= len(chunk)
             if total > info.file_size or budget.left < 0:
@@ -211,7 +230,7 @@ def _inflate(
             if not parts and not tail and xml_like and _not_utf8(chunk):
                 raise _refuse(display, f"部件 {info.filename} 使用了不支持的编码,{CORRUPT}")
             window = tail + chunk
-            if (b"<!" in window or b"!\x00" in window) and _DTD_RE.search(window):
+            if b"!" in window and _DTD_RE.search(window):  # "<!" or "!\x00": one fast scan
                 raise _refuse(
                     display, f"部件 {info.filename} 含有 DTD/实体声明(可能是 XML 炸弹),不予读取"
                 )
@@ -227,6 +246,52 @@ def _inflate(
                 parts.append(chunk)
             tail = window[-_TAIL:]
     return b"".join(parts)
+
+
+_LOCAL_HEADER = struct.Struct("<4s2sH18sHH")  # signature, version, flags, ..., name and extra size
+
+
+def _small_part(data: bytes, info: zipfile.ZipInfo) -> bytes | None:
+    """A small stored or deflated part inflated straight from the file's bytes, in one piece, when
+    everything about it is plain: a local header that agrees with the directory, complete
+    compressed data, exactly the declared size and CRC. Else None: `zipfile` then reads the part
+    in chunks and raises what it raises, so only the cost differs, never the outcome (zipfile
+    would give these same bytes, in one read of a chunk)."""
+    if (
+        info.file_size > _CHUNK
+        or info.compress_size > 2 * _CHUNK  # never more than a couple of chunks in memory
+        or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+        or info.flag_bits & 0x61  # encrypted, patched data, strong encryption
+    ):
+        return None
+    at = info.header_offset
+    if at < 0:
+        return None
+    try:
+        magic, _, flags, _, name_size, extra_size = _LOCAL_HEADER.unpack_from(data, at)
+        name = data[at + 30 : at + 30 + name_size].decode("utf-8" if flags & 0x800 else "cp437")
+    except (struct.error, UnicodeDecodeError):
+        return None
+    start = at + 30 + name_size + extra_size
+    raw = data[start : start + info.compress_size]
+    if magic != b"PK\x03\x04" or name != info.orig_filename or len(raw) != info.compress_size:
+        return None
+    end = getattr(info, "_end_offset", None)  # newer zipfile refuses overlapping parts
+    if end is not None and start + info.compress_size > end:
+        return None
+    if info.compress_type == zipfile.ZIP_STORED:
+        out = raw
+    else:
+        inflate = zlib.decompressobj(-15)
+        try:
+            out = inflate.decompress(raw, info.file_size + 1)
+        except zlib.error:
+            return None
+        if not inflate.eof:
+            return None
+    if len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+        return None
+    return out
 
 
 def _not_utf8(head: bytes) -> bool:
@@ -248,28 +313,63 @@ def _resolve(target: str) -> str:
     return posixpath.normpath(t)
 
 
+def _elements(xml: bytes) -> list[tuple[str, dict[str, str]]]:
+    """(local tag, attributes) of every element in document order, as ElementTree would give
+    them (a namespaced attribute is named "uri}name"; only its local name is ever compared). expat
+    is set up as defusedxml sets it up (entity declarations and external references refused) and
+    as ElementTree's parser treats the rest (an undefined entity is an error); only the element
+    starts are kept, no tree is built."""
+    found: list[tuple[str, dict[str, str]]] = []
+
+    def start(tag: str, attrs: list[str]) -> None:
+        found.append((_local(tag), dict(zip(attrs[::2], attrs[1::2], strict=True))))
+
+    parser = pyexpat.ParserCreate(None, "}")
+    parser.buffer_text = True
+    parser.ordered_attributes = True
+    parser.StartElementHandler = start
+    parser.CharacterDataHandler = _ignore
+    parser.CommentHandler = _ignore
+    parser.ProcessingInstructionHandler = _ignore
+    parser.DefaultHandlerExpand = _undefined_entity
+    parser.EntityDeclHandler = _forbidden
+    parser.UnparsedEntityDeclHandler = _forbidden
+    parser.ExternalEntityRefHandler = _forbidden
+    parser.Parse(xml, True)
+    return found
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+def _undefined_entity(text: str) -> None:
+    if text[:1] == "&":
+        raise ValueError(f"undefined entity {text}")
+
+
+def _forbidden(*_: object) -> None:
+    raise ValueError("entity declarations and external references are not read")
+
+
 def _workbook_targets(rels: bytes | None) -> dict[str, str]:
     """Relationship id -> zip member, from xl/_rels/workbook.xml.rels."""
-    from defusedxml import ElementTree
-
     if not rels:
         return {}
     out = {}
-    for el in ElementTree.fromstring(rels).iter():
-        if _local(el.tag) == "Relationship" and el.get("TargetMode") != "External":
-            out[el.get("Id", "")] = _resolve(el.get("Target", ""))
+    for tag, attrs in _elements(rels):
+        if tag == "Relationship" and attrs.get("TargetMode") != "External":
+            out[attrs.get("Id", "")] = _resolve(attrs.get("Target", ""))
     return out
 
 
 def _sheet_names(workbook: bytes, targets: dict[str, str]) -> dict[str, str]:
     """Zip member -> sheet name, for every <sheet> of xl/workbook.xml."""
-    from defusedxml import ElementTree
-
     out = {}
-    for el in ElementTree.fromstring(workbook).iter():
-        if _local(el.tag) != "sheet":
+    for tag, attrs in _elements(workbook):
+        if tag != "sheet":
             continue
-        rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+        rid = next((v for k, v in attrs.items() if _local(k) == "id"), "")
         if rid in targets:
-            out[targets[rid]] = el.get("name", "")
+            out[targets[rid]] = attrs.get("name", "")
     return out

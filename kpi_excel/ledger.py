@@ -151,7 +151,10 @@ class Ledger:
         inputs: Iterable[dict[str, Any]],
         people: Iterable[dict[str, Any]],
     ) -> int:
-        """Insert one run with its inputs and people (inside the caller's transaction)."""
+        """Insert one run with its inputs and people (inside the caller's transaction).
+
+        A person's `inputs` and `results` are dicts, or their JSON text already encoded
+        (`write.outputs.ledger_rows` builds it column by column), stored as given."""
         cur = self.db.execute(
             """INSERT INTO runs (run_id, period, started_at, finished_at, tool_version, rulebook_path,
                rulebook_sha256, rulebook_text, files_total, files_refused, people_scored, people_refused)
@@ -167,16 +170,17 @@ class Ledger:
                 for i in inputs
             ],
         )
+        period = run["period"]
         self.db.executemany(
             "INSERT INTO people VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
+            (
                 (
-                    rid, run["period"], p["emp_id"], p["branch_code"], p["name"], p["role"], p["status"],
+                    rid, period, p["emp_id"], p["branch_code"], p["name"], p["role"], p["status"],
                     p["total"], p["grade"], p["flags"], p["decided"], p["outcome"],
-                    json.dumps(p["inputs"], ensure_ascii=False), json.dumps(p["results"], ensure_ascii=False),
+                    _json(p["inputs"]), _json(p["results"]),
                 )
                 for p in people
-            ],
+            ),
         )  # fmt: skip
         return rid
 
@@ -239,6 +243,10 @@ class Ledger:
             "run_id",
         )
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 _RUN_COLUMNS = (

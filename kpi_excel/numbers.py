@@ -11,9 +11,11 @@ half-way point is therefore that half-way point. Python's `round`, `numpy.round`
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -82,25 +84,85 @@ def clean_number_text(value: str) -> str | None:
     return None
 
 
+# Cell kinds, as `_kind` names them: decided for a whole column in one pass over the value types
+# (only the strings and floats are looked at further, and only text cells are ever parsed).
+BLANK, NUMBER, TEXT, OTHER, UNKNOWN, _FLOAT = 0, 1, 2, 3, 4, 5
+_TYPE_KIND = {
+    type(None): BLANK, float: _FLOAT, int: NUMBER, str: TEXT, bool: OTHER,
+    dt.datetime: OTHER, dt.date: OTHER, dt.time: OTHER, dt.timedelta: OTHER,
+}  # fmt: skip
+_BLANK_CHARS = " \u3000\t\r\n"
+
+
+def _objects(values: Any) -> np.ndarray:
+    """A 1-d object array of the values, as a Series or list holds them."""
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=object)
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def value_kinds(values: Any) -> np.ndarray:
+    """`_kind` of every value as an int8 code (BLANK, NUMBER, TEXT, OTHER), in one pass."""
+    arr = _objects(values)
+    n = len(arr)
+    kinds = np.fromiter(map(_TYPE_KIND.get, map(type, arr), repeat(UNKNOWN)), np.int8, n)
+    odd = np.flatnonzero(kinds == UNKNOWN)  # subclasses, numpy scalars...: the exact rule
+    if len(odd):
+        kinds[odd] = [_KIND_CODE[_kind(v)] for v in arr[odd]]
+    floats = np.flatnonzero(kinds == _FLOAT)
+    if len(floats):
+        kinds[floats] = NUMBER
+        kinds[floats[np.isnan(arr[floats].astype(float))]] = BLANK
+    texts = np.flatnonzero(kinds == TEXT)
+    if len(texts):
+        empty = np.fromiter(
+            map(_not, map(str.strip, arr[texts], repeat(_BLANK_CHARS))), bool, len(texts)
+        )
+        kinds[texts[empty]] = BLANK
+    return kinds
+
+
+def _array(items: Any, n: int) -> np.ndarray:
+    """An object array of n Python objects (never a fixed-width numpy string array)."""
+    return np.fromiter(items, dtype=object, count=n)
+
+
+def _not(v: Any) -> bool:
+    return not v
+
+
 def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """Parse a column of raw cell values.
 
     Returns (value, blank, invalid, from_text): the float value (NaN if blank or invalid), and
     masks for blank cells, cells that show no number, and numbers that arrived as text.
+    Cells that are already numbers are taken as they are; only text cells are cleaned and parsed.
     """
-    kind = s.map(_kind)
-    blank = kind == "blank"
-    text = kind == "text"
-    cleaned = s.where(text).map(lambda v: clean_number_text(v) if isinstance(v, str) else None)
-    parsed_text = pd.to_numeric(cleaned, errors="coerce")
-    numeric = kind == "number"
-    value = pd.Series(np.nan, index=s.index, dtype=float)
+    arr = s.to_numpy(dtype=object)
+    kinds = value_kinds(arr)
+    value = np.full(len(arr), np.nan)
+    numeric = kinds == NUMBER
     if numeric.any():
-        value[numeric] = s[numeric].astype(float)
-    value[text] = parsed_text[text]
-    invalid = (kind == "other") | (text & parsed_text.isna()) | (numeric & ~np.isfinite(value))
+        value[numeric] = arr[numeric].astype(float)
+    text = kinds == TEXT
+    invalid = (kinds == OTHER) | (numeric & ~np.isfinite(value))
+    at = np.flatnonzero(text)
+    if len(at):
+        cleaned: list[str | None] = [clean_number_text(v) for v in arr[at]]
+        if len(at) < len(arr):
+            cleaned.append(None)  # the column as a whole has missing cells: parse it as such
+        parsed = pd.to_numeric(pd.Series(cleaned), errors="coerce").to_numpy(dtype=float)
+        parsed = parsed[: len(at)]
+        value[at] = parsed
+        invalid[at[np.isnan(parsed)]] = True
     value[invalid] = np.nan
-    return value, blank, invalid, text & ~invalid
+    index = s.index
+    return (
+        pd.Series(value, index=index),
+        pd.Series(kinds == BLANK, index=index),
+        pd.Series(invalid, index=index),
+        pd.Series(text & ~invalid, index=index),
+    )
 
 
 def _kind(v: Any) -> str:
@@ -113,6 +175,25 @@ def _kind(v: Any) -> str:
     if isinstance(v, str):
         return "blank" if not v.strip(" \u3000\t\r\n") else "text"
     return "other"  # dates, times, errors
+
+
+_KIND_CODE = {"blank": BLANK, "number": NUMBER, "text": TEXT, "other": OTHER}
+
+
+def show_values(values: Any) -> np.ndarray:
+    """`show` of every value (an object array of str), looking at each type once: only the
+    strings are stripped in bulk; numbers and other values go through `show` one by one."""
+    arr = _objects(values)
+    out = np.empty(len(arr), dtype=object)
+    kinds = np.fromiter(map(_TYPE_KIND.get, map(type, arr), repeat(UNKNOWN)), np.int8, len(arr))
+    strs = kinds == TEXT
+    if strs.any():
+        out[strs] = _array(map(str.strip, arr[strs]), int(strs.sum()))
+    out[kinds == BLANK] = ""
+    rest = np.flatnonzero(~strs & (kinds != BLANK))
+    if len(rest):
+        out[rest] = _array(map(show, arr[rest]), len(rest))
+    return out
 
 
 def show(v: Any) -> str:

@@ -9,12 +9,15 @@ data become notes, and a header merged across columns with data under it is refu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import python_calamine as pc
 from openpyxl.utils import get_column_letter
@@ -22,13 +25,16 @@ from openpyxl.utils import get_column_letter
 from . import problems as P
 from .errors import WorkbookRefused
 from .guard import CORRUPT, ENCRYPTED, check_container
-from .schema import DATA_SHEET, INFO_FIELDS, INFO_SHEET, LABEL_TO_KEY, REQUIRED_COLUMNS, label_key
+from .schema import DATA_SHEET, INFO_FIELDS, INFO_SHEET, LABEL_TO_KEY, REQUIRED_COLUMNS
+from .schema import label_key as _label_key
 from .sheetxml import SheetScan, parse_ref
 
 HEADER_SEARCH_ROWS = 10  # a header not in row 1 is looked for in the first rows
 READER_VERSION = 2  # changes whenever WorkbookData changes: part of any cache key of parsed books
 
 Mark = tuple[str, str]  # (kind, text): ("formula", "") or ("error", "#DIV/0!")
+# Every workbook repeats the same labels: each is normalised once (typed: 1, 1.0 and True differ)
+label_key = functools.lru_cache(maxsize=4096, typed=True)(_label_key)
 
 
 @dataclass
@@ -172,34 +178,78 @@ def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = Non
                 P.COLUMN_MISSING.message(file=display, label=FIELD_BY_KEY[key].label),
             )
     body = rows[h + 1 :]
-    width = len(header)
-    records: list[list[Any]] = []
+    kept: list[list[Any]] = []  # values beyond the header have no label: they are not data
     excel_rows: list[int] = []
-    extras: list[list[Any]] = []
     for i, row in enumerate(body):
         if all(_blank(v) for v in row):
             continue  # blank rows end nothing; they are skipped
-        if len(row) > width and any(not _blank(v) for v in row[width:]):
-            pass  # values beyond the header have no label; they are not data
-        records.append([row[j] if j < len(row) else None for j in keyed])
-        extras.append([row[j] if j < len(row) else None for j in extra_cols])
+        kept.append(row)
         excel_rows.append(h + 2 + i)
-    frame = pd.DataFrame(records, columns=list(keyed.values()), dtype=object)
-    frame["_row"] = excel_rows
-    extras_frame = pd.DataFrame(extras, columns=list(extra_cols.values()), dtype=object)
+    frame = _frame(kept, keyed)
+    frame.insert(len(frame.columns), "_row", excel_rows)  # as frame["_row"] = ..., faster
+    extras_frame = _frame(kept, extra_cols)
     marks: dict[tuple[str, int, str], Mark] = {}
     if scan is not None:
-        filled = {j for j in [*keyed, *extra_cols] if _has_data(body, j)}
+        filled = _filled([*keyed, *extra_cols], kept)  # blank rows hold no data
         _check_merged_header(scan, h, header, body, display)
         notes.extend(_hidden_notes(scan, display, excel_rows, header, filled, h))
-        for r in excel_rows:
-            for j, key in keyed.items():
-                mark = _mark(scan, r, j + 1)
-                if mark:
-                    marks[(DATA_SHEET, r, key)] = mark
+        marks = _data_marks(scan, excel_rows, keyed)
     wb = WorkbookData(display, 0, "", {}, frame, letters, extras_frame, notes, h + 1)
     wb.marks = marks
     return wb
+
+
+def _frame(rows: list[list[Any]], columns: dict[int, str]) -> pd.DataFrame:
+    """The given columns (index -> label) of the rows as an object frame (None where a row is
+    shorter). calamine's rows are a dense grid, all as wide: then one 2-d array is sliced."""
+    labels = list(columns.values())
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(len(rows)), columns=pd.Index([], dtype=object))
+    if not rows:
+        return pd.DataFrame([], columns=labels, dtype=object)
+    picked = list(columns)
+    width = len(rows[0])
+    if width > max(picked) and all(len(row) == width for row in rows):
+        cells = np.fromiter(chain.from_iterable(rows), dtype=object, count=len(rows) * width)
+        grid = cells.reshape(len(rows), width)
+        return pd.DataFrame(grid[:, picked], columns=_columns(*labels), dtype=object, copy=False)
+    records = [[row[j] if j < len(row) else None for j in picked] for row in rows]
+    return pd.DataFrame(records, columns=labels, dtype=object)
+
+
+@functools.lru_cache(maxsize=256)
+def _columns(*labels: str) -> pd.Index:
+    """The (immutable) column index of a frame: most workbooks share their column labels."""
+    return pd.Index(list(labels))
+
+
+def _data_marks(
+    scan: SheetScan, excel_rows: list[int], keyed: dict[int, str]
+) -> dict[tuple[str, int, str], Mark]:
+    """The marks of the data cells: only the few cells the scan found are looked at, in the order
+    of the rows, then of the columns."""
+    if not scan.errors and not scan.formulas:
+        return {}
+    rows = set(excel_rows)
+    order = {j + 1: n for n, j in enumerate(keyed)}  # Excel column -> position in `keyed`
+    found = {
+        (r, order[c]): (r, c) for r, c in [*scan.errors, *scan.formulas] if r in rows and c in order
+    }
+    marks: dict[tuple[str, int, str], Mark] = {}
+    for _, (r, c) in sorted(found.items()):
+        mark = _mark(scan, r, c)
+        if mark:
+            marks[(DATA_SHEET, r, keyed[c - 1])] = mark
+    return marks
+
+
+def _filled(columns: list[int], rows: list[list[Any]]) -> set[int]:
+    """The columns with data in some row (`_has_data` of each): those of the first row at once."""
+    if not rows:
+        return set()
+    first = rows[0]
+    filled = {j for j in columns if j < len(first) and not _blank(first[j])}
+    return filled | {j for j in columns if j not in filled and _has_data(rows, j)}
 
 
 def _has_data(body: list[list[Any]], j: int) -> bool:

@@ -4,22 +4,30 @@ Each field of the contract (schema.py) is checked by its kind; a failed check be
 row naming the file, sheet and cell (problems.py). Cells that calamine read as '' but that hold a
 formula without a cached value or an error value (`WorkbookData.marks`, from read.py) are refused,
 never taken as blank or 0.
+
+Values are looked at column by column in bulk (`numbers.value_kinds`, `numbers.show_values`); a
+lookup that depends on the text of a cell (岗位) is computed once per distinct value. Problem rows
+and their messages are built only for the cells that failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import problems as P
-from .numbers import fmt_number, parse_numbers, show
+from .numbers import fmt_number, parse_numbers, show, show_values
 from .read import WorkbookData
 from .rulebook import Rulebook
 from .schema import DATA_SHEET, FIELDS, NO, NUMERIC_KINDS, YES, label_key
 
 MAX_TEXT = 32767  # Excel's limit for one cell
+
+Extra = Any  # a scalar, a Series aligned with the frame, or a function of the failing positions
 
 
 class _Collector:
@@ -27,35 +35,82 @@ class _Collector:
 
     def __init__(self, frame: pd.DataFrame, books: list[WorkbookData]) -> None:
         self.frame = frame
+        self.index = frame.index.to_numpy()
+        self.files = frame["_file"].to_numpy(dtype=object)
+        self.excel_rows = frame["_row"].to_numpy(dtype=object)
         self.letters = {wb.file: wb.letters for wb in books}
         self.rows: list[dict[str, Any]] = []
-        self.refused = pd.Series(False, index=frame.index)
+        self.refused = np.zeros(len(frame), dtype=bool)
 
-    def cell(self, i: Any, key: str) -> str:
-        file = self.frame.at[i, "_file"]
-        row = self.frame.at[i, "_row"]
-        letter = self.letters[file].get(key)
+    def cell(self, pos: int, key: str) -> str:
+        """Excel cell of the row at position `pos` in the column of `key`."""
+        row = self.excel_rows[pos]
+        letter = self.letters[self.files[pos]].get(key)
         return f"{letter}{row}" if letter else f"第{row}行"
 
     def add(
         self,
         kind: P.ProblemType,
-        mask: pd.Series,
+        mask: Any,
         key: str,
         label: str,
-        raw: pd.Series | None = None,
-        extra: Any = "",
+        raw: pd.Series | np.ndarray | None = None,
+        extra: Extra = "",
     ) -> None:
-        mask = mask.fillna(False).astype(bool)
-        label = label.split("(")[0]  # messages name the column without its unit
-        for i in mask.index[mask]:
-            value = raw.at[i] if raw is not None else None
-            ext = extra.at[i] if isinstance(extra, pd.Series) else extra
-            p = P.problem(kind, self.frame.at[i, "_file"], self.cell(i, key), label, value, ext)
-            p["row"] = i
-            self.rows.append(p)
+        m = _mask(mask)
         if kind.level == "refuse_row":
-            self.refused |= mask
+            self.refused |= m
+        at = np.flatnonzero(m)
+        if not len(at):
+            return
+        label = label.split("(")[0]  # messages name the column without its unit
+        values = _take(raw, at) if raw is not None else [None] * len(at)
+        if callable(extra):
+            extras = extra(at)
+        elif isinstance(extra, pd.Series | np.ndarray):
+            extras = _take(extra, at)
+        else:
+            extras = [extra] * len(at)
+        for pos, value, ext in zip(at.tolist(), values, extras, strict=True):
+            p = P.problem(kind, self.files[pos], self.cell(pos, key), label, value, ext)
+            p["row"] = self.index[pos]
+            self.rows.append(p)
+
+
+def _mask(mask: Any) -> np.ndarray:
+    """A boolean array of a mask (NA counts as False)."""
+    if isinstance(mask, pd.Series):
+        if mask.dtype == bool:
+            return mask.to_numpy()
+        return mask.fillna(False).astype(bool).to_numpy()
+    return np.asarray(mask, dtype=bool)
+
+
+def _take(values: pd.Series | np.ndarray, at: np.ndarray) -> list[Any]:
+    """The values at positions `at`, as `Series.at` would give them."""
+    if isinstance(values, pd.Series):
+        return [values.iat[i] for i in at.tolist()]
+    return list(values[at])
+
+
+def _per_value(values: np.ndarray, fn: Callable[[Any], Any]) -> np.ndarray:
+    """fn of every value, computed once per distinct value (object array)."""
+    table = {v: fn(v) for v in dict.fromkeys(values.tolist())}
+    return np.fromiter(map(table.__getitem__, values.tolist()), dtype=object, count=len(values))
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """`_text` of every cell of an identity column: str, or None if blank."""
+    shown = show_values(values)
+    filled = np.fromiter(map(bool, map(str.strip, shown, repeat(" \u3000"))), bool, len(shown))
+    out = np.full(len(shown), None, dtype=object)
+    out[filled] = shown[filled]
+    return out
+
+
+def _series(values: np.ndarray, index: pd.Index) -> pd.Series:
+    """A column of str/None values (pandas infers the str dtype, as for text mapped per cell)."""
+    return pd.Series(values, index=index)
 
 
 def check_rows(
@@ -67,97 +122,125 @@ def check_rows(
         for key, text in error.items():  # the error text is the value the clerk sees
             frame[key] = frame[key].mask(text.notna(), text)
     c = _Collector(frame, books)
+    index = frame.index
     out = frame[["_file", "_order", "_row", "branch_code", "branch_name"]].copy()
-    for key in ("emp_id", "name", "remarks"):
-        out[key] = frame[key].map(_text)
-    role_raw = frame["role"].map(_text)
+    texts = {key: _texts(frame[key]) for key in ("emp_id", "name", "remarks")}
+    for key, values in texts.items():
+        out[key] = _series(values, index)
+    role_raw = _texts(frame["role"])
     role_of = {label_key(k): v for k, v in rules.role_of_label().items()}
-    out["role"] = role_raw.map(lambda t: role_of.get(label_key(t)) if t else None)
     canonical = {label_key(lbl): lbl for r in rules.roles.values() for lbl in r.labels}
-    out["role_label"] = role_raw.map(lambda t: canonical.get(label_key(t), t) if t else t)
+    role = _per_value(role_raw, lambda t: role_of.get(label_key(t)) if t else None)
+    role_label = _per_value(role_raw, lambda t: canonical.get(label_key(t), t) if t else None)
+    out["role"] = _series(role, index)
+    out["role_label"] = _series(role_label, index)
     group_of = {k: r.group for k, r in rules.roles.items()}
     out["group"] = out["role"].map(group_of)
+    texts["role"] = role_label
 
     for f in FIELDS:
         raw = frame[f.key]
         if f.kind == "text" or f.kind == "role":
-            shown = out[f.key if f.kind == "text" else "role_label"].fillna("").astype(str)
-            blank = shown == ""
-            too_long = shown.str.len() > MAX_TEXT
-            c.add(P.TEXT_TOO_LONG, too_long, f.key, f.label, None, MAX_TEXT)
+            shown = texts[f.key]
+            blank = np.fromiter(map(_is_none, shown), bool, len(shown))
+            if not blank.all():
+                lengths = np.fromiter(map(_len, shown), np.int64, len(shown))
+                c.add(P.TEXT_TOO_LONG, lengths > MAX_TEXT, f.key, f.label, None, MAX_TEXT)
         elif f.kind in NUMERIC_KINDS:
-            value, blank, invalid, from_text = parse_numbers(raw)
+            value, blank_s, invalid, from_text = parse_numbers(raw)
+            blank = blank_s.to_numpy()
             if f.key in formula:  # never the default of a blank cell
-                blank = blank & ~formula[f.key]
+                blank = blank & ~formula[f.key].to_numpy()
+            num = value.to_numpy()
             c.add(P.NUMBER_INVALID, invalid, f.key, f.label, raw)
-            c.add(P.NUMBER_NEGATIVE, value < 0, f.key, f.label, raw)
-            if f.kind == "count":
-                c.add(
-                    P.COUNT_NOT_WHOLE,
-                    (value >= 0) & (value != np.floor(value)),
-                    f.key,
-                    f.label,
-                    raw,
-                )
-            c.add(P.TEXT_NUMBER, from_text, f.key, f.label, raw, value.map(fmt_number))
+            with np.errstate(invalid="ignore"):
+                c.add(P.NUMBER_NEGATIVE, num < 0, f.key, f.label, raw)
+                if f.kind == "count":
+                    whole = (num >= 0) & (num != np.floor(num))
+                    c.add(P.COUNT_NOT_WHOLE, whole, f.key, f.label, raw)
+            c.add(
+                P.TEXT_NUMBER,
+                from_text,
+                f.key,
+                f.label,
+                raw,
+                lambda at, num=num: [fmt_number(v) for v in num[at].tolist()],
+            )
             if f.default is not None:
                 value = value.where(~blank, float(f.default))  # type: ignore[arg-type]
             out[f.key] = value
         else:  # yesno
-            text = raw.map(lambda v: show(v).upper())
-            yes = text.isin(YES) | raw.map(lambda v: v is True)
-            no = text.isin(NO) | raw.map(lambda v: v is False)
-            blank = text == ""
+            shown = show_values(raw)
+            upper = list(map(str.upper, shown))
+            values = raw.to_numpy(dtype=object).tolist()
+            n = len(shown)
+            yes = np.fromiter(map(YES.__contains__, upper), bool, n) | np.fromiter(
+                map(_is_true, values), bool, n
+            )
+            no = np.fromiter(map(NO.__contains__, upper), bool, n) | np.fromiter(
+                map(_is_false, values), bool, n
+            )
+            blank = shown == ""
             c.add(P.YESNO_INVALID, ~(yes | no | blank), f.key, f.label, raw)
-            out[f.key] = yes
+            out[f.key] = pd.Series(yes, index=index)
         if f.key in formula:  # calamine read '' for it: neither blank nor a value
-            blank = blank & ~formula[f.key]
+            blank = blank & ~formula[f.key].to_numpy()
             c.add(P.FORMULA_NO_VALUE, formula[f.key], f.key, f.label)
         if f.kind == "text" and f.key in error:
             c.add(P.CELL_ERROR, error[f.key].notna(), f.key, f.label, frame[f.key])
         if f.required == "all":
-            need = pd.Series(True, index=frame.index)
+            c.add(P.REQUIRED_BLANK, blank, f.key, f.label)
         elif f.required in rules.groups:
-            need = out["group"] == f.required
-        else:
-            need = pd.Series(False, index=frame.index)
-        c.add(P.REQUIRED_BLANK, need & blank, f.key, f.label)
+            need = (out["group"] == f.required).to_numpy(dtype=bool, na_value=False)
+            c.add(P.REQUIRED_BLANK, need & blank, f.key, f.label)
 
     roles_text = "、".join(lbl for r in rules.roles.values() for lbl in r.labels)
-    c.add(
-        P.ROLE_UNKNOWN,
-        out["role"].isna() & (out["role_label"].fillna("") != ""),
-        "role",
-        "岗位",
-        role_raw,
-        roles_text,
+    unknown = np.fromiter(map(_is_none, role), bool, len(role)) & ~np.fromiter(
+        map(_is_none, role_label), bool, len(role_label)
     )
+    c.add(P.ROLE_UNKNOWN, unknown, "role", "岗位", role_raw, roles_text)
+    loans = frame["loan_balance"]
     c.add(
         P.NPL_GT_LOAN,
         out["npl_balance"] > out["loan_balance"],
         "npl_balance",
         "不良贷款余额",
         frame["npl_balance"],
-        frame["loan_balance"].map(show),
+        lambda at: [show(v) for v in _take(loans, at)],
     )
     for d in rules.derived:
         if d.when_zero == "reject" and d.b in out:
             mask = out["role"].isin(d.reject_roles) & (out[d.b] == 0)
             c.add(P.DENOMINATOR_ZERO, mask, d.b, _label(d.b), None, d.label)
-    _check_duplicate_ids(out, c, error.get("emp_id"))
+    _check_duplicate_ids(texts["emp_id"], c, error.get("emp_id"))
 
-    refused = c.refused
-    errors = pd.Series("", index=frame.index, dtype=object)
-    if c.rows:
-        table = pd.DataFrame(c.rows)
-        bad = table[table["level"] == "refuse_row"]
-        if len(bad):
-            errors.loc[bad["row"].unique()] = bad.groupby("row", sort=False)["message"].agg(
-                "; ".join
-            )
-    out["refused"] = refused
-    out["errors"] = errors
+    errors = np.full(len(frame), "", dtype=object)
+    messages: dict[int, list[str]] = {}
+    position = {label: pos for pos, label in enumerate(c.index.tolist())} if c.rows else {}
+    for p in c.rows:
+        if p["level"] == "refuse_row":
+            messages.setdefault(position[p["row"]], []).append(p["message"])
+    for pos, texts_ in messages.items():
+        errors[pos] = "; ".join(texts_)
+    out["refused"] = pd.Series(c.refused, index=index)
+    out["errors"] = pd.Series(errors, index=index, dtype=object)
     return out, c.rows
+
+
+def _is_none(v: Any) -> bool:
+    return v is None
+
+
+def _len(v: Any) -> int:
+    return 0 if v is None else len(v)
+
+
+def _is_true(v: Any) -> bool:
+    return v is True
+
+
+def _is_false(v: Any) -> bool:
+    return v is False
 
 
 def _marked(
@@ -165,46 +248,64 @@ def _marked(
 ) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
     """Per contract key: a mask of formula cells without a value, and the error text of error
     cells (None elsewhere). Both read as '' from calamine; `read.py` found them in the XML."""
-    marks = {
-        (wb.file, row, key): mark
+    marks = [
+        (wb.file, row, key, kind, text)
         for wb in books
-        for (sheet, row, key), mark in (getattr(wb, "marks", None) or {}).items()
+        for (sheet, row, key), (kind, text) in (getattr(wb, "marks", None) or {}).items()
         if sheet == DATA_SHEET and key in frame
-    }
+    ]
     formula: dict[str, pd.Series] = {}
     error: dict[str, pd.Series] = {}
     if not marks:
         return formula, error
-    at = {
-        (f, int(r)): i for i, f, r in zip(frame.index, frame["_file"], frame["_row"], strict=True)
-    }
-    for (file, row, key), (kind, text) in marks.items():
-        i = at.get((file, row))
-        if i is None:
-            continue
-        if kind == "formula":
-            formula.setdefault(key, pd.Series(False, index=frame.index)).at[i] = True
-        else:
-            error.setdefault(key, pd.Series(None, index=frame.index, dtype=object)).at[i] = text
+    table = pd.DataFrame(marks, columns=["_file", "_row", "key", "kind", "text"], dtype=object)
+    table["_row"] = table["_row"].astype("int64")
+    rows = pd.DataFrame(
+        {
+            "_file": frame["_file"].to_numpy(dtype=object),
+            "_row": frame["_row"].to_numpy(dtype="int64"),
+            "pos": np.arange(len(frame)),
+        }
+    ).drop_duplicates(["_file", "_row"], keep="last")  # as a dict keyed by (file, row) holds
+    found = table.merge(rows, on=["_file", "_row"], how="inner", sort=False)
+    for key, group in found.groupby("key", sort=False):
+        kinds = group["kind"].to_numpy(dtype=object)
+        pos = group["pos"].to_numpy()
+        is_formula = kinds == "formula"
+        if is_formula.any():
+            mask = np.zeros(len(frame), dtype=bool)
+            mask[pos[is_formula]] = True
+            formula[str(key)] = pd.Series(mask, index=frame.index)
+        if (~is_formula).any():
+            text = np.full(len(frame), None, dtype=object)
+            text[pos[~is_formula]] = group["text"].to_numpy(dtype=object)[~is_formula]
+            error[str(key)] = pd.Series(text, index=frame.index, dtype=object)
     return formula, error
 
 
-def _check_duplicate_ids(out: pd.DataFrame, c: _Collector, error: pd.Series | None) -> None:
-    ids = out["emp_id"].fillna("")
+def _check_duplicate_ids(texts: np.ndarray, c: _Collector, error: pd.Series | None) -> None:
+    ids = pd.Series(texts, dtype=object).fillna("")
     if error is not None:
-        ids = ids.where(error.isna(), "")  # an error value is not an id
-    dup = (ids != "") & ids.duplicated(keep=False)
+        ids = ids.where(error.isna().to_numpy(), "")  # an error value is not an id
+    dup = ((ids != "") & ids.duplicated(keep=False)).to_numpy()
     if not dup.any():
         return
-    where = pd.Series(
-        [f"{out.at[i, '_file']} {DATA_SHEET}!{c.cell(i, 'emp_id')}" for i in out.index],
-        index=out.index,
+    at = np.flatnonzero(dup)
+    where = [f"{c.files[i]} {DATA_SHEET}!{c.cell(i, 'emp_id')}" for i in at.tolist()]
+    others: dict[int, str] = {}
+    groups = pd.Series(range(len(at))).groupby(ids.to_numpy(dtype=object)[at], sort=False)
+    for members in groups.indices.values():
+        shown = [where[k] for k in members]
+        for n, k in enumerate(members.tolist()):
+            others[int(at[k])] = "、".join(shown[:n] + shown[n + 1 :])
+    c.add(
+        P.EMP_DUPLICATE,
+        dup,
+        "emp_id",
+        "员工编号",
+        texts,
+        lambda pos: [others[i] for i in pos.tolist()],
     )
-    others = pd.Series("", index=out.index, dtype=object)
-    for _, idx in ids[dup].groupby(ids[dup]).groups.items():
-        for i in idx:
-            others.at[i] = "、".join(where.at[j] for j in idx if j != i)
-    c.add(P.EMP_DUPLICATE, dup, "emp_id", "员工编号", out["emp_id"], others)
 
 
 def _label(key: str) -> str:

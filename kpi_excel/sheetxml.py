@@ -5,14 +5,16 @@ for hundreds of gigabytes and abort the process), and reads a formula without a 
 an error cell (`#DIV/0!`) as ''. This scan records the farthest cell (from `r`, or by position
 when `r` is missing), the number of cells, formulas without a value, error cells, hidden rows
 and columns and merged ranges, and raises `SheetLimit` as soon as a limit is passed. Each chunk
-is cut before its last cell, so segments hold whole cells; a segment without formulas, error
-cells or cells lacking `r` needs only a few regex passes (C speed), the others a tag walk.
+is cut before its last cell, so segments hold whole cells; a segment without error cells, cells
+lacking `r` or formulas lacking a cached value needs only a few regex passes (C speed) and counts
+that prove the passes saw every cell; the others a tag walk.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 MAX_ROW_ELEMENTS = 1_048_576  # Excel's last row: a sheet cannot hold more <row> elements
 MAX_CARRY = 1 << 20  # bytes kept between chunks while waiting for a cell to end
@@ -60,11 +62,46 @@ def _show(raw: bytes) -> str:
     return raw[:20].decode("utf-8", "replace")
 
 
-def _needs_walk(seg: bytes, rx: _Patterns) -> bool:
-    """Formulas or error cells: cells whose content matters, so the tag walk must see them."""
-    return bool(
-        rx.formula.search(seg) or ((b'"e"' in seg or b"'e'" in seg) and _ERROR_TYPE.search(seg))
-    )
+# A cell as Excel, openpyxl and XlsxWriter write it: `<c r="B7"` first, no namespace prefix, and
+# no other "r" in the rest of its tag (so no second `r` attribute: this ref is the one `ref` takes;
+# a tag like `<c r="B7" t="str">` just sends the segment down the general path).
+_QUICK_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,9})"[^>r]*>')
+_ODD_OPEN = re.compile(rb"<c[\t\n\r\x0b\x0c/>]")  # a cell start tag not followed by a space
+
+
+_digits = itemgetter(1)
+
+
+def _quick_refs(seg: bytes) -> list[tuple[bytes, bytes]] | None:
+    """The refs of a segment's cells, as `_Patterns.ref` gives them, when every cell start tag
+    of the segment has the quick form (the counts prove it), else None."""
+    refs = _QUICK_REF.findall(seg)
+    if seg.count(b"<c ") != len(refs) or _ODD_OPEN.search(seg):
+        return None
+    return refs
+
+
+# A formula cell as Excel saves it: a plain cell (see _QUICK_REF), its <f> (or <f .../>), then one
+# <v> holding a non-blank cached value, then </c>. The walk would record nothing for it.
+_VALUED_FORMULA = re.compile(
+    rb'<c r="[A-Z]{1,3}[0-9]{1,9}"[^>r]*><f(?:\s[^>]*)?(?:/>|>[^<]*</f>)<v>[^<]*?\S[^<]*</v></c>'
+)
+
+
+_WALK, _VALUED, _PLAIN_CELLS = "walk", "valued", "plain"
+
+
+def _content(seg: bytes, rx: _Patterns) -> str:
+    """How much the cells' content matters. _WALK: error cells, or formulas that may lack a
+    cached value: the tag walk must see them. _VALUED: formulas, each in a cell of the saved form
+    above (the counts prove it), so the walk would record none of them. _PLAIN_CELLS: neither."""
+    if (b'"e"' in seg or b"'e'" in seg) and _ERROR_TYPE.search(seg):
+        return _WALK
+    if not rx.formula.search(seg):
+        return _PLAIN_CELLS
+    if rx is _PLAIN and len(rx.formula.findall(seg)) == len(_VALUED_FORMULA.findall(seg)):
+        return _VALUED
+    return _WALK
 
 
 class SheetLimit(Exception):
@@ -163,7 +200,8 @@ class SheetScanner:
         """Where to end this segment: just before the last cell or row start, so that every cell
         in it is whole; else before the last tag (the walk then carries the open cell)."""
         p = b"<" + (self.prefix or b"")
-        cut = max(buf.rfind(p + b"c "), buf.rfind(p + b"c>"), buf.rfind(p + b"row"))
+        cut = max(buf.rfind(p + b"c "), buf.rfind(p + b"row"))
+        cut = max(cut, buf.rfind(p + b"c>", max(cut, 0)))  # only after those: the same max
         if cut > 0:
             return cut, False
         lt = buf.rfind(b"<")
@@ -188,9 +226,19 @@ class SheetScanner:
         dim = rx.dim.search(seg) if b"dimension" in seg else None
         if dim:
             self._check_dimension(dim.group(1))
-        if not fallback and self.cur is None and not _needs_walk(seg, rx):
-            refs = rx.ref.findall(seg)
-            opened = len(rx.open.findall(seg))
+        content = _content(seg, rx) if not fallback and self.cur is None else _WALK
+        if content == _VALUED:
+            refs = _quick_refs(seg)
+            if refs and self._as_walked(seg, refs):
+                self._check()
+                return
+        elif content == _PLAIN_CELLS:
+            quick = _quick_refs(seg) if rx is _PLAIN else None
+            if quick is not None:
+                refs, opened = quick, len(quick)
+            else:
+                refs = rx.ref.findall(seg)
+                opened = len(rx.open.findall(seg))
             if opened == len(refs):
                 self._rows(rx.row.findall(seg))
                 if refs:
@@ -201,6 +249,33 @@ class SheetScanner:
                 return
         self._walk(seg)
         self._check()
+
+    def _as_walked(self, seg: bytes, refs: list[tuple[bytes, bytes]]) -> bool:
+        """Account for a segment whose cells all have the quick form and whose formulas all have
+        cached values exactly as `_walk` would (rows one by one, the first cell reaching a new
+        farthest row or column, `self.col`), without walking its tags; False (nothing done) when
+        its last cell is not closed, as the walk would then carry it into the next segment."""
+        last = seg.rfind(b"<c ")
+        end = seg.find(b">", last)
+        if end < 0 or (seg[end - 1 : end] != b"/" and seg.find(b"</c>", end) < 0):
+            return False
+        rows = list(self.rx.row.finditer(seg))
+        for m in rows:
+            self._row_start(m.group(1))
+        s = self.s
+        s.cells += len(refs)
+        letters, digits = zip(*refs, strict=True)
+        cols = {a: col_number(a) for a in set(letters)}
+        numbers = {b: int(b) for b in set(digits)}
+        col, row = max(cols.values()), max(numbers.values())
+        if col > s.max_col:
+            i = min(letters.index(a) for a, n in cols.items() if n == col)
+            s.max_col, s.far_col = col, f"{col_letters(col)}{numbers[digits[i]]}"
+        if row > s.max_row:
+            i = min(digits.index(b) for b, n in numbers.items() if n == row)
+            s.max_row, s.far_row = row, f"{col_letters(cols[letters[i]])}{row}"
+        self.col = 0 if rows and rows[-1].start() > last else cols[letters[-1]]
+        return True
 
     def _cols(self, seg: bytes) -> None:
         for m in self.rx.col.finditer(seg):
@@ -290,8 +365,9 @@ class SheetScanner:
 
     def _extend_refs(self, refs: list[tuple[bytes, bytes]]) -> None:
         s = self.s
-        col = max(col_number(a) for a in {a for a, _ in refs})
-        row = max(int(b) for b in {b for _, b in refs})
+        cols = dict(refs)  # each column's letters once (C speed)
+        col = max(map(col_number, cols))
+        row = max(map(int, set(map(_digits, refs))))
         if col > s.max_col:
             s.max_col = col
             s.far_col = next((a + b).decode() for a, b in refs if col_number(a) == col)

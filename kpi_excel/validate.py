@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import problems as P
@@ -117,22 +118,23 @@ def validate(
 def _drop_duplicate_branches(
     books: list[WorkbookData], problems: list, refused_files: list
 ) -> list[WorkbookData]:
-    codes = pd.Series([show(wb.info["branch_code"][0]) for wb in books], dtype=object)
-    dup = codes.duplicated(keep=False)
+    codes = [show(wb.info["branch_code"][0]) for wb in books]
+    same: dict[str, list[int]] = {}
+    for i, code in enumerate(codes):
+        same.setdefault(code, []).append(i)
     keep = []
     for i, wb in enumerate(books):
-        if not dup.iloc[i]:
+        group = same[codes[i]]
+        if len(group) == 1:
             keep.append(wb)
             continue
-        others = ", ".join(
-            b.file for j, b in enumerate(books) if j != i and codes.iloc[j] == codes.iloc[i]
-        )
+        others = ", ".join(books[j].file for j in group if j != i)
         p = P.problem(
             P.BRANCH_DUPLICATE,
             wb.file,
             wb.info["branch_code"][1].split("!")[1],
             "机构号",
-            codes.iloc[i],
+            codes[i],
             others,
             sheet="基本信息",
         )
@@ -142,19 +144,25 @@ def _drop_duplicate_branches(
 
 
 def _concat(books: list[WorkbookData]) -> pd.DataFrame:
-    parts = []
-    for order, wb in enumerate(books):
-        f = wb.frame.copy()
-        f["_file"] = wb.file
-        f["_order"] = order
-        f["branch_code"] = show(wb.info["branch_code"][0])
-        f["branch_name"] = show(wb.info["branch_name"][0])
-        parts.append(f)
+    """Every accepted row in one frame, with its file, order and branch (one concat, no copies
+    of the books' frames; the per-book columns are repeated in bulk)."""
     columns = [fl.key for fl in FIELDS] + ["_row", "_file", "_order", "branch_code", "branch_name"]
-    if not parts:
+    if not books:
         return pd.DataFrame(columns=columns)
-    frame = pd.concat(parts, ignore_index=True, sort=False)
-    for key in columns:
-        if key not in frame:
-            frame[key] = None
-    return frame
+    frame = pd.concat([wb.frame for wb in books], ignore_index=True, sort=False)
+    lengths = [len(wb.frame) for wb in books]
+
+    def repeat(values: list[str]) -> pd.Series:
+        return pd.Series(np.repeat(np.array(values, dtype=object), lengths), dtype="str")
+
+    extra = {
+        "_file": repeat([wb.file for wb in books]),
+        "_order": pd.Series(np.repeat(np.arange(len(books), dtype=np.int64), lengths)),
+        "branch_code": repeat([show(wb.info["branch_code"][0]) for wb in books]),
+        "branch_name": repeat([show(wb.info["branch_name"][0]) for wb in books]),
+    }
+    missing = [key for key in columns if key not in frame and key not in extra]
+    for key in missing:
+        extra[key] = pd.Series(None, index=frame.index, dtype=object)
+    frame = frame.drop(columns=[k for k in extra if k in frame])
+    return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)

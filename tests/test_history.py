@@ -201,7 +201,9 @@ def test_unknown_ids_and_periods_get_a_clear_message(tmp_path: Path) -> None:
 def test_ledger_option_puts_the_ledger_anywhere(tmp_path: Path) -> None:
     out, ledger = tmp_path / "out", tmp_path / "elsewhere" / "l.sqlite"
     inbox = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR])
-    res = _cli("run", "2026Q3", "--inbox", str(inbox), "--output", str(out), "--ledger", str(ledger))
+    res = _cli(
+        "run", "2026Q3", "--inbox", str(inbox), "--output", str(out), "--ledger", str(ledger)
+    )
     assert res.exit_code == 0 and ledger.exists() and not (out / "ledger.sqlite").exists()
     res = _cli("history", "E001", "--ledger", str(ledger))
     assert "2026Q3\tB001\t已计分\t100.00" in res.output

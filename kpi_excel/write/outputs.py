@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import operator
 from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
 from .branch_sheets import explain_cells
 from .export import TEXT_COLUMNS, results_table, write_csv
+from .fastsheet import no_cyclic_gc
 from .summary import write_summary
 
 INPUT_KEYS = [
@@ -48,9 +51,12 @@ def _branch_job(i: int) -> list[Path]:
         explain_cells(explain_frame(pd.concat(frames), rules, period), rules) if frames else None
     )
     out = []
-    for path, mine, title, book, problems in chunk:
-        lines = explained.loc[mine.index] if explained is not None and len(mine) else None
-        out.append(write_branch(path, mine, title, rules, period, book, problems, lines))
+    with (
+        no_cyclic_gc()
+    ):  # many small objects per workbook: collections would cost more than writing
+        for path, mine, title, book, problems in chunk:
+            lines = explained.loc[mine.index] if explained is not None and len(mine) else None
+            out.append(write_branch(path, mine, title, rules, period, book, problems, lines))
     return out
 
 
@@ -165,36 +171,111 @@ def _plain(v: Any) -> Any:
 
 
 def ledger_rows(result: Any) -> list[dict]:
-    """One ledger row per person: identity, the export row, typed inputs, decided flags."""
+    """One ledger row per person: identity, the export row, typed inputs, decided flags.
+
+    Built column by column: each column's values are encoded to JSON once, in bulk, and each
+    person's `inputs` and `results` objects are assembled as JSON text (exactly what
+    `json.dumps(..., ensure_ascii=False)` gives for the dicts they stand for); `Ledger.add_run`
+    stores the text as it is.
+    """
     people = result.people
     table = result.table
-    rows = []
-    decided_cols = [c for c in people.columns if c.startswith("flag:")]
-    for out, rec in zip(table.to_dict("records"), people.to_dict("records"), strict=True):
-        flags = out["flags"].split(";") if out["flags"] else []
-        decided = ";".join(sorted(f for f in flags if not f.endswith("?")))
-        extra = {
-            c: _plain(rec.get(c))
-            for c in ("role_label", "group", "total_units", "history_note", "flags_text")
-        }
-        rows.append(
-            {
-                "emp_id": out["emp_id"],
-                "branch_code": out["branch_code"],
-                "name": out["name"],
-                "role": out["role"],
-                "status": out["status"],
-                "total": out["total"],
-                "grade": out["grade"],
-                "flags": out["flags"],
-                "decided": decided,
-                "outcome": out["outcome"],
-                "inputs": {k: _plain(rec.get(k)) for k in INPUT_KEYS},
-                "results": {
-                    **out,
-                    **extra,
-                    **{c: bool(rec.get(c)) for c in decided_cols if rec.get(c) is True},
-                },
-            }
-        )
-    return rows
+    n = len(table)
+    if len(people) != n:
+        raise ValueError("ledger_rows: people and results table differ in length")
+    if not n:
+        return []
+    results: dict[str, list[str]] = {c: _json_values(table[c], plain=False) for c in table.columns}
+    for c in ("role_label", "group", "total_units", "history_note", "flags_text"):
+        results[c] = _json_values(people[c] if c in people else None, n, plain=True)
+    suffix = np.full(n, "", dtype=object)  # the flags decided for the person, as "flag:…": true
+    for c in (c for c in people.columns if c.startswith("flag:")):
+        col = people[c]
+        true = col.to_numpy() if col.dtype == bool else _true(col.tolist())
+        suffix[true] = suffix[true] + f", {json.dumps(c, ensure_ascii=False)}: true"
+    inputs = [_json_values(people[k] if k in people else None, n, plain=True) for k in INPUT_KEYS]
+    results_text = _json_objects(list(results), [*results.values(), suffix.tolist()])
+    flags = _box_all(table["flags"])
+    decided_of = {f: _decided(f) for f in dict.fromkeys(flags)}
+    names = ("emp_id", "branch_code", "name", "role", "status", "total", "grade", "flags")
+    columns = [flags if k == "flags" else _box_all(table[k]) for k in names]
+    columns += [[decided_of[f] for f in flags], _box_all(table["outcome"])]
+    columns += [_json_objects(INPUT_KEYS, inputs), results_text]
+    keys = (*names, "decided", "outcome", "inputs", "results")
+    return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+
+
+def _decided(flags: Any) -> str:
+    codes = flags.split(";") if flags else []
+    return ";".join(sorted(f for f in codes if not f.endswith("?")))
+
+
+def _true(values: list[Any]) -> np.ndarray:
+    """Which values are True, as `DataFrame.to_dict` boxes them (numpy's True too)."""
+    return np.fromiter(map(_is_true, values), bool, len(values))
+
+
+def _is_true(v: Any) -> bool:
+    return v is True or v is np.True_
+
+
+def _box(v: Any) -> Any:
+    """A value as `DataFrame.to_dict` gives it: numpy scalars as Python ones."""
+    if isinstance(v, np.generic) and not isinstance(v, np.datetime64 | np.timedelta64):
+        return v.item()
+    return v
+
+
+def _box_all(s: pd.Series) -> list[Any]:
+    values = s.tolist()  # numpy dtypes give Python scalars; object columns keep their objects
+    if s.dtype == object:
+        values = [_box(v) for v in values]
+    return values
+
+
+_JSON_STR = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
+
+
+def _json_values(s: pd.Series | None, n: int = 0, *, plain: bool) -> list[str]:
+    """JSON of each value of a column (`plain`: NaN, NA and numpy scalars as `_plain` makes them)."""
+    if s is None:
+        return ["null"] * n
+    if s.dtype == bool:
+        return np.where(s.to_numpy(), "true", "false").tolist()
+    if s.dtype == np.float64:
+        values = s.to_numpy()
+        finite = np.isfinite(values)
+        if finite.all():
+            return list(map(float.__repr__, values.tolist()))
+        text = np.full(len(values), "null" if plain else "NaN", dtype=object)
+        text[values == np.inf] = "Infinity"
+        text[values == -np.inf] = "-Infinity"
+        shown = values[finite].tolist()
+        text[finite] = np.fromiter(map(float.__repr__, shown), dtype=object, count=len(shown))
+        return text.tolist()
+    values = s.tolist()
+    if isinstance(s.dtype, pd.StringDtype) and not s.hasnans:
+        return list(map(_JSON_STR, values))
+    strings = np.fromiter(map(operator.is_, map(type, values), repeat(str)), bool, len(values))
+    if strings.all():
+        return list(map(_JSON_STR, values))
+    out = ["" for _ in values]
+    for i, v in enumerate(values):
+        if strings[i]:
+            out[i] = _JSON_STR(v)
+        else:
+            out[i] = json.dumps(_plain(v) if plain else _box(v), ensure_ascii=False)
+    return out
+
+
+def _json_objects(keys: list[str], columns: list[list[str]]) -> list[str]:
+    """Per row, the JSON object of `keys` whose values' JSON is in `columns` (one list per key,
+    then optionally one list of more members per row, each ', "k": v' or ''). Each row is one
+    str.join over the key texts and the row's values, interleaved by zip (all in C)."""
+    if not keys or len(columns) not in (len(keys), len(keys) + 1):
+        raise ValueError("_json_objects: one column per key (and one of extra members)")
+    parts: list[Any] = []
+    for i, (key, values) in enumerate(zip(keys, columns, strict=False)):
+        parts += [repeat(("{" if i == 0 else ", ") + _JSON_STR(key) + ": "), values]
+    parts += [*columns[len(keys) :], repeat("}")]
+    return list(map("".join, zip(*parts, strict=False)))  # the repeats are endless
