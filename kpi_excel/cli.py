@@ -93,6 +93,15 @@ def ledger_option(func: Callable) -> Callable:
     )(func)
 
 
+def year_option(func: Callable) -> Callable:
+    return click.option(
+        "--year",
+        type=click.IntRange(2000, 2100),
+        default=None,
+        help="只写 Q3 时所用的年份,默认当年",
+    )(func)
+
+
 def output_option(func: Callable) -> Callable:
     return click.option(
         "--output",
@@ -133,9 +142,7 @@ def main() -> None:
 @click.option(
     "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行读取的进程数,默认为CPU核数"
 )
-@click.option(
-    "--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年"
-)
+@year_option
 @handle_errors
 def run(
     period: str,
@@ -234,9 +241,7 @@ def _summary(result: Any, log_path: Path | None) -> None:
     help="与 --roster 一起使用:预填模板的输出文件夹",
 )
 @rules_option
-@click.option(
-    "--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年"
-)
+@year_option
 @handle_errors
 def template(
     period: str,
@@ -297,9 +302,7 @@ def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
 @click.argument("emp_id")
 @output_option
 @ledger_option
-@click.option(
-    "--year", type=click.IntRange(2000, 2100), default=None, help="只写 Q3 时所用的年份,默认当年"
-)
+@year_option
 @handle_errors
 def explain(
     period: str, emp_id: str, output: Path, ledger_path: Path | None, year: int | None
