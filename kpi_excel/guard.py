@@ -212,14 +212,19 @@ def _inflate(
     tail = b""
     parts: list[bytes] = []
     xml_like = scanner is not None or info.filename.lower().endswith(_XML_SUFFIXES)
-    count_strings = info.filename.lower().endswith("sharedstrings.xml")
+    # every <si> takes 4 bytes or more, and no more than the declared size is ever read: a part
+    # too small to hold more strings than the limit needs no counting (it could never refuse)
+    count_strings = (
+        info.filename.lower().endswith("sharedstrings.xml")
+        and info.file_size // 4 > lim["max_shared_strings"]
+    )
     small = _small_part(data, info) if data is not None else None
-    with contextlib.ExitStack() as stack:
-        if small is None:
-            fh = stack.enter_context(zf.open(info))
-            chunks: Iterable[bytes] = iter(functools.partial(fh.read, _CHUNK), b"")
-        else:
-            chunks = (small,) if small else ()
+    with zf.open(info) if small is None else contextlib.nullcontext() as fh:
+        chunks: Iterable[bytes] = (
+            iter(functools.partial(fh.read, _CHUNK), b"")
+            if small is None
+            else (small,) * bool(small)
+        )
         for chunk in chunks:
             total += len(chunk)
             budget.left -= len(chunk)

@@ -58,6 +58,15 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip(" \u3000\t\r\n"))
 
 
+def _blank_row(row: list[Any]) -> bool:
+    """all(_blank(v) for v in row), without a call per value."""
+    for v in row:
+        if v is None or (isinstance(v, str) and not v.strip(" \u3000\t\r\n")):
+            continue
+        return False
+    return True
+
+
 def _sheet_name(book: pc.CalamineWorkbook, wanted: str) -> str | None:
     names = {label_key(n): n for n in book.sheet_names}
     return names.get(label_key(wanted))
@@ -181,7 +190,7 @@ def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = Non
     kept: list[list[Any]] = []  # values beyond the header have no label: they are not data
     excel_rows: list[int] = []
     for i, row in enumerate(body):
-        if all(_blank(v) for v in row):
+        if _blank_row(row):
             continue  # blank rows end nothing; they are skipped
         kept.append(row)
         excel_rows.append(h + 2 + i)
@@ -190,7 +199,8 @@ def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = Non
     extras_frame = _frame(kept, extra_cols)
     marks: dict[tuple[str, int, str], Mark] = {}
     if scan is not None:
-        filled = _filled([*keyed, *extra_cols], kept)  # blank rows hold no data
+        # the columns holding data (blank rows hold none) matter only when some column is hidden
+        filled = _filled([*keyed, *extra_cols], kept) if scan.hidden_cols else set()
         _check_merged_header(scan, h, header, body, display)
         notes.extend(_hidden_notes(scan, display, excel_rows, header, filled, h))
         marks = _data_marks(scan, excel_rows, keyed)
@@ -203,8 +213,8 @@ def _frame(rows: list[list[Any]], columns: dict[int, str]) -> pd.DataFrame:
     """The given columns (index -> label) of the rows as an object frame (None where a row is
     shorter). calamine's rows are a dense grid, all as wide: then one 2-d array is sliced."""
     labels = list(columns.values())
-    if not columns:
-        return pd.DataFrame(index=pd.RangeIndex(len(rows)), columns=pd.Index([], dtype=object))
+    if not columns:  # as pd.DataFrame([[] for _ in rows], columns=[], dtype=object), faster
+        return pd.DataFrame(np.empty((len(rows), 0), dtype=object), columns=_NO_COLUMNS, copy=False)
     if not rows:
         return pd.DataFrame([], columns=labels, dtype=object)
     picked = list(columns)
@@ -215,6 +225,9 @@ def _frame(rows: list[list[Any]], columns: dict[int, str]) -> pd.DataFrame:
         return pd.DataFrame(grid[:, picked], columns=_columns(*labels), dtype=object, copy=False)
     records = [[row[j] if j < len(row) else None for j in picked] for row in rows]
     return pd.DataFrame(records, columns=labels, dtype=object)
+
+
+_NO_COLUMNS = pd.Index([], dtype=object)
 
 
 @functools.lru_cache(maxsize=256)
@@ -289,6 +302,8 @@ def _hidden_notes(
     filled: set[int],
     h: int,
 ) -> list[dict[str, Any]]:
+    if not scan.hidden_rows and not scan.hidden_cols:
+        return []
     notes = [
         _note(P.HIDDEN_DATA, display, f"A{r}", "", "", extra="行")
         for r in excel_rows
