@@ -38,6 +38,7 @@ class RunResult:
     files_skipped: list[str] = field(default_factory=list)
     people: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)  # results.csv rows, as text
     inputs: list[dict] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     moved_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (wanted, written)
