@@ -61,7 +61,7 @@ def _read_one(
         except Exception:  # a damaged cache entry is just parsed again
             pass
     try:
-        book = read_workbook(path, display, limits)
+        book = read_workbook(path, display, limits, data, sha)  # bytes read and hashed once
     except WorkbookRefused as exc:
         return rec, None, exc.message, ""
     except MemoryError:

@@ -62,11 +62,15 @@ def _consecutive(df: pd.DataFrame, flag: Flag, months: list[int], history: Histo
     if history.months_before:
         # months of earlier periods, aligned right so the last one touches this period
         width = max(len(v) for v in history.months_before.values())
-        prior = np.zeros((len(df), width), dtype=np.int8)
-        for r, emp in enumerate(df["emp_id"]):
-            seq = history.months_before.get(emp, [])
-            for j, (_, below) in enumerate(seq):
-                prior[r, width - len(seq) + j] = 1 if below else 0
+        table = pd.DataFrame.from_dict(
+            {
+                e: [False] * (width - len(v)) + [bool(b) for _, b in v]
+                for e, v in history.months_before.items()
+            },
+            orient="index",
+            columns=range(width),
+        )
+        prior = table.reindex(df["emp_id"]).fillna(False).to_numpy(dtype=np.int8)
         for j in range(width):
             run = (run + 1) * prior[:, j]
             hit |= run >= need

@@ -83,9 +83,19 @@ def _refused(display: str, why: str) -> WorkbookRefused:
     )
 
 
-def read_workbook(path: Path, display: str, limits: dict[str, int] | None = None) -> WorkbookData:
-    """Read one branch workbook; raise WorkbookRefused with a Chinese reason if it cannot be used."""
-    data = path.read_bytes()
+def read_workbook(
+    path: Path,
+    display: str,
+    limits: dict[str, int] | None = None,
+    data: bytes | None = None,
+    sha256: str | None = None,
+) -> WorkbookData:
+    """Read one branch workbook; raise WorkbookRefused with a Chinese reason if it cannot be used.
+
+    A caller that has already read (and hashed) the file passes `data` (and `sha256`).
+    """
+    if data is None:
+        data = path.read_bytes()
     container = check_container(data, display, limits)
     try:
         book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -108,7 +118,7 @@ def read_workbook(path: Path, display: str, limits: dict[str, int] | None = None
     wb.info = info
     wb.marks.update(info_marks)
     wb.size = len(data)
-    wb.sha256 = hashlib.sha256(data).hexdigest()
+    wb.sha256 = sha256 or hashlib.sha256(data).hexdigest()
     return wb
 
 
