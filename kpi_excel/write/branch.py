@@ -18,7 +18,6 @@ from ..read import WorkbookData
 from ..rulebook import Rulebook, load_rulebook
 from .atomic import write_atomic
 from .branch_sheets import (
-    RESULT_COLUMNS,
     SHEET_EXPLAIN,
     SHEET_RAW,
     SHEET_RESULTS,
@@ -26,9 +25,9 @@ from .branch_sheets import (
     write_explain,
     write_raw,
     write_results,
-    write_value,
 )
 from .fastsheet import add_sheet
+from .rows import RESULT_COLUMNS, SheetRows, prepare
 from .safe import cell_text, file_component, workbook_options
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "branch_file_name",
     "workbook_options",
     "write_branch",
-    "write_value",
 ]
 
 # (column key in the people table, Chinese header, kind) of the 考核结果 sheet
@@ -52,7 +50,7 @@ def branch_file_name(code: str, name: str) -> str:
 
 def write_branch(
     path: Path,
-    people: pd.DataFrame,
+    people: pd.DataFrame | SheetRows,
     title: str,
     rules: Rulebook | None = None,
     period: Period | None = None,
@@ -62,22 +60,25 @@ def write_branch(
 ) -> Path:
     """Write one branch's workbook atomically; return where it ended up (see write_atomic).
 
-    `people` are this branch's rows of the run's people table (scored and refused), `book` the
+    `people` are this branch's rows of the run's people table (scored and refused), or those
+    rows already prepared (`rows.prepare`, as a run does for many branches at once); `book` the
     workbook as read (for 原始数据; the sheet is left out without it) and `problems` the run's
-    problem table (filtered here by `book.file`). `rules` defaults to the shipped rulebook and
-    计分说明 needs `period`: both are optional only so that older callers keep working.
+    problem table (filtered here by `book.file`). 计分说明 needs `period` (or prepared rows
+    with their explanations); `rules` defaults to the shipped rulebook.
     """
     rules = rules if rules is not None else load_rulebook()
+    if isinstance(people, pd.DataFrame):
+        rows, _ = prepare(people, rules, period, explanations)
+    else:
+        rows = people
 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(str(tmp), workbook_options())
         wb.set_properties({"title": cell_text(title)[:255]})
         fm = Formats(wb, rules.decimals)
-        write_results(add_sheet(wb, SHEET_RESULTS), fm, people, title, rules)
-        if period is not None:
-            write_explain(
-                add_sheet(wb, SHEET_EXPLAIN), fm, people, title, rules, period, explanations
-            )
+        write_results(add_sheet(wb, SHEET_RESULTS), fm, rows, title, rules)
+        if rows.explain is not None:
+            write_explain(add_sheet(wb, SHEET_EXPLAIN), fm, rows, title, rules)
         if book is not None:
             write_raw(add_sheet(wb, SHEET_RAW), fm, book, problems)
         wb.close()

@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 from openpyxl.utils import column_index_from_string
 
-from ..explain import REFUSED_LABEL, explain_frame
+from ..explain import REFUSED_LABEL
 from ..numbers import show
-from ..periods import Period
 from ..read import WorkbookData
 from ..rulebook import Rulebook
 from ..schema import DATA_SHEET, FIELD_BY_KEY
+from .fastsheet import write_column
+from .rows import RESULT_COLUMNS, SheetRows, explain_columns
 from .safe import cell_text
 
 SHEET_RESULTS = "考核结果"
@@ -27,31 +28,6 @@ SHEET_EXPLAIN = "计分说明"
 SHEET_RAW = "原始数据"
 RAW_ROW_LABEL = "Excel行号"
 
-# (column key in the people table, Chinese header, kind, width)
-RESULT_COLUMNS = [
-    ("emp_id", "员工编号", "text", 9),
-    ("name", "姓名", "text", 6.5),
-    ("role_label", "岗位", "text", 11),
-    ("status_label", "状态", "text", 5.5),
-    ("deposit_growth", "新增存款日均增幅", "pct", 7),
-    ("npl_ratio", "不良率", "pct", 7),
-    ("collection_rate", "收贷收息率", "pct", 7.5),
-    ("score_deposit", "存款得分", "score", 6.5),
-    ("score_npl", "不良率得分", "score", 6.5),
-    ("score_collection", "收贷收息率得分", "score", 6.5),
-    ("score_income", "中间业务收入得分", "score", 6.5),
-    ("score_accounts", "新开对公基本账户得分", "score", 6.5),
-    ("business_score", "业务得分", "score", 6.5),
-    ("conduct_deduction", "行为规范扣分", "score", 6.5),
-    ("total", "综合得分", "score", 9),
-    ("grade", "考核等级", "text", 7),
-    ("rank_branch", "支行内排名", "int", 5),
-    ("rank_bank", "全行排名", "int", 5),
-    ("outcome", "考核结论", "text", 6),
-    ("recommended_level", "建议职级", "text", 11),
-    ("flags_text", "预警与处理(依据条款)", "text", 28),
-    ("errors", "未计分原因", "text", 24),
-]
 # Row fills by outcome key (rulebook `outcomes`); none for 正常.
 OUTCOME_FILLS = {"warning": "#FFEB84", "demote": "#F8B26A", "dismiss": "#FF7C80"}
 REFUSED_FILL = "#D9D9D9"
@@ -93,16 +69,6 @@ class Formats:
         return self.get("text", HEADER_FILL, bold=True, text_wrap=True, align="center")
 
 
-def write_value(ws, row: int, col: int, value, kind: str, fmt=None) -> None:
-    """One cell: text always as a string cell, numbers as numbers, blanks left blank."""
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
-        ws.write_blank(row, col, None, fmt)
-    elif kind == "text":
-        ws.write_string(row, col, cell_text(value), fmt)
-    else:
-        ws.write_number(row, col, float(value), fmt)
-
-
 def print_ready(ws, header_last_row: int, freeze: tuple[int, int]) -> None:
     """A4 landscape, one page wide, title and header rows on every page."""
     ws.set_landscape()
@@ -141,26 +107,11 @@ def _blank(v: Any) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
 
 
-def ordered(people: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
-    """Scored people by group (rulebook order) and rank, then the refused, in sheet order."""
-    if not len(people):
-        return people
-    groups = {g: i for i, g in enumerate(rules.groups)}
-    refused = people["refused"].to_numpy(dtype=bool)
-    group = people["group"].map(groups).fillna(len(groups)).to_numpy(dtype=float)
-    rank = pd.to_numeric(people.get("rank_branch", np.nan), errors="coerce")
-    rank = np.nan_to_num(np.asarray(rank, dtype=float), nan=np.inf)
-    row = pd.to_numeric(people["_row"], errors="coerce").to_numpy(dtype=float)
-    order = np.lexsort((row, rank, group, refused))  # last key sorts first
-    return people.iloc[order]
-
-
-def write_results(ws, fm: Formats, people: pd.DataFrame, title: str, rules: Rulebook) -> None:
+def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook) -> None:
     fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()}
-    rows = ordered(people, rules)
-    refused = int(rows["refused"].astype(bool).sum()) if len(rows) else 0
+    n, refused = len(rows), sum(rows.refused)
     ws.write_string(0, 0, cell_text(title), fm.title)
-    ws.write_string(1, 0, f"已计分 {len(rows) - refused} 人,未计分 {refused} 人。颜色:", fm.note)
+    ws.write_string(1, 0, f"已计分 {n - refused} 人,未计分 {refused} 人。颜色:", fm.note)
     legend = [(rules.outcomes[k], c) for k, c in OUTCOME_FILLS.items()] + [("未计分", REFUSED_FILL)]
     for j, (label, colour) in enumerate(legend):
         ws.write_string(1, 4 + j, label, fm.get("text", colour, align="center"))
@@ -175,35 +126,27 @@ def write_results(ws, fm: Formats, people: pd.DataFrame, title: str, rules: Rule
                for _, _, kind, width in RESULT_COLUMNS]
         for fill in fill_of
     }  # fmt: skip
-    columns = [
-        rows[key].to_numpy(dtype=object) if key in rows else np.full(len(rows), None)
-        for key, _, _, _ in RESULT_COLUMNS
+    row_fills = [
+        REFUSED_FILL if refused else fills.get(outcome)
+        for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
     ]
-    refused_rows = rows["refused"].to_numpy(dtype=bool) if len(rows) else []
-    outcomes = rows["outcome"].to_numpy(dtype=object) if "outcome" in rows else [None] * len(rows)
-    flags_col = next(i for i, c in enumerate(RESULT_COLUMNS) if c[0] == "flags_text")
-    for n in range(len(rows)):
-        r = head + 1 + n
-        refused_row = bool(refused_rows[n])
-        fill = REFUSED_FILL if refused_row else fills.get(str(outcomes[n] or ""))
-        fmts = table[fill]
-        wrapped = []
-        for c, (_, _, kind, width) in enumerate(RESULT_COLUMNS):
-            value = columns[c][n]
-            if kind != "text" and refused_row:
-                value = None
-            elif c == flags_col and value:
-                value = str(value).replace(";", "\n")  # one flag a line
-            if _blank(value):
-                if fill:
-                    ws.write_blank(r, c, None, fmts[c])
-                continue
-            write_value(ws, r, c, value, kind, fmts[c])
-            if width >= WRAP_WIDTH:
-                wrapped.append((str(value), width))
-        ws.set_row(r, row_height(wrapped))
-    last = head + len(rows)
-    if len(rows):
+    wrapped: list[list[tuple[str, float]]] = [[] for _ in range(n)]
+    for c, (key, _, kind, width) in enumerate(RESULT_COLUMNS):
+        values = rows.cells[key]
+        blank = [v == "" or v != v for v in values]  # '' or NaN
+        formats = [  # a blank cell is written only where the row has a fill
+            None if is_blank and fill is None else table[fill][c]
+            for is_blank, fill in zip(blank, row_fills, strict=True)
+        ]
+        if n:
+            write_column(ws, head + 1, c, kind, values, formats)
+        if width >= WRAP_WIDTH:
+            for i, (v, is_blank) in enumerate(zip(values, blank, strict=True)):
+                if not is_blank:
+                    wrapped[i].append((v, width))
+    _row_heights(ws, head + 1, wrapped)
+    last = head + n
+    if n:
         total = next(i for i, col in enumerate(RESULT_COLUMNS) if col[0] == "total")
         ws.conditional_format(
             head + 1,
@@ -223,29 +166,15 @@ def write_results(ws, fm: Formats, people: pd.DataFrame, title: str, rules: Rule
     print_ready(ws, head, (head + 1, 2))
 
 
-# 计分说明: one row per person; a column per item, then the sums and the outcome lines.
-EXPLAIN_SUMS = ["business", "conduct", "total", "grade"]
-EXPLAIN_OUTCOME = ["flags", "income", "outcome", "history"]
+def _row_heights(ws, first: int, cells: list[list[tuple[str, float]]]) -> None:
+    for i, texts in enumerate(cells):
+        height = row_height(texts) if texts else None
+        if height is not None:
+            ws.set_row(first + i, height)
 
 
-def explain_columns(rules: Rulebook) -> list[tuple[str, list[str], float]]:
-    """(header, explain_frame columns joined in the cell, width) of the 计分说明 sheet."""
-    return [
-        *[(item.label, [item.key], 34) for item in rules.items],
-        ("得分合计与等级", EXPLAIN_SUMS, 40),
-        ("预警、处理与结论", EXPLAIN_OUTCOME, 40),
-    ]
-
-
-def write_explain(
-    ws,
-    fm: Formats,
-    people: pd.DataFrame,
-    title: str,
-    rules: Rulebook,
-    period: Period,
-    explanations: pd.DataFrame | None = None,
-) -> None:
+def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook) -> None:
+    """计分说明 from `rows.explain` (see rows.prepare)."""
     ws.write_string(0, 0, cell_text(f"{title} 计分说明"), fm.title)
     ws.write_string(
         1,
@@ -255,10 +184,6 @@ def write_explain(
         fm.note,
     )
     head = 2
-    rows = ordered(people, rules)
-    if explanations is None:
-        explanations = explain_cells(explain_frame(rows, rules, period), rules)
-    texts_by_column = explanations.reindex(rows.index).fillna("").to_numpy(dtype=object)
     columns = [
         ("员工编号", 10),
         ("姓名", 8),
@@ -268,41 +193,28 @@ def write_explain(
     for c, (label, width) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
-    plain, shaded = fm.get("text", None, text_wrap=True), fm.get("text", "#F2F2F2", text_wrap=True)
-    who = rows[["emp_id", "name", "role_label"]].to_numpy(dtype=object)
-    refused = rows["refused"].to_numpy(dtype=bool)
-    errors = rows["errors"].fillna("").to_numpy(dtype=object)
-    for n in range(len(rows)):
-        r = head + 1 + n
-        fmt = shaded if n % 2 else plain
-        for c in range(3):
-            write_value(ws, r, c, who[n][c], "text", fmt)
-        texts = []
-        if refused[n]:
-            ws.write_string(
-                r, 3, cell_text(f"{REFUSED_LABEL}:{errors[n] or '该行未通过校验'}"), fmt
-            )
-            texts.append((str(errors[n]), columns[3][1]))
-        else:
-            for c in range(3, len(columns)):
-                text = texts_by_column[n][c - 3]
-                if text:
-                    ws.write_string(r, c, cell_text(text), fmt)
-                    texts.append((text, columns[c][1]))
-        ws.set_row(r, row_height(texts))
+    n = len(rows)
     print_ready(ws, head, (head + 1, 2))
-
-
-def explain_cells(lines: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
-    """explain_frame's lines joined into the 计分说明 cells (one column per sheet column)."""
-    out = pd.DataFrame(index=lines.index)
-    for header, keys, _ in explain_columns(rules):
-        text = lines[keys[0]].astype(str)
-        for key in keys[1:]:
-            nxt = lines[key].astype(str)
-            text = text + np.where((text != "") & (nxt != ""), "\n", "") + nxt
-        out[header] = text
-    return out
+    if not n or rows.explain is None:
+        return
+    plain, shaded = fm.get("text", None, text_wrap=True), fm.get("text", "#F2F2F2", text_wrap=True)
+    stripe = [shaded if i % 2 else plain for i in range(n)]
+    for c, key in enumerate(("emp_id", "name", "role_label")):
+        write_column(ws, head + 1, c, "text", rows.cells[key], stripe)
+    errors = rows.cells["errors"]
+    lines: list[list[tuple[str, float]]] = [[] for _ in range(n)]
+    for c, texts in enumerate(rows.explain, start=3):
+        texts = list(texts)
+        for i in (i for i in range(n) if rows.refused[i]):
+            texts[i] = (
+                cell_text(f"{REFUSED_LABEL}:{errors[i] or '该行未通过校验'}") if c == 3 else ""
+            )
+        formats = [f if t else None for f, t in zip(stripe, texts, strict=True)]
+        write_column(ws, head + 1, c, "text", texts, formats)
+        for i, t in enumerate(texts):
+            if t:
+                lines[i].append((errors[i] if rows.refused[i] else t, columns[c][1]))
+    _row_heights(ws, head + 1, lines)
 
 
 def _raw_columns(book: WorkbookData) -> list[tuple[pd.DataFrame, int, str, str]]:
@@ -329,16 +241,15 @@ def _cell_problems(book: WorkbookData, problems: pd.DataFrame | None) -> pd.Data
     return problems[problems["file"] == book.file]
 
 
-def _raw_value(ws, r: int, c: int, v: Any, fmt: Any) -> None:
+def _raw_cell(v: Any) -> Any:
     """A cell as the branch submitted it: numbers as numbers, everything else as text."""
     if _blank(v):
-        ws.write_blank(r, c, None, fmt)
-    elif isinstance(v, bool | np.bool_):
-        ws.write_boolean(r, c, bool(v), fmt)
-    elif isinstance(v, int | float | np.number) and np.isfinite(float(v)):
-        ws.write_number(r, c, float(v), fmt)
-    else:
-        ws.write_string(r, c, cell_text(v if isinstance(v, str) else show(v)), fmt)
+        return None
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | float | np.number) and np.isfinite(float(v)):
+        return float(v)
+    return cell_text(v if isinstance(v, str) else show(v))
 
 
 def _marks(
@@ -396,13 +307,16 @@ def write_raw(ws, fm: Formats, book: WorkbookData, problems: pd.DataFrame | None
         ws.write_string(head, c, _header(label, letter), style((head, c), fm.header()))
         ws.set_column(c, c, max(10, min(24, len(label) + 2)))
     ws.set_row(head, 45)
-    values = [frame.iloc[:, j].to_numpy(dtype=object) for frame, j, _, _ in cols]
     int_fmt, plain = fm.get("int"), fm.get()
-    for i, excel_row in enumerate(book.frame["_row"].tolist()):
-        r = head + 1 + i
-        ws.write_number(r, 0, int(excel_row), style((r, 0), int_fmt) if marks else int_fmt)
-        for c, column in enumerate(values, start=1):
-            _raw_value(ws, r, c, column[i], style((r, c), plain) if marks else plain)
+    n = len(book.frame)
+    if n:
+        sources = [book.frame["_row"].tolist()] + [
+            frame.iloc[:, j].tolist() for frame, j, _, _ in cols
+        ]
+        for c, column in enumerate(sources):
+            base = int_fmt if c == 0 else plain
+            formats = [style((head + 1 + i, c), base) for i in range(n)] if marks else base
+            write_column(ws, head + 1, c, "mixed", [_raw_cell(v) for v in column], formats)
     for (r, c), found in marks.items():
         text = "\n".join(msg for _, msg in found)
         ws.write_comment(r, c, cell_text(text), {"x_scale": 3, "y_scale": 1 + len(found)})

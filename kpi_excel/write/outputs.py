@@ -14,16 +14,15 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..explain import explain_frame
 from ..numbers import show
 from ..report import write_report
 from ..rulebook import Rulebook
 from ..validate import Validated
 from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
-from .branch_sheets import explain_cells
 from .export import TEXT_COLUMNS, results_table, write_csv
 from .fastsheet import no_cyclic_gc
+from .rows import prepare
 from .summary import write_summary
 
 INPUT_KEYS = [
@@ -43,41 +42,29 @@ def _init_shared(shared: dict[str, Any]) -> None:
 
 
 def _branch_job(i: int) -> list[Path]:
-    """Write one chunk of branch workbooks, explaining the chunk's people in one vectorised pass."""
+    """Write one chunk of branch workbooks; their people are prepared together (rows.py)."""
     chunk = _SHARED["jobs"][i]
-    rules, period = _SHARED["rules"], _SHARED["period"]
-    frames = [job[1] for job in chunk if len(job[1])]
-    explained = (
-        explain_cells(explain_frame(pd.concat(frames), rules, period), rules) if frames else None
-    )
+    rules, period, people = _SHARED["rules"], _SHARED["period"], _SHARED["people"]
+    files = [job[1] for job in chunk]
+    mine = people[people["_file"].isin(files)] if len(people) else people
+    rows, bounds = prepare(mine, rules, period)
     out = []
-    with (
-        no_cyclic_gc()
-    ):  # many small objects per workbook: collections would cost more than writing
-        for path, mine, title, book, problems in chunk:
-            lines = explained.loc[mine.index] if explained is not None and len(mine) else None
-            out.append(write_branch(path, mine, title, rules, period, book, problems, lines))
+    with no_cyclic_gc():  # many small objects per workbook: collections would cost more
+        for path, file, title, book, problems in chunk:
+            part = rows.part(*bounds.get(file, (0, 0)))
+            out.append(write_branch(path, part, title, rules, period, book, problems))
     return out
 
 
 def _branch_jobs(staging: Path, result: Any, v: Validated) -> list[tuple]:
-    people, problems = result.people, result.problems
-    by_file = dict(tuple(people.groupby("_file", sort=False))) if len(people) else {}
+    problems = result.problems
     probs = dict(tuple(problems.groupby("file", sort=False))) if len(problems) else {}
     jobs = []
     for wb in v.accepted:
         code, name = show(wb.info["branch_code"][0]), show(wb.info["branch_name"][0])
         title = f"{name}({code}) {result.period.code} 客户经理考核结果"
-        mine = by_file.get(wb.file, people.iloc[0:0])
-        jobs.append(
-            (
-                staging / "branches" / branch_file_name(code, name),
-                mine,
-                title,
-                wb,
-                probs.get(wb.file),
-            )
-        )
+        path = staging / "branches" / branch_file_name(code, name)
+        jobs.append((path, wb.file, title, wb, probs.get(wb.file)))
     return jobs
 
 
@@ -85,7 +72,7 @@ def _write_branches(
     jobs: list[tuple], result: Any, rules: Rulebook, workers: int, main_work
 ) -> list[Path]:
     """Write the branch workbooks in worker processes while `main_work()` runs here."""
-    shared = {"jobs": jobs, "rules": rules, "period": result.period}
+    shared = {"jobs": jobs, "rules": rules, "period": result.period, "people": result.people}
     if workers <= 1 or sum(len(c) for c in jobs) < PARALLEL_MIN_BRANCHES:
         _init_shared(shared)
         try:

@@ -1,0 +1,151 @@
+"""The people of branch workbooks in sheet order, every column a list ready for cells.
+
+A bank has thousands of branches of about thirty people each. Sorting, text conversion and the
+sentences of 计分说明 cost a few pandas operations each, whatever the number of rows, so they
+are done once for many branches (`prepare`) and each branch workbook takes a slice of plain
+Python lists (`SheetRows.part`): no pandas work per workbook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..explain import explain_frame
+from ..periods import Period
+from ..rulebook import Rulebook
+from .fastsheet import cell_numbers, cell_texts
+
+# (column key in the people table, Chinese header, kind, width) of the 考核结果 sheet
+RESULT_COLUMNS = [
+    ("emp_id", "员工编号", "text", 9),
+    ("name", "姓名", "text", 6.5),
+    ("role_label", "岗位", "text", 11),
+    ("status_label", "状态", "text", 5.5),
+    ("deposit_growth", "新增存款日均增幅", "pct", 7),
+    ("npl_ratio", "不良率", "pct", 7),
+    ("collection_rate", "收贷收息率", "pct", 7.5),
+    ("score_deposit", "存款得分", "score", 6.5),
+    ("score_npl", "不良率得分", "score", 6.5),
+    ("score_collection", "收贷收息率得分", "score", 6.5),
+    ("score_income", "中间业务收入得分", "score", 6.5),
+    ("score_accounts", "新开对公基本账户得分", "score", 6.5),
+    ("business_score", "业务得分", "score", 6.5),
+    ("conduct_deduction", "行为规范扣分", "score", 6.5),
+    ("total", "综合得分", "score", 9),
+    ("grade", "考核等级", "text", 7),
+    ("rank_branch", "支行内排名", "int", 5),
+    ("rank_bank", "全行排名", "int", 5),
+    ("outcome", "考核结论", "text", 6),
+    ("recommended_level", "建议职级", "text", 11),
+    ("flags_text", "预警与处理(依据条款)", "text", 28),
+    ("errors", "未计分原因", "text", 24),
+]
+
+# 计分说明: one row per person; a column per item, then the sums and the outcome lines.
+EXPLAIN_SUMS = ["business", "conduct", "total", "grade"]
+EXPLAIN_OUTCOME = ["flags", "income", "outcome", "history"]
+
+
+def explain_columns(rules: Rulebook) -> list[tuple[str, list[str], float]]:
+    """(header, explain_frame columns joined in the cell, width) of the 计分说明 sheet."""
+    return [
+        *[(item.label, [item.key], 34) for item in rules.items],
+        ("得分合计与等级", EXPLAIN_SUMS, 40),
+        ("预警、处理与结论", EXPLAIN_OUTCOME, 40),
+    ]
+
+
+def explain_cells(lines: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
+    """explain_frame's lines joined into the 计分说明 cells (one column per sheet column)."""
+    out = pd.DataFrame(index=lines.index)
+    for header, keys, _ in explain_columns(rules):
+        text = lines[keys[0]].astype(str)
+        for key in keys[1:]:
+            nxt = lines[key].astype(str)
+            text = text + np.where((text != "") & (nxt != ""), "\n", "") + nxt
+        out[header] = text
+    return out
+
+
+@dataclass
+class SheetRows:
+    """People in sheet order: `cells` by RESULT_COLUMNS key (cell-safe text, '' for blank, or
+    floats with NaN for blank; a refused person's figures are blank), `explain` the 计分说明
+    cells (one list per `explain_columns`, None without a period)."""
+
+    cells: dict[str, list]
+    refused: list[bool]
+    outcome: list[str]
+    explain: list[list[str]] | None
+
+    def __len__(self) -> int:
+        return len(self.refused)
+
+    def part(self, start: int, stop: int) -> SheetRows:
+        return SheetRows(
+            {k: v[start:stop] for k, v in self.cells.items()},
+            self.refused[start:stop],
+            self.outcome[start:stop],
+            None if self.explain is None else [c[start:stop] for c in self.explain],
+        )
+
+
+def sheet_order(people: pd.DataFrame, rules: Rulebook, by_file: bool = True) -> np.ndarray:
+    """Positions of `people` in sheet order: by file (first seen first), then the scored by
+    group (rulebook order) and rank, then the refused; ties in the order of the input rows."""
+    if not len(people):
+        return np.zeros(0, dtype=int)
+    groups = {g: i for i, g in enumerate(rules.groups)}
+    refused = people["refused"].to_numpy(dtype=bool)
+    group = people["group"].map(groups).fillna(len(groups)).to_numpy(dtype=float)
+    rank = pd.to_numeric(people.get("rank_branch", np.nan), errors="coerce")
+    rank = np.nan_to_num(np.asarray(rank, dtype=float), nan=np.inf)
+    row = pd.to_numeric(people["_row"], errors="coerce").to_numpy(dtype=float)
+    if by_file and "_file" in people:
+        file = pd.factorize(people["_file"], sort=False)[0]
+    else:
+        file = np.zeros(len(people), dtype=int)
+    return np.lexsort((row, rank, group, refused, file))  # the last key sorts first
+
+
+def prepare(
+    people: pd.DataFrame,
+    rules: Rulebook,
+    period: Period | None,
+    explanations: pd.DataFrame | None = None,
+) -> tuple[SheetRows, dict[str, tuple[int, int]]]:
+    """The rows of every branch in `people`, and where each file's rows are (start, stop)."""
+    rows = people.iloc[sheet_order(people, rules)]
+    n = len(rows)
+    refused = rows["refused"].to_numpy(dtype=bool) if n else np.zeros(0, dtype=bool)
+    cells: dict[str, list] = {}
+    for key, _, kind, _ in RESULT_COLUMNS:
+        column = rows[key] if key in rows else pd.Series([None] * n, index=rows.index, dtype=object)
+        if kind == "text":
+            values = cell_texts(column)
+            if key == "flags_text":
+                values = [v.replace(";", "\n") for v in values]  # one flag a line
+            cells[key] = values
+        else:
+            numbers = np.asarray(cell_numbers(column), dtype=float)
+            numbers[refused] = np.nan  # a refused person has no figures
+            cells[key] = numbers.tolist()
+    explain = None
+    if period is not None and n:
+        if explanations is None:
+            explanations = explain_cells(explain_frame(rows, rules, period), rules)
+        texts = explanations.reindex(rows.index).fillna("")
+        explain = [cell_texts(texts[header]) for header, _, _ in explain_columns(rules)]
+    elif period is not None:
+        explain = [[] for _ in explain_columns(rules)]
+    outcome = cell_texts(rows["outcome"]) if "outcome" in rows else [""] * n
+    bounds: dict[str, tuple[int, int]] = {}
+    if n and "_file" in rows:
+        files = rows["_file"].tolist()
+        for i, f in enumerate(files):
+            start, _ = bounds.get(f, (i, i))
+            bounds[f] = (start, i + 1)
+    return SheetRows(cells, refused.tolist(), outcome, explain), bounds
