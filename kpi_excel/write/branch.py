@@ -26,7 +26,7 @@ from .branch_sheets import (
     write_raw,
     write_results,
 )
-from .fastsheet import add_sheet
+from .fastsheet import add_sheet, close_workbook
 from .rows import RESULT_COLUMNS, SheetRows, prepare
 from .safe import cell_text, file_component, workbook_options
 
@@ -81,6 +81,6 @@ def write_branch(
             write_explain(add_sheet(wb, SHEET_EXPLAIN), fm, rows, title, rules)
         if book is not None:
             write_raw(add_sheet(wb, SHEET_RAW), fm, book, problems)
-        wb.close()
+        close_workbook(wb)
 
     return write_atomic(path, write)

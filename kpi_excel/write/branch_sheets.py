@@ -21,7 +21,7 @@ from ..rulebook import Rulebook
 from ..schema import DATA_SHEET, FIELD_BY_KEY
 from .fastsheet import write_column
 from .rows import RESULT_COLUMNS, SheetRows, explain_columns
-from .safe import cell_text
+from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text
 
 SHEET_RESULTS = "考核结果"
 SHEET_EXPLAIN = "计分说明"
@@ -120,16 +120,15 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
     ws.set_row(head, row_height([(label, w) for _, label, _, w in RESULT_COLUMNS]))
-    fill_of = [None, REFUSED_FILL, *fills.values()]
-    table = {  # the format of each column for each row fill, made once
-        fill: [fm.get(kind, fill, text_wrap=True) if width >= WRAP_WIDTH else fm.get(kind, fill)
-               for _, _, kind, width in RESULT_COLUMNS]
-        for fill in fill_of
-    }  # fmt: skip
     row_fills = [
         REFUSED_FILL if refused else fills.get(outcome)
         for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
     ]
+    table = {  # the format of each column for each row fill in use, made once
+        fill: [fm.get(kind, fill, text_wrap=True) if width >= WRAP_WIDTH else fm.get(kind, fill)
+               for _, _, kind, width in RESULT_COLUMNS]
+        for fill in dict.fromkeys([None, *row_fills])
+    }  # fmt: skip
     wrapped: list[list[tuple[str, float]]] = [[] for _ in range(n)]
     for c, (key, _, kind, width) in enumerate(RESULT_COLUMNS):
         values = rows.cells[key]
@@ -235,10 +234,32 @@ def _header(label: str, letter: str) -> str:
     return cell_text(f"{label}\n({letter}列)" if letter else f"{label}\n(模板外的列)")
 
 
-def _cell_problems(book: WorkbookData, problems: pd.DataFrame | None) -> pd.DataFrame:
+def _cell_problems(book: WorkbookData, problems: pd.DataFrame | list[dict] | None) -> list[dict]:
+    """The problems of this file as records (`problems`: the run's table, or records)."""
     if problems is None or not len(problems):
-        return pd.DataFrame(columns=["cell", "level", "message", "sheet"])
-    return problems[problems["file"] == book.file]
+        return []
+    if isinstance(problems, list):
+        return [p for p in problems if p.get("file") == book.file]
+    return problems[problems["file"] == book.file].to_dict("records")
+
+
+def _raw_column(values: list) -> tuple[str, list]:
+    """(kind, cells) of one column as the branch submitted it, for `write_column`.
+
+    Most columns hold only numbers (and empty cells, read as '') or only plain text: those are
+    passed on whole; any other column goes cell by cell through `_raw_cell`.
+    """
+    kinds = set(map(type, values))
+    if kinds <= {float, int, str}:
+        if str not in kinds or not any(v for v in values if v.__class__ is str):
+            numbers = [math.nan if v.__class__ is str else float(v) for v in values]
+            if not any(map(math.isinf, numbers)):
+                return "number", numbers
+        elif kinds == {str}:
+            joined = "\n".join(values)
+            if not _CONTROL_RE.search(joined) and max(map(len, values)) <= EXCEL_MAX_TEXT:
+                return "text", values
+    return "mixed", [_raw_cell(v) for v in values]
 
 
 def _raw_cell(v: Any) -> Any:
@@ -253,15 +274,17 @@ def _raw_cell(v: Any) -> Any:
 
 
 def _marks(
-    book: WorkbookData, problems: pd.DataFrame | None, cols: list, head: int
+    book: WorkbookData, problems: pd.DataFrame | list[dict] | None, cols: list, head: int
 ) -> tuple[dict[tuple[int, int], list[tuple[str, str]]], list[str]]:
     """Problems of this file by (sheet row, sheet column); those on no shown cell go to a list."""
+    if problems is None or not len(problems):
+        return {}, []
     col_of = {letter: c for c, (_, _, _, letter) in enumerate(cols, start=1) if letter}
     row_of = {int(x): head + 1 + i for i, x in enumerate(book.frame["_row"])}
     row_of[book.raw_header_row] = head
     marks: dict[tuple[int, int], list[tuple[str, str]]] = {}
     loose: list[str] = []
-    for p in _cell_problems(book, problems).to_dict("records"):
+    for p in _cell_problems(book, problems):
         cell = str(p.get("cell") or "")
         on_data = p.get("sheet", DATA_SHEET) == DATA_SHEET
         m = _CELL_RE.match(cell)
@@ -279,7 +302,9 @@ def _marks(
     return marks, loose
 
 
-def write_raw(ws, fm: Formats, book: WorkbookData, problems: pd.DataFrame | None) -> None:
+def write_raw(
+    ws, fm: Formats, book: WorkbookData, problems: pd.DataFrame | list[dict] | None
+) -> None:
     cols = _raw_columns(book)
     head = 2
     marks, loose = _marks(book, problems, cols, head)
@@ -310,13 +335,16 @@ def write_raw(ws, fm: Formats, book: WorkbookData, problems: pd.DataFrame | None
     int_fmt, plain = fm.get("int"), fm.get()
     n = len(book.frame)
     if n:
-        sources = [book.frame["_row"].tolist()] + [
-            frame.iloc[:, j].tolist() for frame, j, _, _ in cols
-        ]
+        data = {id(book.frame): book.frame.to_numpy(dtype=object).T.tolist()}
+        if len(book.extras.columns):
+            data[id(book.extras)] = book.extras.to_numpy(dtype=object).T.tolist()
+        sources = [book.frame["_row"].tolist()] + [data[id(f)][j] for f, j, _, _ in cols]
         for c, column in enumerate(sources):
             base = int_fmt if c == 0 else plain
-            formats = [style((head + 1 + i, c), base) for i in range(n)] if marks else base
-            write_column(ws, head + 1, c, "mixed", [_raw_cell(v) for v in column], formats)
+            formats: Any = base
+            if any(col == c for _, col in marks):
+                formats = [style((head + 1 + i, c), base) for i in range(n)]
+            write_column(ws, head + 1, c, *_raw_column(column), formats)
     for (r, c), found in marks.items():
         text = "\n".join(msg for _, msg in found)
         ws.write_comment(r, c, cell_text(text), {"x_scale": 3, "y_scale": 1 + len(found)})

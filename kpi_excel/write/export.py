@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..numbers import fmt_fixed, fmt_number, fmt_ratio
 from .atomic import write_atomic
-from .safe import csv_text
+from .safe import csv_texts
 
 RESULT_COLUMNS = [
     "period", "branch_code", "branch_name", "emp_id", "name", "role", "status", "errors",
@@ -65,17 +66,23 @@ def _fmt_total(decimals: int):
     return fmt
 
 
-def _only(people: pd.DataFrame, col: str, scored: pd.Series, fmt) -> pd.Series:
+def _only(people: pd.DataFrame, col: str, scored: pd.Series, fmt) -> list[str]:
+    """`fmt` of each scored person's figure; '' for blanks and for the people not scored."""
     if col not in people:
-        return pd.Series("", index=people.index)
-    return people[col].where(scored).map(lambda v: fmt(v) if pd.notna(v) else "")
+        return [""] * len(people)
+    try:
+        values = people[col].to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError):  # not a numeric column: value by value
+        return people[col].where(scored).map(lambda v: fmt(v) if pd.notna(v) else "").tolist()
+    values = np.where(scored.to_numpy(dtype=bool), values, np.nan)
+    return [fmt(v) if v == v else "" for v in values.tolist()]
 
 
 def write_csv(path: Path, rows: pd.DataFrame, text_columns: list[str]) -> Path:
     """Write rows as UTF-8-with-BOM CSV, neutralising formula-like text from branches."""
     safe = rows.copy()
     for col in text_columns:
-        safe[col] = safe[col].map(csv_text)
+        safe[col] = csv_texts(safe[col].tolist())
 
     def write(tmp: Path) -> None:
         with tmp.open("w", encoding="utf-8-sig", newline="") as fh:

@@ -34,7 +34,9 @@ INPUT_KEYS = [
 
 _SHARED: dict[str, Any] = {}  # what forked writer processes inherit (see _write_branches)
 PARALLEL_MIN_BRANCHES = 8
-BRANCHES_PER_CHUNK = 50  # explanations are built per chunk: large enough to vectorise well
+# Branch rows are prepared per chunk (rows.prepare: a few hundred pandas operations, whatever the
+# number of people), so chunks are large: two per worker, at most this many branches each.
+BRANCHES_PER_CHUNK = 250
 
 
 def _init_shared(shared: dict[str, Any]) -> None:
@@ -57,8 +59,9 @@ def _branch_job(i: int) -> list[Path]:
 
 
 def _branch_jobs(staging: Path, result: Any, v: Validated) -> list[tuple]:
-    problems = result.problems
-    probs = dict(tuple(problems.groupby("file", sort=False))) if len(problems) else {}
+    probs: dict[str, list[dict]] = {}  # each file's problems, as records
+    for p in result.problems.to_dict("records") if len(result.problems) else []:
+        probs.setdefault(p["file"], []).append(p)
     jobs = []
     for wb in v.accepted:
         code, name = show(wb.info["branch_code"][0]), show(wb.info["branch_name"][0])

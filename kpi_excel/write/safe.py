@@ -20,6 +20,14 @@ def csv_text(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def csv_texts(values: list[Any]) -> list[str]:
+    """`csv_text` of every value of a column; one scan for control characters for them all."""
+    texts = ["" if v is None else v if v.__class__ is str else str(v) for v in values]
+    if _CONTROL_RE.search("\n".join(texts)):
+        return [csv_text(t) for t in texts]
+    return ["'" + t if t.startswith(FORMULA_START) else t for t in texts]
+
+
 def cell_text(value: Any) -> str:
     """Text safe for an xlsx cell: no control characters XML cannot hold, within Excel's length."""
     text = "" if value is None else str(value)
