@@ -20,7 +20,7 @@ from .periods import Period
 from .rulebook import Rule, Rulebook
 from .schema import BRANCH_CODE_RE, DATA_SHEET, FIELDS, INFO_SHEET, Field
 from .write.atomic import write_atomic
-from .write.safe import cell_text, file_component
+from .write.safe import cell_text, file_component, write_text
 
 TEMPLATE_VERSION = "2026.1"
 GUIDE_SHEET = "说明"
@@ -195,7 +195,7 @@ def _write_template(
         for r, (label, value, hint) in enumerate(info):
             ws.write_string(r, 0, label, f_label)
             if value not in (None, ""):
-                ws.write_string(r, 1, cell_text(value), f_text)
+                write_text(ws, r, 1, cell_text(value), f_text)
             ws.write_string(r, 2, hint)
         ws.data_validation(0, 1, 0, 1, {
             "validate": "length", "criteria": "between", "minimum": 1, "maximum": 32,
@@ -218,7 +218,7 @@ def _write_template(
         for r, person in enumerate(people, start=1):
             for key in ("emp_id", "name", "role"):
                 if person.get(key) not in (None, ""):
-                    ws.write_string(r, col[key], cell_text(person[key]), f_text)
+                    write_text(ws, r, col[key], cell_text(person[key]), f_text)
         ws.set_landscape()
         ws.set_paper(9)  # A4
         ws.fit_to_pages(1, 0)

@@ -18,8 +18,12 @@ from kpi_excel.periods import parse_period
 from kpi_excel.pipeline import run
 from kpi_excel.read import read_workbook
 from kpi_excel.rulebook import load_rulebook
+from kpi_excel.write import fastsheet
 from kpi_excel.write.branch import write_branch
+from kpi_excel.write.prerender import prerender
+from kpi_excel.write.rows import prepare
 from tests.conftest import GOOD_HEAD, GOOD_SENIOR, Inbox, person
+from tests.support.cells import cells
 
 # openpyxl drops the x14 data-bar extension it cannot read; the test only reads the file
 pytestmark = pytest.mark.filterwarnings("ignore:.*extension is not supported:UserWarning")
@@ -289,3 +293,29 @@ def test_libreoffice_renders_the_workbook(workbook, tmp_path) -> None:
     )
     pdf = tmp_path / (workbook.stem + ".pdf")
     assert pdf.exists() and pdf.stat().st_size > 0
+
+
+def test_rendered_rows_same_cells_as_plain_writes(scored, rules, tmp_path, monkeypatch) -> None:
+    """Rows rendered for a chunk of branches at once (as a run writes them) give the same cells,
+    styles and row heights as cell-by-cell writing, with XlsxWriter's own calls too."""
+    result, book = scored
+    people = result.people.copy()
+    # escaped, spaces kept (the _xHHHH_ escapes are compared as XML by fast_cells_match: openpyxl
+    # reads them back differently from shared and from inline strings)
+    people.loc[people["emp_id"] == "J001", "name"] = " 钱<七>&"
+    people.loc[people["emp_id"] == "E003", "name"] = HYPERLINK
+    title = "第一支行(B001) 2026Q3 客户经理考核结果"
+    rows, bounds = prepare(people, rules, PERIOD)
+    prerender(rows, bounds, rules)
+    assert set(rows.xml) == {"考核结果", "计分说明"}
+    part = rows.part(*bounds[FILE])
+    fast = write_branch(tmp_path / "fast.xlsx", part, title, rules, PERIOD, book, result.problems)
+    by_column = write_branch(tmp_path / "columns.xlsx", people, title, rules, PERIOD, book,
+                             result.problems)  # fmt: skip
+    monkeypatch.setattr(fastsheet, "fast_cells_match", lambda: False)
+    plain = write_branch(tmp_path / "plain.xlsx", people, title, rules, PERIOD, book,
+                         result.problems)  # fmt: skip
+    found = cells(fast)
+    assert len(found) > 150
+    assert " 钱<七>&" in {c[2] for c in found}
+    assert found == cells(by_column) == cells(plain)

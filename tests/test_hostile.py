@@ -477,6 +477,26 @@ def test_formula_like_text_is_text_in_every_output(inbox) -> None:
                     assert not re.search(rb"<f[\s>]", zf.read(n)), (book.name, n)
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-cells", "xlsxwriter-cells"])
+def test_rich_string_lookalike_is_text(inbox, monkeypatch, fast) -> None:
+    """XlsxWriter copies a string "<r>…</r>" into the XML as rich text, unescaped; a branch
+    typing one must get it back as text and every output must still open."""
+    from kpi_excel.write import fastsheet
+
+    if not fast:
+        monkeypatch.setattr(fastsheet, "fast_cells_match", lambda: False)
+    lookalike = "<r>oops</r>"
+    inbox.add("b.xlsx", [person(GOOD_SENIOR, name=lookalike, remarks=lookalike)], code="B001")
+    assert inbox.run().exit_code == 0
+    books = list(inbox.out.rglob("*.xlsx"))
+    assert len(books) == 2
+    for book in books:
+        values = {
+            c.value for ws in load_workbook(book).worksheets for r in ws.iter_rows() for c in r
+        }
+        assert lookalike in values, book.name
+
+
 def test_names_never_lead_outside_the_output_folder(inbox, tmp_path) -> None:
     inbox.add("第一..支行.xlsx", [GOOD_SENIOR], code="B001", name="../../evil")
     inbox.add("b.xlsx", [OTHER], code="B002", name="..\\..\\evil2")

@@ -17,6 +17,7 @@ from kpi_excel.report import write_report
 from kpi_excel.rulebook import load_rulebook
 from kpi_excel.write import fastsheet
 from kpi_excel.write.summary import safe_sheet_name, write_summary
+from tests.support.cells import cells
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_workbooks" / "2026Q3"
 BRANCHES = [f"B00{i}" for i in range(1, 9)]
@@ -201,18 +202,6 @@ def test_long_text_is_cut_to_excel_limit(tmp_path, runs, rules):
     assert len(row[-1]) == 32767 and row[-1].startswith("未计分原因:长")
 
 
-def _cells(path) -> list[tuple]:
-    """Every cell of every sheet with its value, type and the parts of its style that show."""
-    wb = openpyxl.load_workbook(path)
-    return [
-        (ws.title, c.coordinate, c.value, c.data_type, c.number_format, c.fill.fgColor.rgb,
-         c.font.b, c.border.left.style, c.alignment.wrap_text, ws.row_dimensions[c.row].height)
-        for ws in wb.worksheets
-        for row in ws.iter_rows()
-        for c in row
-    ]  # fmt: skip
-
-
 def test_fast_cells_same_workbook_as_xlsxwriter(tmp_path, runs, rules, monkeypatch):
     """The fast worksheet gives the same cells, values and styles as XlsxWriter's own calls."""
     assert fastsheet.fast_cells_match()
@@ -222,9 +211,9 @@ def test_fast_cells_same_workbook_as_xlsxwriter(tmp_path, runs, rules, monkeypat
     with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
         assert "xl/sharedStrings.xml" in b.namelist()
         assert {n for n in a.namelist() if n != "xl/sharedStrings.xml"} <= set(b.namelist())
-    cells = _cells(fast)
-    assert len(cells) > 1000
-    assert cells == _cells(plain)
+    found = cells(fast)
+    assert len(found) > 1000
+    assert found == cells(plain)
 
 
 def test_fast_cells_check_notices_a_difference(monkeypatch):

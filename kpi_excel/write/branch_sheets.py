@@ -19,9 +19,9 @@ from ..numbers import show
 from ..read import WorkbookData
 from ..rulebook import Rulebook
 from ..schema import DATA_SHEET, FIELD_BY_KEY
-from .fastsheet import write_column
+from .fastsheet import FastSheet, write_column
 from .rows import RESULT_COLUMNS, SheetRows, explain_columns
-from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text
+from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text, write_text
 
 SHEET_RESULTS = "考核结果"
 SHEET_EXPLAIN = "计分说明"
@@ -34,6 +34,9 @@ REFUSED_FILL = "#D9D9D9"
 # 原始数据: cells with a problem (Excel's own "bad" and "neutral" styles).
 LEVEL_STYLE = {"refuse_row": ("#FFC7CE", "#9C0006"), "note": ("#FFEB9C", "#9C5700")}
 HEADER_FILL = "#DDEBF7"
+EXPLAIN_FILL = "#F2F2F2"  # 计分说明: every other person shaded
+EXPLAIN_WHO = ("emp_id", "name", "role_label")  # 计分说明's first columns
+HEAD_ROW = 2  # title, note, then the header row
 WRAP_WIDTH = 20  # columns at least this wide wrap their text
 LINE_HEIGHT = 14  # points per line of 11-point text
 _CELL_RE = re.compile(r"^([A-Z]{1,3})([0-9]+)$")
@@ -110,12 +113,12 @@ def _blank(v: Any) -> bool:
 def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook) -> None:
     fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()}
     n, refused = len(rows), sum(rows.refused)
-    ws.write_string(0, 0, cell_text(title), fm.title)
+    write_text(ws, 0, 0, cell_text(title), fm.title)
     ws.write_string(1, 0, f"已计分 {n - refused} 人,未计分 {refused} 人。颜色:", fm.note)
     legend = [(rules.outcomes[k], c) for k, c in OUTCOME_FILLS.items()] + [("未计分", REFUSED_FILL)]
     for j, (label, colour) in enumerate(legend):
         ws.write_string(1, 4 + j, label, fm.get("text", colour, align="center"))
-    head = 2
+    head = HEAD_ROW
     for c, (_, label, _, width) in enumerate(RESULT_COLUMNS):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
@@ -124,6 +127,9 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         REFUSED_FILL if refused else fills.get(outcome)
         for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
     ]
+    if _put_rendered(ws, fm, rows, SHEET_RESULTS, head + 1, len(RESULT_COLUMNS) - 1, row_fills):
+        _results_end(ws, head, n)
+        return
     table = {  # the format of each column for each row fill in use, made once
         fill: [fm.get(kind, fill, text_wrap=True) if width >= WRAP_WIDTH else fm.get(kind, fill)
                for _, _, kind, width in RESULT_COLUMNS]
@@ -144,6 +150,11 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
                 if not is_blank:
                     wrapped[i].append((v, width))
     _row_heights(ws, head + 1, wrapped)
+    _results_end(ws, head, n)
+
+
+def _results_end(ws, head: int, n: int) -> None:
+    """Data bars on 综合得分, the filter, print setup."""
     last = head + n
     if n:
         total = next(i for i, col in enumerate(RESULT_COLUMNS) if col[0] == "total")
@@ -165,6 +176,27 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
     print_ready(ws, head, (head + 1, 2))
 
 
+def _put_rendered(
+    ws, fm: Formats, rows: SheetRows, sheet: str, first: int, last_col: int, fills: list
+) -> bool:
+    """Put the person rows pre-rendered for `sheet` (write/prerender.py), if there are any and
+    the sheet takes them; True when done."""
+    if sheet not in rows.xml or not isinstance(ws, FastSheet):
+        return False
+    xml, heights = rows.xml[sheet]
+    used = set(fills)
+    styles = {
+        token: fm.get(kind, fill, **dict(extra))
+        for token, (kind, fill, extra) in rows.styles.items()
+        if fill is None or fill in used
+    }
+    ws.put_rows(first, xml, last_col, styles)
+    for i, height in enumerate(heights):
+        if height is not None:
+            ws.set_row(first + i, height)
+    return True
+
+
 def _row_heights(ws, first: int, cells: list[list[tuple[str, float]]]) -> None:
     for i, texts in enumerate(cells):
         height = row_height(texts) if texts else None
@@ -174,7 +206,7 @@ def _row_heights(ws, first: int, cells: list[list[tuple[str, float]]]) -> None:
 
 def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook) -> None:
     """计分说明 from `rows.explain` (see rows.prepare)."""
-    ws.write_string(0, 0, cell_text(f"{title} 计分说明"), fm.title)
+    write_text(ws, 0, 0, cell_text(f"{title} 计分说明"), fm.title)
     ws.write_string(
         1,
         0,
@@ -182,7 +214,7 @@ def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         "业务得分为各项得分之和,综合得分 = 业务得分 − 行为规范扣分。",
         fm.note,
     )
-    head = 2
+    head = HEAD_ROW
     columns = [
         ("员工编号", 10),
         ("姓名", 8),
@@ -196,9 +228,15 @@ def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
     print_ready(ws, head, (head + 1, 2))
     if not n or rows.explain is None:
         return
-    plain, shaded = fm.get("text", None, text_wrap=True), fm.get("text", "#F2F2F2", text_wrap=True)
+    last_col = len(columns) - 1
+    if _put_rendered(ws, fm, rows, SHEET_EXPLAIN, head + 1, last_col, [None, EXPLAIN_FILL]):
+        return
+    plain, shaded = (
+        fm.get("text", None, text_wrap=True),
+        fm.get("text", EXPLAIN_FILL, text_wrap=True),
+    )
     stripe = [shaded if i % 2 else plain for i in range(n)]
-    for c, key in enumerate(("emp_id", "name", "role_label")):
+    for c, key in enumerate(EXPLAIN_WHO):
         write_column(ws, head + 1, c, "text", rows.cells[key], stripe)
     errors = rows.cells["errors"]
     lines: list[list[tuple[str, float]]] = [[] for _ in range(n)]
@@ -306,7 +344,7 @@ def write_raw(
     ws, fm: Formats, book: WorkbookData, problems: pd.DataFrame | list[dict] | None
 ) -> None:
     cols = _raw_columns(book)
-    head = 2
+    head = HEAD_ROW
     marks, loose = _marks(book, problems, cols, head)
 
     def style(at: tuple[int, int], base: Any) -> Any:
@@ -319,7 +357,7 @@ def write_raw(
             return fm.get("text", fill, font_color=font, bold=True, text_wrap=True, align="center")
         return fm.get("text", fill, font_color=font)
 
-    ws.write_string(0, 0, cell_text(f"{book.file} 「{DATA_SHEET}」表原样内容"), fm.title)
+    write_text(ws, 0, 0, cell_text(f"{book.file} 「{DATA_SHEET}」表原样内容"), fm.title)
     ws.write_string(
         1,
         0,
@@ -329,7 +367,7 @@ def write_raw(
     ws.write_string(head, 0, RAW_ROW_LABEL, style((head, 0), fm.header()))
     ws.set_column(0, 0, 8)
     for c, (_, _, label, letter) in enumerate(cols, start=1):
-        ws.write_string(head, c, _header(label, letter), style((head, c), fm.header()))
+        write_text(ws, head, c, _header(label, letter), style((head, c), fm.header()))
         ws.set_column(c, c, max(10, min(24, len(label) + 2)))
     ws.set_row(head, 45)
     int_fmt, plain = fm.get("int"), fm.get()
@@ -354,5 +392,5 @@ def write_raw(
         r = head + len(book.frame) + 2
         ws.write_string(r, 0, f"本文件的问题与提示(共 {len(listed)} 条):", fm.note)
         for j, msg in enumerate(listed, start=1):
-            ws.write_string(r + j, 0, cell_text(msg), fm.note)
+            write_text(ws, r + j, 0, cell_text(msg), fm.note)
     print_ready(ws, head, (head + 1, 1))

@@ -17,6 +17,7 @@ import io
 import math
 import re
 import zipfile
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 from xlsxwriter.xmlwriter import XMLwriter
 
-from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text, workbook_options
+from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text, workbook_options, write_text
 
 
 def text_of(value: Any) -> str:
@@ -72,6 +73,22 @@ class FastSheet(Worksheet):
     def __init__(self) -> None:
         super().__init__()
         self._columns: list[tuple[int, int, str, list, Any]] = []
+        self._rows: list[tuple[int, list[str], dict[str, Any]]] = []
+
+    def put_rows(self, row: int, rows: list[str], last_col: int, styles: dict[str, Any]) -> None:
+        """Rows downwards from `row`, each given as its cells' XML from `render_cells`, the
+        leftmost cells of the row, up to column `last_col`. Their style attributes may hold
+        placeholders: each key of `styles` is replaced by the style index of its format.
+
+        This lets the same cells of many workbooks be rendered at once (see write/prerender.py).
+        """
+        if not rows:
+            return
+        if not all(key.startswith("\x01") and key.endswith("\x02") for key in styles):
+            raise ValueError("put_rows: placeholders come from style_token")
+        self._check_dimensions(row, 0)
+        self._check_dimensions(row + len(rows) - 1, last_col)
+        self._rows.append((row, rows, styles))
 
     def put_column(self, row: int, col: int, kind: str, values: list, fmt: Any) -> bool:
         """Cells downwards from (row, col), or False (nothing stored) where XlsxWriter's own checks
@@ -103,10 +120,16 @@ class FastSheet(Worksheet):
         return True
 
     def _write_rows(self) -> None:
-        if not self._columns:
+        if not self._columns and not self._rows:
             return super()._write_rows()
         first, n = self.dim_rowmin, self.dim_rowmax - self.dim_rowmin + 1
         grid: dict[int, list[str]] = {}
+        for row, rows, styles in self._rows:  # leftmost cells: sorted before column 0
+            text = "\x00".join(rows)
+            for key, fmt in styles.items():
+                text = text.replace(key, str(fmt._get_xf_index()))
+            cells = grid.setdefault(-1, [""] * n)
+            cells[row - first : row - first + len(rows)] = text.split("\x00")
         for row, col, kind, values, fmt in self._columns:
             cells = grid.setdefault(col, [""] * n)
             cells[row - first : row - first + len(values)] = _render(row, col, kind, values, fmt)
@@ -130,6 +153,12 @@ class FastSheet(Worksheet):
                 fh.write("</row>")
             elif info is not None or row in self.comments:
                 self._write_empty_row(row, None, info)
+
+
+def style_token(n: int) -> str:
+    """A placeholder for a style index in pre-rendered cells (`FastSheet.put_rows`). Control
+    characters never reach rendered text (they are escaped as _xHHHH_), so it cannot clash."""
+    return f"\x01{n}\x02"
 
 
 def _plain_cell(v: Any) -> bool:
@@ -165,6 +194,15 @@ def _render(row: int, col: int, kind: str, values: list, fmt: Any) -> list[str]:
         styles = [index[id(f)] for f in fmt]
     else:
         styles = [f' s="{fmt._get_xf_index()}"'] * len(values)
+    return render_cells(kind, refs, styles, values)
+
+
+def render_cells(kind: str, refs: Sequence[str], styles: Sequence[str], values: list) -> list[str]:
+    """The <c> elements of cells ('' where no cell is written: a blank without a style).
+
+    `refs` are the cells' openings (`<c r="B3"`), `styles` their style attributes (` s="5"` or
+    ''); `kind` and `values` as for `FastSheet.put_column`.
+    """
     if kind == "text":
         if _COLUMN_SPECIAL_RE.search("\n".join(filter(None, values))):
             return [
@@ -263,7 +301,7 @@ def _write_plain(ws: Worksheet, row: int, col: int, kind: str, v: Any, fmt: Any)
     if v is None or v == "" or (isinstance(v, float) and v != v):
         ws.write_blank(row, col, None, fmt)
     elif isinstance(v, str):
-        ws.write_string(row, col, v, fmt)
+        write_text(ws, row, col, v, fmt)
     elif isinstance(v, bool):
         ws.write_boolean(row, col, v, fmt)
     else:

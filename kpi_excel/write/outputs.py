@@ -21,7 +21,8 @@ from ..validate import Validated
 from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
 from .export import TEXT_COLUMNS, results_table, write_csv
-from .fastsheet import no_cyclic_gc
+from .fastsheet import fast_cells_match, no_cyclic_gc
+from .prerender import prerender
 from .rows import prepare
 from .summary import write_summary
 
@@ -50,6 +51,8 @@ def _branch_job(i: int) -> list[Path]:
     files = [job[1] for job in chunk]
     mine = people[people["_file"].isin(files)] if len(people) else people
     rows, bounds = prepare(mine, rules, period)
+    if fast_cells_match():
+        prerender(rows, bounds, rules)
     out = []
     with no_cyclic_gc():  # many small objects per workbook: collections would cost more
         for path, file, title, book, problems in chunk:

@@ -8,7 +8,7 @@ Python lists (`SheetRows.part`): no pandas work per workbook.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -80,6 +80,10 @@ class SheetRows:
     refused: list[bool]
     outcome: list[str]
     explain: list[list[str]] | None
+    # Rows already rendered (prerender.py): sheet -> (each person's cells XML, row height), and
+    # the formats of their style placeholders: token -> (kind, fill, extra) for Formats.get.
+    xml: dict[str, tuple[list[str], list[float | None]]] = field(default_factory=dict)
+    styles: dict[str, tuple[str, str | None, tuple]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.refused)
@@ -90,6 +94,8 @@ class SheetRows:
             self.refused[start:stop],
             self.outcome[start:stop],
             None if self.explain is None else [c[start:stop] for c in self.explain],
+            {k: (x[start:stop], h[start:stop]) for k, (x, h) in self.xml.items()},
+            self.styles,
         )
 
 

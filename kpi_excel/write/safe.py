@@ -34,6 +34,19 @@ def cell_text(value: Any) -> str:
     return _CONTROL_RE.sub("\ufffd", text)[:EXCEL_MAX_TEXT]
 
 
+def write_text(ws: Any, row: int, col: int, text: str, fmt: Any = None) -> int:
+    """`ws.write_string`, except for text that XlsxWriter would copy into the XML unescaped.
+
+    XlsxWriter takes a string that starts with "<r>" and ends with "</r>" for rich-string XML and
+    writes it as it is: a branch typing such a name would corrupt the workbook. That text is
+    written as a rich string of three plain runs instead, which shows exactly the same.
+    """
+    if text.startswith("<r>") and text.endswith("</r>"):
+        runs = (text[:1], text[1:-1], text[-1:])
+        return ws.write_rich_string(row, col, *runs, *([fmt] if fmt is not None else []))
+    return ws.write_string(row, col, text, fmt)
+
+
 def file_component(value: Any) -> str:
     """A 机构号 or 机构名称 made safe as one path component: no separators, no dot-dot, no
     invisible or direction-changing characters, at most FILE_COMPONENT_BYTES bytes of UTF-8."""

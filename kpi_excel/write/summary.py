@@ -38,7 +38,7 @@ from .fastsheet import (
     texts,
     write_column,
 )
-from .safe import cell_text, workbook_options
+from .safe import cell_text, workbook_options, write_text
 
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
@@ -329,7 +329,7 @@ def _table(
 ) -> int:
     """Title, headers and rows (`rows` of each list in `values`, default all); frozen header,
     widths, A4 landscape fit to width. Returns the number of rows written."""
-    ws.write_string(0, 0, cell_text(title), f.title)
+    write_text(ws, 0, 0, cell_text(title), f.title)
     n = 0
     for c, (label, key, kind, width) in enumerate(columns):
         ws.write_string(HEADER_ROW, c, label, f.head)

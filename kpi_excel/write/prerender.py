@@ -1,0 +1,127 @@
+"""The person rows of 考核结果 and 计分说明 for many branch workbooks at once.
+
+A branch workbook's 考核结果 and 计分说明 hold one row per person; the cells of a row depend only
+on that person and on the row's position in the branch. So a chunk of branches is rendered in
+one pass here (a list comprehension per column over every person of the chunk), with style
+placeholders (`fastsheet.style_token`) where each workbook's style numbers go; each workbook
+then takes its slice of finished rows (`FastSheet.put_rows`). The cells are those that
+`branch_sheets.write_results` and `write_explain` write cell by cell on a plain worksheet, and
+tests compare the two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xlsxwriter.utility import xl_col_to_name
+
+from ..explain import REFUSED_LABEL
+from ..rulebook import Rulebook
+from .branch_sheets import (
+    EXPLAIN_FILL,
+    EXPLAIN_WHO,
+    HEAD_ROW,
+    OUTCOME_FILLS,
+    REFUSED_FILL,
+    SHEET_EXPLAIN,
+    SHEET_RESULTS,
+    WRAP_WIDTH,
+    row_height,
+)
+from .fastsheet import render_cells, style_token
+from .rows import RESULT_COLUMNS, SheetRows, explain_columns
+from .safe import cell_text
+
+
+class _Styles:
+    """Placeholders for the formats of the rendered cells: (kind, fill, extra) -> token."""
+
+    def __init__(self) -> None:
+        self.specs: dict[str, tuple[str, str | None, tuple]] = {}
+        self._tokens: dict[tuple, str] = {}
+
+    def attr(self, kind: str, fill: str | None, extra: tuple = ()) -> str:
+        key = (kind, fill, extra)
+        if key not in self._tokens:
+            self._tokens[key] = token = style_token(len(self._tokens))
+            self.specs[token] = key
+        return f' s="{self._tokens[key]}"'
+
+
+def prerender(rows: SheetRows, bounds: dict[str, tuple[int, int]], rules: Rulebook) -> None:
+    """Fill `rows.xml` (per sheet: each person's row of cells, and its height) and
+    `rows.styles` for every branch in `bounds` (file -> (start, stop) in `rows`)."""
+    n = len(rows)
+    if not n:
+        return
+    position = np.zeros(n, dtype=np.int64)  # each person's place in the branch's sheet
+    for start, stop in bounds.values() or [(0, n)]:
+        position[start:stop] = np.arange(stop - start)
+    excel_rows = (position + HEAD_ROW + 2).tolist()  # 1-based rows under the header
+    styles = _Styles()
+    rows.xml[SHEET_RESULTS] = _results(rows, excel_rows, styles, rules)
+    if rows.explain is not None:
+        stripe = (position % 2).astype(bool).tolist()
+        rows.xml[SHEET_EXPLAIN] = _explain(rows, excel_rows, stripe, styles, rules)
+    rows.styles = styles.specs
+
+
+def _refs(col: int, excel_rows: list[int]) -> list[str]:
+    letter = xl_col_to_name(col)
+    return [f'<c r="{letter}{r}"' for r in excel_rows]
+
+
+def _results(
+    rows: SheetRows, excel_rows: list[int], styles: _Styles, rules: Rulebook
+) -> tuple[list[str], list[float | None]]:
+    fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()}
+    row_fills = [
+        REFUSED_FILL if refused else fills.get(outcome)
+        for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
+    ]
+    columns: list[list[str]] = []
+    wrapped: list[list[tuple[str, float]]] = [[] for _ in excel_rows]
+    for c, (key, _, kind, width) in enumerate(RESULT_COLUMNS):
+        values = rows.cells[key]
+        extra = (("text_wrap", True),) if width >= WRAP_WIDTH else ()
+        blank = [v == "" or v != v for v in values]  # '' or NaN
+        attrs = [
+            "" if is_blank and fill is None else styles.attr(kind, fill, extra)
+            for is_blank, fill in zip(blank, row_fills, strict=True)
+        ]
+        columns.append(render_cells(kind, _refs(c, excel_rows), attrs, values))
+        if extra:
+            for i, (v, is_blank) in enumerate(zip(values, blank, strict=True)):
+                if not is_blank:
+                    wrapped[i].append((v, width))
+    heights = [row_height(cells) if cells else None for cells in wrapped]
+    return list(map("".join, zip(*columns, strict=True))), heights
+
+
+def _explain(
+    rows: SheetRows, excel_rows: list[int], stripe: list[bool], styles: _Styles, rules: Rulebook
+) -> tuple[list[str], list[float | None]]:
+    assert rows.explain is not None
+    wrap = (("text_wrap", True),)
+    attrs = [styles.attr("text", EXPLAIN_FILL if odd else None, wrap) for odd in stripe]
+    columns = [
+        render_cells("text", _refs(c, excel_rows), attrs, rows.cells[key])
+        for c, key in enumerate(EXPLAIN_WHO)
+    ]
+    errors = rows.cells["errors"]
+    refused = [i for i, r in enumerate(rows.refused) if r]
+    widths = [w for _, _, w in explain_columns(rules)]
+    lines: list[list[tuple[str, float]]] = [[] for _ in excel_rows]
+    for j, texts in enumerate(rows.explain):
+        c = len(EXPLAIN_WHO) + j
+        texts = list(texts)
+        for i in refused:
+            texts[i] = (
+                cell_text(f"{REFUSED_LABEL}:{errors[i] or '该行未通过校验'}") if j == 0 else ""
+            )
+        cell_attrs = [a if t else "" for a, t in zip(attrs, texts, strict=True)]
+        columns.append(render_cells("text", _refs(c, excel_rows), cell_attrs, texts))
+        for i, t in enumerate(texts):
+            if t:
+                lines[i].append((errors[i] if rows.refused[i] else t, widths[j]))
+    heights = [row_height(cells) if cells else None for cells in lines]
+    return list(map("".join, zip(*columns, strict=True))), heights
