@@ -75,7 +75,10 @@ def _only(people: pd.DataFrame, col: str, scored: pd.Series, fmt) -> list[str]:
     except (TypeError, ValueError):  # not a numeric column: value by value
         return people[col].where(scored).map(lambda v: fmt(v) if pd.notna(v) else "").tolist()
     values = np.where(scored.to_numpy(dtype=bool), values, np.nan)
-    return [fmt(v) if v == v else "" for v in values.tolist()]
+    # each distinct value formatted once (NaNs are one value; 0.0 and -0.0 too, shown alike)
+    distinct, where = np.unique(values, return_inverse=True)
+    shown = np.array([fmt(v) if v == v else "" for v in distinct.tolist()], dtype=object)
+    return shown[where].tolist()
 
 
 def write_csv(path: Path, rows: pd.DataFrame, text_columns: list[str]) -> Path:
