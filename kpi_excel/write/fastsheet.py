@@ -1,11 +1,13 @@
 """Fast, checked cell writing for the large sheets (summary, branch workbooks).
 
 `FastSheet` is an XlsxWriter worksheet (XlsxWriter's documented `worksheet_class` hook) that
-stores a column of formatted cells in one pass and serialises formatted string, number and
-blank cells with one f-string each, instead of XlsxWriter's per-call checks and general
-escaping path: most of the cost of 100,000 cells. It overrides XlsxWriter's private
-`_write_cell`, so `fast_cells_match` checks once per process that the installed XlsxWriter
-writes the very same XML both ways; if anything differs, plain worksheets are used.
+takes whole columns of cells (`put_column`) or whole rows already rendered for many workbooks at
+once (`put_rows`), and writes them when the sheet is assembled, as the very XML that XlsxWriter
+itself writes in its `constant_memory` mode, instead of one Python call and one cell object per
+cell (most of the cost of a bank's million cells). It overrides XlsxWriter's private
+`_write_rows`, so `fast_cells_match` checks once per process that the installed XlsxWriter
+writes the same XML for the same cells; if anything differs, plain worksheets are used.
+`close_workbook` deflates a workbook's parts at level 1 (see there).
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ class FastSheet(Worksheet):
                     grid.setdefault(col, [""] * n)[row - first] = self.fh.getvalue()
                 finally:
                     self.fh = fh
-        rows = map("".join, zip(*(grid[c] for c in sorted(grid)), strict=True))
+        self._columns, self._rows = [], []  # rendered: free them before the next sheet
+        rows = map("".join, zip(*(grid.pop(c) for c in sorted(grid)), strict=True))
         for row, xml in enumerate(rows, first):
             info = self.row_info.get(row)
             if xml and info is None:  # what _write_row writes for a row without attributes
@@ -187,7 +190,8 @@ def _text_xml(text: str) -> tuple[str, str]:
 
 def _render(row: int, col: int, kind: str, values: list, fmt: Any) -> list[str]:
     """The <c> elements of one column ('' where no cell is written)."""
-    refs = _refs(col, row, len(values))
+    n = len(values)
+    refs = _refs(col, row, n) if n <= _REFS_CACHED else _refs.__wrapped__(col, row, n)
     if isinstance(fmt, list):
         index = {id(f): f' s="{f._get_xf_index()}"' for f in {id(f): f for f in fmt}.values() if f}
         index[id(None)] = ""
@@ -219,6 +223,9 @@ def render_cells(kind: str, refs: Sequence[str], styles: Sequence[str], values: 
         f"{ref}{s}><v>{v:.16G}</v></c>" if v == v else f"{ref}{s}/>" if s else ""
         for ref, s, v in zip(refs, styles, values, strict=True)
     ]
+
+
+_REFS_CACHED = 500  # columns of up to this many cells: the usual branch sheet, cached
 
 
 @functools.lru_cache(maxsize=4096)
@@ -345,6 +352,14 @@ class _QuickZipInfo(zipfile.ZipInfo):
         self._compresslevel = ZIP_LEVEL
 
 
+class _QuickZipFile(zipfile.ZipFile):
+    """A zip file whose members from files on disk are deflated at level 1."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.compresslevel = ZIP_LEVEL
+
+
 ZIP_LEVEL = 1  # deflate level of the parts of the workbooks a run writes
 
 
@@ -353,18 +368,18 @@ def close_workbook(wb: xlsxwriter.Workbook) -> None:
 
     The parts of an xlsx are repetitive XML: level 1 makes files about 15 % larger and deflates
     them three to four times faster, which is a tenth of a whole run. XlsxWriter has no option
-    for it; it makes each part's `ZipInfo` (with `in_memory`), so its module's `ZipInfo` is
-    swapped for this process for the length of the call.
+    for it; it makes the `ZipFile` and (with `in_memory`) each part's `ZipInfo` itself, so its
+    module's two names are swapped for this process for the length of the call.
     """
     module = xlsxwriter.workbook
-    if not wb.in_memory or module.ZipInfo is not zipfile.ZipInfo:
+    if module.ZipInfo is not zipfile.ZipInfo or module.ZipFile is not zipfile.ZipFile:
         wb.close()
         return
-    module.ZipInfo = _QuickZipInfo
+    module.ZipInfo, module.ZipFile = _QuickZipInfo, _QuickZipFile
     try:
         wb.close()
     finally:
-        module.ZipInfo = zipfile.ZipInfo
+        module.ZipInfo, module.ZipFile = zipfile.ZipInfo, zipfile.ZipFile
 
 
 def add_sheet(wb: xlsxwriter.Workbook, name: str):

@@ -519,7 +519,8 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
     per_branch, bank = tallies(people, rules)
 
     def write(tmp: Path) -> None:
-        wb = _ManySheets(str(tmp), workbook_options())
+        # Parts go through temporary files, not RAM: a bank's summary is a few hundred MB of XML.
+        wb = _ManySheets(str(tmp), {**workbook_options(), "in_memory": False})
         f = _Formats(wb, rules.decimals)
         _totals_sheet(wb, f, period, per_branch, bank, rules)
 
