@@ -23,7 +23,7 @@ from .periods import Period
 from .rulebook import Rulebook
 from .score import derive, score
 from .validate import Validated, validate
-from .write.outputs import ledger_rows, write_outputs
+from .write.outputs import write_outputs
 from .write.publish import publish
 
 
@@ -39,6 +39,7 @@ class RunResult:
     people: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: pd.DataFrame = field(default_factory=pd.DataFrame)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)  # results.csv rows, as text
+    ledger_rows: list[dict] = field(default_factory=list)  # one per person, for the ledger
     inputs: list[dict] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     moved_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (wanted, written)
@@ -122,7 +123,7 @@ def run(
                     after_write()  # a test hook: fail between writing and publishing
                 result.finished_at = _now()
                 ledger.begin()
-                ledger.add_run(_run_record(result, rules), result.inputs, ledger_rows(result))
+                ledger.add_run(_run_record(result, rules), result.inputs, result.ledger_rows)
                 result.moved_aside = publish(staging, out_dir, result.run_id)
                 ledger.commit()
             except BaseException:

@@ -35,9 +35,11 @@ INPUT_KEYS = [
 
 _SHARED: dict[str, Any] = {}  # what forked writer processes inherit (see _write_branches)
 PARALLEL_MIN_BRANCHES = 8
-# Branch rows are prepared per chunk (rows.prepare: a few hundred pandas operations, whatever the
-# number of people), so chunks are large: two per worker, at most this many branches each.
+# Branch rows are prepared per chunk (rows.prepare and prerender: a few hundred vectorised
+# operations, whatever the number of people), so chunks are not small; several per worker keep
+# the workers evenly busy to the end.
 BRANCHES_PER_CHUNK = 250
+CHUNKS_PER_WORKER = 6
 
 
 def _init_shared(shared: dict[str, Any]) -> None:
@@ -107,21 +109,21 @@ def _write_branches(
 def write_outputs(
     staging: Path, result: Any, v: Validated, rules: Rulebook, workers: int = 1
 ) -> list[Path]:
-    """results.csv, rejected.csv, branch workbooks, summary, report and manifest into `staging`."""
-    people = result.people
+    """results.csv, rejected.csv, branch workbooks, summary, report and manifest into `staging`;
+    also `result.ledger_rows`, what the ledger stores of each person."""
     written: list[Path] = []
-    table = results_table(people, result.period.code, rules.decimals)
-    result.table = table
 
-    def main_work() -> None:
+    def main_work() -> None:  # in this process, while the workers write the branch workbooks
+        result.table = table = results_table(result.people, result.period.code, rules.decimals)
         written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
         rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
         written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
         written.append(write_summary(staging / "summary.xlsx", result, rules))
+        result.ledger_rows = ledger_rows(result)
 
     (staging / "branches").mkdir(parents=True, exist_ok=True)
     jobs = _branch_jobs(staging, result, v)
-    size = max(1, min(BRANCHES_PER_CHUNK, -(-len(jobs) // max(1, workers * 2))))
+    size = max(1, min(BRANCHES_PER_CHUNK, -(-len(jobs) // max(1, workers * CHUNKS_PER_WORKER))))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     written += _write_branches(chunks, result, rules, workers, main_work)
     written.append(write_manifest(staging / "manifest.json", result, rules))
