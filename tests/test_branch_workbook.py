@@ -20,6 +20,7 @@ from kpi_excel.read import read_workbook
 from kpi_excel.rulebook import load_rulebook
 from kpi_excel.write import fastsheet
 from kpi_excel.write.branch import write_branch
+from kpi_excel.write.branch_sheets import _raw_cell, _raw_column
 from kpi_excel.write.prerender import prerender
 from kpi_excel.write.rows import prepare
 from tests.conftest import GOOD_HEAD, GOOD_SENIOR, Inbox, person
@@ -319,3 +320,14 @@ def test_rendered_rows_same_cells_as_plain_writes(scored, rules, tmp_path, monke
     assert len(found) > 150
     assert " 钱<七>&" in {c[2] for c in found}
     assert found == cells(by_column) == cells(plain)
+
+
+def test_raw_columns_whole_or_cell_by_cell() -> None:
+    """Plain number and text columns are passed on whole; anything else cell by cell."""
+    nan = float("nan")
+    kind, cells = _raw_column([1.5, "", 3, 2.0])
+    assert kind == "number" and cells[0] == 1.5 and cells[1] != cells[1] and cells[2:] == [3.0, 2.0]
+    assert _raw_column(["甲", "乙"]) == ("text", ["甲", "乙"])
+    for mixed in ([1.0, "约100"], [float("inf"), 1.0], ["a\x01"], [True, 1.0], [nan, None, "x"]):
+        kind, cells = _raw_column(mixed)
+        assert kind == "mixed" and cells == [_raw_cell(v) for v in mixed]

@@ -21,7 +21,7 @@ from kpi_excel.pipeline import run as run_pipeline
 from kpi_excel.read import read_workbook
 from kpi_excel.rulebook import load_rulebook
 from kpi_excel.write.export import TEXT_COLUMNS
-from kpi_excel.write.safe import FORMULA_START
+from kpi_excel.write.safe import FORMULA_START, csv_text, csv_texts
 from tests.conftest import GOOD_SENIOR, person
 from tests.support import hostile as H
 
@@ -495,6 +495,12 @@ def test_rich_string_lookalike_is_text(inbox, monkeypatch, fast) -> None:
             c.value for ws in load_workbook(book).worksheets for r in ws.iter_rows() for c in r
         }
         assert lookalike in values, book.name
+
+
+def test_csv_texts_is_csv_text_of_each_value() -> None:
+    values = ["=1+1", "+x", "-3", "@a", "\tT", "\rR", "ok", "", None, 12, "a\x01b", "中文"]
+    assert csv_texts(values) == [csv_text(v) for v in values]
+    assert csv_texts(["a", "=b"]) == ["a", "'=b"]
 
 
 def test_names_never_lead_outside_the_output_folder(inbox, tmp_path) -> None:

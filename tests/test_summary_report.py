@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import shutil
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+import xlsxwriter
 from markupsafe import escape
+from xlsxwriter.exceptions import DuplicateWorksheetName, InvalidWorksheetName
 
 from kpi_excel.periods import parse_period
 from kpi_excel.pipeline import run
 from kpi_excel.report import write_report
 from kpi_excel.rulebook import load_rulebook
-from kpi_excel.write import fastsheet
+from kpi_excel.write import fastsheet, summary
 from kpi_excel.write.summary import safe_sheet_name, write_summary
 from tests.support.cells import cells
 
@@ -222,6 +225,31 @@ def test_fast_cells_check_notices_a_difference(monkeypatch):
 
     monkeypatch.setattr(fastsheet, "_string", wrong)
     assert not fastsheet.fast_cells_match.__wrapped__()
+
+
+def test_sheet_names_checked_against_a_set_as_xlsxwriter_would():
+    wb = summary._ManySheets(io.BytesIO(), {"in_memory": True})
+    wb.add_worksheet("B1 城东")
+    with pytest.raises(DuplicateWorksheetName):
+        wb.add_worksheet("b1 城东")  # Excel ignores case
+    with pytest.raises(InvalidWorksheetName):
+        wb.add_worksheet("a/b")  # XlsxWriter's own checks still run
+    wb.add_worksheet("B2 城西")
+    assert [ws.name for ws in wb.worksheets()] == ["B1 城东", "B2 城西"]
+    wb.close()
+
+
+def test_workbooks_deflated_quickly_and_xlsxwriter_left_as_it_was(tmp_path):
+    for in_memory in (True, False):
+        path = tmp_path / f"w{in_memory}.xlsx"
+        wb = xlsxwriter.Workbook(str(path), {"in_memory": in_memory})
+        wb.add_worksheet().write_string(0, 0, "甲" * 2000)
+        fastsheet.close_workbook(wb)
+        assert xlsxwriter.workbook.ZipInfo is zipfile.ZipInfo
+        assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
+        assert openpyxl.load_workbook(path).active["A1"].value == "甲" * 2000
+        with zipfile.ZipFile(path) as z:
+            assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in z.infolist())
 
 
 def test_safe_sheet_name():

@@ -171,15 +171,24 @@ def ledger_rows(result: Any) -> list[dict]:
     Built column by column: each column's values are encoded to JSON once, in bulk, and each
     person's `inputs` and `results` objects are assembled as JSON text (exactly what
     `json.dumps(..., ensure_ascii=False)` gives for the dicts they stand for); `Ledger.add_run`
-    stores the text as it is.
+    stores the text as it is. Done in slices of LEDGER_SLICE people, so that the columns of JSON
+    held at once stay small (a bank's 60,000 people: a few hundred MB in one go).
     """
-    people = result.people
-    table = result.table
-    n = len(table)
-    if len(people) != n:
+    people, table = result.people, result.table
+    if len(people) != len(table):
         raise ValueError("ledger_rows: people and results table differ in length")
-    if not n:
-        return []
+    rows: list[dict] = []
+    for start in range(0, len(table), LEDGER_SLICE):
+        part = slice(start, start + LEDGER_SLICE)
+        rows += _ledger_rows(people.iloc[part], table.iloc[part])
+    return rows
+
+
+LEDGER_SLICE = 5000
+
+
+def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
+    n = len(table)
     results: dict[str, list[str]] = {c: _json_values(table[c], plain=False) for c in table.columns}
     for c in ("role_label", "group", "total_units", "history_note", "flags_text"):
         results[c] = _json_values(people[c] if c in people else None, n, plain=True)
