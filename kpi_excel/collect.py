@@ -7,6 +7,7 @@ rerun after one branch resubmits reads only that workbook.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import pickle
@@ -41,8 +42,10 @@ def _cache_path(cache: Path | None, sha: str) -> Path | None:
 
 def _read_one(
     args: tuple[Path, str, dict | None, Path | None],
-) -> tuple[dict, WorkbookData | None, str, str]:
-    """(input record, workbook or None, refusal reason, traceback) for one file."""
+) -> tuple[dict, bytes | None, str, str]:
+    """(input record, the parsed workbook pickled or None, refusal reason, traceback) for one
+    file. The workbook travels pickled: that one pickle is also the cache entry, and a cache hit
+    is passed on as read, without unpickling it here."""
     path, display, limits, cache = args
     try:
         data = path.read_bytes()
@@ -54,11 +57,8 @@ def _read_one(
     cached = _cache_path(cache, sha)
     if cached and cached.exists():
         try:
-            with cached.open("rb") as fh:
-                book = pickle.load(fh)
-            book.file = display
-            return rec, book, "", ""
-        except Exception:  # a damaged cache entry is just parsed again
+            return rec, cached.read_bytes(), "", ""
+        except OSError:  # unreadable: parse again
             pass
     try:
         book = read_workbook(path, display, limits, data, sha)  # bytes read and hashed once
@@ -73,16 +73,36 @@ def _read_one(
             f"{display} 读取时发生意外错误,已记录到日志,请联系管理员",
             traceback.format_exc(),
         )
+    blob = pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL)
     if cached:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(".tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(book, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.write_bytes(blob)
             tmp.replace(cached)
         except OSError:
             pass
-    return rec, book, "", ""
+    return rec, blob, "", ""
+
+
+def _unpickle(blob: bytes, task: tuple, sha: str) -> tuple[WorkbookData | None, tuple | None]:
+    """The workbook of `_read_one`, or (when the cache entry it came from is damaged: removed,
+    the file parsed and cached again) None and `_read_one`'s new answer."""
+    try:
+        book = pickle.loads(blob)
+        if not isinstance(book, WorkbookData):
+            raise TypeError("not a workbook")
+    except Exception:  # noqa: BLE001 - any damage: parse the file again
+        path, display, limits, cache = task
+        entry = _cache_path(cache, sha)
+        if entry:
+            with contextlib.suppress(OSError):
+                entry.unlink(missing_ok=True)
+        if entry and entry.exists():  # could not be removed: leave the cache out of it
+            cache = None
+        return None, _read_one((path, display, limits, cache))
+    book.file = task[1]
+    return book, None
 
 
 def _hash_file(path: Path) -> tuple[int, str]:
@@ -115,14 +135,20 @@ def collect(
             results = pool.map(
                 _read_one, tasks, chunksize=max(1, min(16, len(tasks) // (jobs * 4)))
             )
-            _gather(results, len(tasks), out, progress)
+            _gather(results, tasks, out, progress)
     else:
-        _gather(map(_read_one, tasks), len(tasks), out, progress)
+        _gather(map(_read_one, tasks), tasks, out, progress)
     return out
 
 
-def _gather(results, total: int, out: Collected, progress: Progress | None) -> None:
-    for i, (rec, book, reason, tb) in enumerate(results, start=1):
+def _gather(results, tasks: list, out: Collected, progress: Progress | None) -> None:
+    for i, (task, (rec, blob, reason, tb)) in enumerate(zip(tasks, results, strict=True), start=1):
+        book = None
+        if blob is not None:
+            book, again = _unpickle(blob, task, rec["sha256"])
+            if again is not None:
+                rec, blob, reason, tb = again
+                book = pickle.loads(blob) if blob is not None else None
         if book is not None:
             out.books.append(book)
         else:
@@ -132,4 +158,4 @@ def _gather(results, total: int, out: Collected, progress: Progress | None) -> N
                 log.error("unexpected error reading %s\n%s", rec["name"], tb)
         out.inputs.append(rec)
         if progress:
-            progress(i, total)
+            progress(i, len(tasks))
