@@ -83,14 +83,15 @@ def _only(people: pd.DataFrame, col: str, scored: pd.Series, fmt) -> list[str]:
 
 def write_csv(path: Path, rows: pd.DataFrame, text_columns: list[str]) -> Path:
     """Write rows as UTF-8-with-BOM CSV, neutralising formula-like text from branches."""
-    safe = rows.copy()
-    for col in text_columns:
-        safe[col] = csv_texts(safe[col].tolist())
+    columns = [
+        csv_texts(rows[col].tolist()) if col in text_columns else rows[col].tolist()
+        for col in rows.columns
+    ]
 
     def write(tmp: Path) -> None:
         with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
             w = csv.writer(fh, lineterminator="\r\n")
-            w.writerow(list(safe.columns))
-            w.writerows(safe.itertuples(index=False, name=None))
+            w.writerow(list(rows.columns))
+            w.writerows(zip(*columns, strict=True))
 
     return write_atomic(path, write)
