@@ -8,6 +8,7 @@ reason). Every sheet prints on A4 landscape, one page wide. The sheets are writt
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -73,7 +74,8 @@ def write_branch(
         rows = people
 
     def write(tmp: Path) -> None:
-        wb = xlsxwriter.Workbook(str(tmp), workbook_options())
+        buffer = io.BytesIO()  # the zip assembled in memory and written in one go: a small file
+        wb = xlsxwriter.Workbook(buffer, workbook_options())
         wb.set_properties({"title": cell_text(title)[:255]})
         fm = Formats(wb, rules.decimals)
         write_results(add_sheet(wb, SHEET_RESULTS), fm, rows, title, rules)
@@ -82,5 +84,6 @@ def write_branch(
         if book is not None:
             write_raw(add_sheet(wb, SHEET_RAW), fm, book, problems)
         close_workbook(wb)
+        tmp.write_bytes(buffer.getbuffer())
 
     return write_atomic(path, write)

@@ -187,7 +187,7 @@ def _put_rendered(
     used = set(fills)
     styles = {
         token: fm.get(kind, fill, **dict(extra))
-        for token, (kind, fill, extra) in rows.styles.items()
+        for token, (kind, fill, extra) in rows.styles[sheet].items()
         if fill is None or fill in used
     }
     ws.put_rows(first, xml, last_col, styles)

@@ -174,9 +174,20 @@ def _plain_cell(v: Any) -> bool:
 # Text that the plain path below must handle: XML's special characters, control characters,
 # Excel's own _xHHHH_ escapes; leading or trailing whitespace is checked with XlsxWriter's test.
 _SPECIAL_RE = re.compile(r"[&<>\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_")
-# The same for a column's non-blank values joined by newlines: a value that starts or ends with
-# whitespace is caught by the line anchors (a newline inside a value may match too: harmless).
-_COLUMN_SPECIAL_RE = re.compile(r"[&<>\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_|^\s|\s$", re.M)
+_ESCAPED_CHAR_RE = re.compile(r"[&<>\x00-\x08\x0b-\x1f]")
+_EXCEL_ESCAPE_RE = re.compile(r"_x[0-9a-fA-F]{4}_")
+
+
+def _any_special(values: list[str]) -> bool:
+    """Whether any text of a column needs more than copying into the XML (see `_text_xml`):
+    one scan of them all for characters to escape, then each value's ends for whitespace."""
+    texts = [v for v in values if v]
+    joined = "\n".join(texts)
+    return bool(
+        _ESCAPED_CHAR_RE.search(joined)
+        or ("_x" in joined and _EXCEL_ESCAPE_RE.search(joined))
+        or any(t[0].isspace() or t[-1].isspace() for t in texts)
+    )
 
 
 def _text_xml(text: str) -> tuple[str, str]:
@@ -208,7 +219,7 @@ def render_cells(kind: str, refs: Sequence[str], styles: Sequence[str], values: 
     ''); `kind` and `values` as for `FastSheet.put_column`.
     """
     if kind == "text":
-        if _COLUMN_SPECIAL_RE.search("\n".join(filter(None, values))):
+        if _any_special(values):
             return [
                 (_string(ref, s, v) if v else f"{ref}{s}/>" if s else "")
                 for ref, s, v in zip(refs, styles, values, strict=True)

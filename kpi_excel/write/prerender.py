@@ -49,7 +49,7 @@ class _Styles:
 
 def prerender(rows: SheetRows, bounds: dict[str, tuple[int, int]], rules: Rulebook) -> None:
     """Fill `rows.xml` (per sheet: each person's row of cells, and its height) and
-    `rows.styles` for every branch in `bounds` (file -> (start, stop) in `rows`)."""
+    `rows.styles` (per sheet) for every branch in `bounds` (file -> (start, stop) in `rows`)."""
     n = len(rows)
     if not n:
         return
@@ -57,12 +57,14 @@ def prerender(rows: SheetRows, bounds: dict[str, tuple[int, int]], rules: Rulebo
     for start, stop in bounds.values() or [(0, n)]:
         position[start:stop] = np.arange(stop - start)
     excel_rows = (position + HEAD_ROW + 2).tolist()  # 1-based rows under the header
-    styles = _Styles()
+    styles = _Styles()  # one per sheet: a workbook replaces only its own sheet's placeholders
     rows.xml[SHEET_RESULTS] = _results(rows, excel_rows, styles, rules)
+    rows.styles[SHEET_RESULTS] = styles.specs
     if rows.explain is not None:
         stripe = (position % 2).astype(bool).tolist()
+        styles = _Styles()
         rows.xml[SHEET_EXPLAIN] = _explain(rows, excel_rows, stripe, styles, rules)
-    rows.styles = styles.specs
+        rows.styles[SHEET_EXPLAIN] = styles.specs
 
 
 def _refs(col: int, excel_rows: list[int]) -> list[str]:

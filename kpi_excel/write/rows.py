@@ -81,9 +81,9 @@ class SheetRows:
     outcome: list[str]
     explain: list[list[str]] | None
     # Rows already rendered (prerender.py): sheet -> (each person's cells XML, row height), and
-    # the formats of their style placeholders: token -> (kind, fill, extra) for Formats.get.
+    # the formats of their style placeholders: sheet -> token -> (kind, fill, extra).
     xml: dict[str, tuple[list[str], list[float | None]]] = field(default_factory=dict)
-    styles: dict[str, tuple[str, str | None, tuple]] = field(default_factory=dict)
+    styles: dict[str, dict[str, tuple[str, str | None, tuple]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.refused)
