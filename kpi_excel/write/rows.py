@@ -111,7 +111,7 @@ def sheet_order(people: pd.DataFrame, rules: Rulebook, by_file: bool = True) -> 
     rank = np.nan_to_num(np.asarray(rank, dtype=float), nan=np.inf)
     row = pd.to_numeric(people["_row"], errors="coerce").to_numpy(dtype=float)
     if by_file and "_file" in people:
-        file = pd.factorize(people["_file"], sort=False)[0]
+        file = pd.factorize(people["_file"], sort=False, use_na_sentinel=False)[0]
     else:
         file = np.zeros(len(people), dtype=int)
     return np.lexsort((row, rank, group, refused, file))  # the last key sorts first
@@ -149,9 +149,9 @@ def prepare(
         explain = [[] for _ in explain_columns(rules)]
     outcome = cell_texts(rows["outcome"]) if "outcome" in rows else [""] * n
     bounds: dict[str, tuple[int, int]] = {}
-    if n and "_file" in rows:
-        files = rows["_file"].tolist()
-        for i, f in enumerate(files):
-            start, _ = bounds.get(f, (i, i))
-            bounds[f] = (start, i + 1)
+    if n and "_file" in rows:  # sorted by file: each file's rows are one run
+        codes, files = pd.factorize(rows["_file"], sort=False, use_na_sentinel=False)
+        starts = np.flatnonzero(np.diff(codes, prepend=-1))
+        stops = np.append(starts[1:], n)
+        bounds = dict(zip(files, zip(starts.tolist(), stops.tolist(), strict=True), strict=True))
     return SheetRows(cells, refused.tolist(), outcome, explain), bounds
