@@ -56,7 +56,7 @@ def write_branch(
     rules: Rulebook | None = None,
     period: Period | None = None,
     book: WorkbookData | None = None,
-    problems: pd.DataFrame | None = None,
+    problems: pd.DataFrame | list[dict] | None = None,
     explanations: pd.DataFrame | None = None,
 ) -> Path:
     """Write one branch's workbook atomically; return where it ended up (see write_atomic).
@@ -64,7 +64,7 @@ def write_branch(
     `people` are this branch's rows of the run's people table (scored and refused), or those
     rows already prepared (`rows.prepare`, as a run does for many branches at once); `book` the
     workbook as read (for 原始数据; the sheet is left out without it) and `problems` the run's
-    problem table (filtered here by `book.file`). 计分说明 needs `period` (or prepared rows
+    problem table or its records (filtered here by `book.file`). 计分说明 needs `period` (or prepared rows
     with their explanations); `rules` defaults to the shipped rulebook.
     """
     rules = rules if rules is not None else load_rulebook()
