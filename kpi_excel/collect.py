@@ -85,24 +85,28 @@ def _read_one(
     return rec, blob, "", ""
 
 
-def _unpickle(blob: bytes, task: tuple, sha: str) -> tuple[WorkbookData | None, tuple | None]:
-    """The workbook of `_read_one`, or (when the cache entry it came from is damaged: removed,
-    the file parsed and cached again) None and `_read_one`'s new answer."""
+def _load(answer: tuple, task: tuple) -> tuple[dict, WorkbookData | None, str, str]:
+    """`_read_one`'s answer with its workbook unpickled. A damaged cache entry is removed and
+    the file parsed (and cached) again."""
+    rec, blob, reason, tb = answer
+    if blob is None:
+        return rec, None, reason, tb
     try:
         book = pickle.loads(blob)
         if not isinstance(book, WorkbookData):
             raise TypeError("not a workbook")
     except Exception:  # noqa: BLE001 - any damage: parse the file again
         path, display, limits, cache = task
-        entry = _cache_path(cache, sha)
+        entry = _cache_path(cache, rec["sha256"])
         if entry:
             with contextlib.suppress(OSError):
                 entry.unlink(missing_ok=True)
         if entry and entry.exists():  # could not be removed: leave the cache out of it
             cache = None
-        return None, _read_one((path, display, limits, cache))
+        rec, blob, reason, tb = _read_one((path, display, limits, cache))
+        return rec, pickle.loads(blob) if blob is not None else None, reason, tb
     book.file = task[1]
-    return book, None
+    return rec, book, reason, tb
 
 
 def _hash_file(path: Path) -> tuple[int, str]:
@@ -142,13 +146,8 @@ def collect(
 
 
 def _gather(results, tasks: list, out: Collected, progress: Progress | None) -> None:
-    for i, (task, (rec, blob, reason, tb)) in enumerate(zip(tasks, results, strict=True), start=1):
-        book = None
-        if blob is not None:
-            book, again = _unpickle(blob, task, rec["sha256"])
-            if again is not None:
-                rec, blob, reason, tb = again
-                book = pickle.loads(blob) if blob is not None else None
+    for i, (task, answer) in enumerate(zip(tasks, results, strict=True), start=1):
+        rec, book, reason, tb = _load(answer, task)
         if book is not None:
             out.books.append(book)
         else:
