@@ -1,27 +1,29 @@
-"""How each person's score came about, in words and numbers, generated from the rulebook.
+"""How each person's score came about, in words and numbers: a rendering of the results layer.
 
 `explain_frame` builds every sentence for every person of a run at once (one column per line,
 built column-wise over object arrays of str, each distinct number formatted once), e.g. for 存款:
 `新增存款日均增幅31.25%,目标30%,每±1个百分点±2分:40+2.50=42.50分(第十三条(扣分标准1))`.
-`explain_person` gives the same sentences for one row (of the people table or of a stored
-results row) as (label, sentence) pairs, for `kpi-excel explain`. Shown numbers are rounded
-with the scoring helper (half away from zero), never with Python's round().
+Every figure comes from the scorer's columns (score.py, flags.py) and every rule phrase from
+the rulebook (describe.py): nothing here computes a score, a band, a grade or a flag, so a
+sentence cannot contradict the figure beside it. `explain_person` gives the same sentences for
+one stored results row, for `kpi-excel explain`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .numbers import compare, fmt_number, round_half_away, to_units
+from . import describe as D
+from .exact import Q
+from .flags import MonthFigure, flag_warns, raised_flags
+from .numbers import fmt_number
 from .periods import Period, parse_period
 from .rulebook import Item, Rule, Rulebook
-from .schema import FIELD_BY_KEY
-from .score import TOTAL_DECIMALS, item_raw, period_fraction
+from .score import BAND, CAPPED, GRADE_ROW, REACHED, SHOWN, TARGET, UNCLIPPED
 
 REFUSED_LABEL = "未计分"
 LINE_LABELS = {
@@ -37,43 +39,8 @@ LINE_LABELS = {
 _TEXT_KEYS = {
     "emp_id", "name", "role", "role_label", "group", "flags", "outcome", "recommended_level",
     "errors", "status", "history_note", "grade", "branch_code", "branch_name", "flags_text",
+    "decided",
 }  # fmt: skip
-
-
-def _const(d: Decimal | float | int) -> str:
-    """A rulebook constant as written: 30, 99.5, 0.1 (no trailing zeros)."""
-    text = format(Decimal(str(d)).normalize(), "f")
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _unit(key: str, rules: Rulebook) -> str:
-    """The unit in a contract label's brackets (万元, 个); a difference keeps its inputs' unit."""
-    f = FIELD_BY_KEY.get(key)
-    if f is not None:
-        return f.label[f.label.index("(") + 1 : -1] if f.label.endswith(")") else ""
-    d = next((d for d in rules.derived if d.key == key), None)
-    return _unit(d.a, rules) if d is not None and d.kind == "difference" else ""
-
-
-def _is_ratio(key: str, rules: Rulebook) -> bool:
-    return any(d.key == key and d.kind in ("ratio", "growth") for d in rules.derived)
-
-
-def _label(key: str, rules: Rulebook) -> str:
-    if key == "total":
-        return "综合得分"
-    d = next((d for d in rules.derived if d.key == key), None)
-    if d is not None:
-        return d.label
-    f = FIELD_BY_KEY.get(key)
-    return f.label.split("(")[0] if f else key
-
-
-def _fields(cond: dict[str, Any]) -> list[tuple[str, bool]]:
-    """(field, compared with a yes/no value) of a flag condition, in order."""
-    if "all" in cond or "any" in cond:
-        return [k for c in cond.get("all", cond.get("any", [])) for k in _fields(c)]
-    return [(cond["field"], isinstance(cond["value"], bool))] if "field" in cond else []
 
 
 def _strs(items: Iterable[str]) -> np.ndarray:
@@ -81,11 +48,31 @@ def _strs(items: Iterable[str]) -> np.ndarray:
     return np.fromiter(items, dtype=object)
 
 
-def _each(fn: Callable[[float], str], values: np.ndarray) -> np.ndarray:
-    """fn of every value, called once per distinct value (NaNs are one value; 0.0 and -0.0 are
-    one too, and every formatter here shows them alike)."""
+def _each(fn: Callable[[Any], str], values: np.ndarray) -> np.ndarray:
+    """fn of every value, called once per distinct value."""
+    if not len(values):
+        return np.zeros(0, dtype=object)
     distinct, where = np.unique(values, return_inverse=True)
     return _strs(map(fn, distinct.tolist()))[where]
+
+
+def fixed_texts(values: Any, decimals: int, scale: int = 1) -> np.ndarray:
+    """Figures shown with `decimals` places, rounded half away from zero from the decimal each
+    double stands for (×`scale`, e.g. 100 for a percentage); '' where blank."""
+    q = Q.from_floats(values)
+    if scale != 1:
+        q = q * scale
+    units = q.round_units(decimals)
+    spec = 10**decimals
+
+    def show(u: int) -> str:
+        sign = "-" if u < 0 else ""
+        whole, part = divmod(abs(u), spec)
+        return f"{sign}{whole}.{part:0{decimals}d}" if decimals else f"{sign}{whole}"
+
+    out = _each(show, units)
+    out[q.na] = ""
+    return out
 
 
 class _Frame:
@@ -117,14 +104,13 @@ class _Frame:
             return np.full(self.n, "", dtype=object)
         return self._take(self.df[key].fillna("").astype(str).to_numpy(dtype=object))
 
-    def fixed(self, v: Any) -> np.ndarray:
-        r = round_half_away(v, self.dec)
-        r = np.where(r == 0, 0.0, r)  # no "-0.00"
-        spec = f".{self.dec}f"
-        return _each(lambda x: format(x, spec), r)
+    def objects(self, key: str) -> np.ndarray:
+        if key not in self.df:
+            return np.full(self.n, None, dtype=object)
+        return self._take(self.df[key].to_numpy(dtype=object))
 
-    def pct(self, v: Any) -> np.ndarray:
-        return self.fixed(np.asarray(v, dtype=float) * 100) + "%"
+    def fixed(self, v: Any, scale: int = 1) -> np.ndarray:
+        return fixed_texts(v, self.dec, scale)
 
     def number(self, v: Any) -> np.ndarray:
         return _each(fmt_number, np.asarray(v, dtype=float))
@@ -133,174 +119,185 @@ class _Frame:
         """A figure as a branch head reads it: 31.25%, 1300万元, 是, 80.00分."""
         if is_bool:
             yes = ("true", "1", "是")
-            values = self._take(self.df[key].to_numpy(dtype=object))
+            values = self.objects(key)
             return _strs("是" if str(x).strip().lower() in yes else "否" for x in values)
         x = self.num(key)
-        if key == "total" or key == "business_score" or key.startswith("score_"):
+        if D.is_score(key, self.rules):
             return self.fixed(x) + "分"
-        if _is_ratio(key, self.rules):
-            return self.pct(x)
-        return self.number(x) + _unit(key, self.rules)
+        if D.is_ratio(key, self.rules):
+            return self.fixed(x, 100) + "%"
+        return self.number(x) + D.unit(key, self.rules)
 
 
-def _linear(f: _Frame, rule: Rule, x: np.ndarray, score: np.ndarray) -> np.ndarray:
+def _units(values: np.ndarray, dec: int) -> np.ndarray:
+    """Figures that are whole counts of 10**-dec (scores) as those counts."""
+    return np.rint(np.nan_to_num(values) * 10**dec).astype(np.int64)
+
+
+def _linear(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
     p = rule.params
-    unit = p["unit"]
-    scaled = x / float(p["divisor"]) * float(p["scale"])
-    raw = float(p["base"]) + float(p["points"]) * (scaled - float(p["target"])) / float(p["step"])
-    unclipped = round_half_away(raw, f.dec)
-    delta = (to_units(unclipped, f.dec) - int(to_units(float(p["base"]), f.dec))) / 10**f.dec
-    signs = ["-" if d < 0 else "+" for d in delta.tolist()]
-    per = "个百分点" if unit == "%" else unit
-    shown = f.fixed(scaled) + unit
-    if float(p["divisor"]) != 1:  # the figure the percentage is computed from
-        shown = shown + "(" + _label(rule.input, f.rules) + f.value(rule.input, False) + ")"
+    u = p["unit"]
+    key = item.key
+    unclipped = f.num(UNCLIPPED.format(key=key))
+    delta = (_units(unclipped, f.dec) - int(p["base"] * 10**f.dec)) / 10**f.dec
+    signs = np.where(delta < 0, "-", "+").astype(object)
+    per = "个百分点" if u == "%" else u
+    shown = f.fixed(f.num(SHOWN.format(key=key))) + u
+    if p["divisor"] != 1:  # the figure the percentage is computed from
+        shown = shown + "(" + D.label(rule.input, f.rules) + f.value(rule.input, False) + ")"
     how = (
-        f",目标{_const(p['target'])}{unit},"
-        f"每±{_const(p['step'])}{per}±{_const(p['points'])}分:{_const(p['base'])}"
+        f",目标{D.const(p['target'])}{u},"
+        f"每±{D.const(p['step'])}{per}±{D.const(p['points'])}分:{D.const(p['base'])}"
     )
-    text = _strs(
-        f"{rule.input_label}{s}{how}{sign}{d}={u}分"
-        for s, sign, d, u in zip(
-            shown, signs, f.fixed(np.abs(delta)), f.fixed(unclipped), strict=True
-        )
+    text = rule.input_label + shown + how + signs + f.fixed(np.abs(delta)) + "="
+    text = text + f.fixed(unclipped) + "分"
+    capped = f.num(CAPPED.format(key=key))
+    over, under = capped == 1, capped == -1
+    text[over] = text[over] + f",超过上限{D.const(p['max'])}分,封顶" + f.fixed(score[over]) + "分"
+    text[under] = (
+        text[under] + f",低于下限{D.const(p['min'])}分,保底" + f.fixed(score[under]) + "分"
     )
-    over = raw > float(p["max"])
-    capped = over | (raw < float(p["min"]))
-    cap = np.where(
-        over[capped], f",超过上限{_const(p['max'])}分,封顶", f",低于下限{_const(p['min'])}分,保底"
-    )
-    text[capped] = text[capped] + cap + f.fixed(score[capped]) + "分"
     return text
 
 
-def _bands(f: _Frame, rule: Rule, x: np.ndarray, score: np.ndarray) -> np.ndarray:
+def _bands(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
+    band = np.nan_to_num(f.num(BAND.format(key=item.key)), nan=-1).astype(int)
+    where = _each(lambda b: D.band_text(rule, f.rules, int(b)), band)
+    x = f.num(rule.input)
+    shown = f.fixed(x, 100) + "%" if D.is_ratio(rule.input, f.rules) else f.number(x)
+    return rule.input_label + shown + "," + where + "档:" + f.fixed(score) + "分"
+
+
+def _pro_rata(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
     p = rule.params
-    ratio = _is_ratio(rule.input, f.rules)
-
-    def edge(e: Decimal) -> str:
-        return f"{_const(e * 100)}%" if ratio else _const(e)
-
-    where = np.full(f.n, "", dtype=object)
-    done = np.zeros(len(x), dtype=bool)
-    lower = ""
-    for max_, inclusive, _ in p["bands"]:
-        hit = compare(x, "<=" if inclusive else "<", float(max_)) & ~done
-        upper = f"{'不超过' if inclusive else '低于'}{edge(max_)}"
-        where[hit] = "为0" if (max_ == 0 and inclusive and not lower) else lower + upper
-        done |= hit
-        lower = f"{'超过' if inclusive else '达到'}{edge(max_)}、"
-    where[~done] = lower.rstrip("、")
-    shown = f.pct(x) if ratio else f.number(x)
-    return _strs(
-        f"{rule.input_label}{s},{w}档:{sc}分"
-        for s, w, sc in zip(shown, where, f.fixed(score), strict=True)
-    )
-
-
-def _pro_rata(f: _Frame, rule: Rule, x: np.ndarray, score: np.ndarray) -> np.ndarray:
-    p = rule.params
-    unit = _unit(rule.input, f.rules)
-    target = float(p["target"])
-    if p["scale_by_period"] and not f.period.is_annual:
-        n = len(f.rules.months[f.period.kind])
-        target *= period_fraction(f.period, f.rules)
-        goal = f"本期目标{fmt_number(target)}{unit}(全年{_const(p['target'])}{unit}×{n}/12),"
+    u = D.unit(rule.input, f.rules)
+    target = f.num(TARGET.format(key=item.key))
+    months = len(f.rules.months[f.period.kind])
+    if p["scale_by_period"] and months != 12:
+        whole = f"(全年{D.const(p['target'])}{u}×{months}/12)"
+        goal = "本期目标" + f.number(target) + f"{u}{whole},"
     else:
-        goal = f"目标{fmt_number(target)}{unit},"
-    points, of = _const(p["points"]), fmt_number(target)
-    return _strs(
-        f"{rule.input_label}{v}{unit},{goal}已完成目标,得满分{s}分"
-        if reached
-        else f"{rule.input_label}{v}{unit},{goal}按完成比例:{points}×{v}/{of}={s}分"
-        for v, s, reached in zip(f.number(x), f.fixed(score), (x >= target).tolist(), strict=True)
-    )
+        goal = "目标" + f.number(target) + f"{u},"
+    value = f.number(f.num(rule.input))
+    reached = f.num(REACHED.format(key=item.key)) == 1
+    head = rule.input_label + value + u + "," + goal
+    full = head + "已完成目标,得满分" + f.fixed(score) + "分"
+    part = head + f"按完成比例:{D.const(p['points'])}×" + value + "/" + f.number(target) + "="
+    return np.where(reached, full, part + f.fixed(score) + "分")
 
 
-def _item(
-    f: _Frame, item: Item, roles: Mapping[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The item's sentence, its shown score, and where it counts in the business score
-    (`roles`: each role's rows)."""
+_KINDS = {"linear": _linear, "bands": _bands, "pro_rata": _pro_rata}
+
+
+def _item(f: _Frame, item: Item, roles: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The item's sentence and where it counts in the business score (`roles`: each role's rows)."""
     text = np.full(f.n, "", dtype=object)
-    shown = np.full(f.n, np.nan)
     counted = np.zeros(f.n, dtype=bool)
-    kinds = {"linear": _linear, "bands": _bands, "pro_rata": _pro_rata}
     for role_key, rule in item.by_role.items():
         mask = roles[role_key]
         if not mask.any():
             continue
         sub = f.subset(mask)
-        given = sub.num(item.key)
-        x = sub.num(rule.input)
-        computed = round_half_away(
-            item_raw(rule, pd.Series(x), period_fraction(f.period, f.rules)), f.dec
-        )
-        score = np.where(np.isnan(given), computed, round_half_away(given, f.dec))
-        sentence = kinds[rule.kind](sub, rule, x, score) + f"({item.article})"
-        blank = np.isnan(x)
+        score = sub.num(item.key)
+        blank = np.isnan(score)
+        sentence = _KINDS[rule.kind](sub, item, rule, score) + f"({item.article})"
         text[mask] = np.where(
             blank, f"{rule.input_label}无法计算,本项不计分({item.article})", sentence
         )
-        shown[mask] = score
         counted[mask] = ~blank
-    return text, shown, counted
+    return text, counted
 
 
-def _grade(f: _Frame, total: np.ndarray, total_text: np.ndarray) -> np.ndarray:
-    """The grade sentence of every row (f spans the whole frame; total_text: total as shown)."""
+def _grade(f: _Frame, total_text: np.ndarray) -> np.ndarray:
+    """The grade sentence of every row: the total, the range of the grade row reached."""
     rules = f.rules
-    units = to_units(round_half_away(total, TOTAL_DECIMALS), TOTAL_DECIMALS)
-    group = (
-        f.df["group"]
-        if "group" in f.df
-        else f.df["role"].map({k: r.group for k, r in rules.roles.items()})
-    )
+    group = f.text("group")
+    row = np.nan_to_num(f.num(GRADE_ROW), nan=-1).astype(int)
+    known = (row >= 0) & np.isin(group, list(rules.grades))
     out = np.full(f.n, "", dtype=object)
-    head = "综合得分" + total_text + "分,"
-    article = rules.raw["grades"]["article"]
-    for g, rows in rules.grades.items():
-        left = (group == g).to_numpy(dtype=bool)
-        upper = ""
-        for name, edge, inclusive in rows:
-            if edge is None:
-                hit, where = left, upper or "全部"
-            else:
-                e = int(edge * 10**TOTAL_DECIMALS)
-                hit = left & ((units >= e) if inclusive else (units > e))
-                lower = f"{_const(edge)}分(含)以上" if inclusive else f"超过{_const(edge)}分"
-                where = f"{lower}、{upper}" if upper else lower
-                upper = f"低于{_const(edge)}分" if inclusive else f"{_const(edge)}分(含)以下"
-            out[hit] = head[hit] + f"{rules.groups[g]}{where}:{name}({article})"
-            left = left & ~hit
+    at = np.flatnonzero(known)
+    keys = [f"{g}\x00{r}" for g, r in zip(group[at].tolist(), row[at].tolist(), strict=True)]
+
+    def sentence(k: str) -> str:
+        g, r = k.split("\x00")
+        name = rules.grades[g][int(r)][0]
+        return f"{rules.groups[g]}{D.grade_text(rules, g, int(r))}:{name}({rules.grades_article})"
+
+    if len(at):
+        out[at] = (
+            "综合得分" + total_text[at] + "分," + _each(sentence, np.array(keys, dtype=object))
+        )
     return out
+
+
+def _month_text(months: tuple[MonthFigure, ...], this_period: str, unit: str) -> str:
+    """The months that raised a consecutive-months flag (2026年7月812.4万元<900万元), and
+    where earlier months came from."""
+    shown = []
+    for m in months:
+        amount = fmt_number(m.amount) if m.amount is not None else ""
+        limit = fmt_number(m.threshold) if m.threshold is not None else ""
+        shown.append(f"{m.label}{amount}{unit}<{limit}{unit}")
+    earlier = sorted({m.source for m in months if m.source and m.source != this_period})
+    text = "、".join(shown)
+    if earlier:
+        text += "(" + "、".join(m.label for m in months if m.source in earlier) + "取自"
+        text += "、".join(earlier) + ")"
+    return text
 
 
 def _flags(f: _Frame) -> np.ndarray:
     """Every raised flag's sentence, one line each in code order, for every row."""
     rules = f.rules
-    padded = [f";{s.replace(' ', '')};" for s in f.text("flags")]
-    lines: list[list[str]] = [[] for _ in range(f.n)]
-    for flag in sorted(rules.flags, key=lambda fl: fl.code):
-        decided_code, warned_code = f";{flag.code};", f";{flag.code}?;"
-        decided = np.array([decided_code in s for s in padded], dtype=bool)
-        warned = np.array([warned_code in s for s in padded], dtype=bool)
-        hit = decided | warned
+    lines = [[] for _ in range(f.n)]
+    for flag in raised_flags(rules, f.df):
+        hit = f.objects(f"flag:{flag.code}")
+        hit = np.fromiter((bool(v) and v == v for v in hit), bool, f.n)
         if not hit.any():
             continue
         at, sub = np.flatnonzero(hit), f.subset(hit)
+        text = np.full(len(at), f"{D.flag_text(flag, rules)}({flag.article})", dtype=object)
         keys = [(k, b) for k, b in dict.fromkeys(_fields(flag.condition or {})) if k in f.df]
-        text = np.full(len(at), f"{flag.label}({flag.article})", dtype=object)
         if keys:
-            parts = [_label(k, rules) + ("为" if b else "") + sub.value(k, b) for k, b in keys]
+            parts = [D.label(k, rules) + ("为" if b else "") + sub.value(k, b) for k, b in keys]
             text = text + ",本人" + _strs(map("、".join, zip(*parts, strict=True)))
+        if flag.kind == "consecutive_months":
+            months = sub.objects(f"flag_months:{flag.code}")
+            unit = D.unit(flag.params["of"], rules)
+            text = text + _strs(
+                ",本人" + _month_text(tuple(m), f.period.code, unit) if m else "" for m in months
+            )
         action = rules.outcomes[flag.action]
-        warning = f":{rules.outcomes['warning']},如年度考核仍如此将{action}"
-        text = np.where(warned[at], text + warning, text)
-        text = np.where(decided[at], text + f":{action}", text)
+        if flag_warns(flag, f.period):
+            text = text + f":{rules.outcomes['warning']},如年度考核仍如此将{action}"
+        else:
+            text = text + f":{action}"
         for i, line in zip(at.tolist(), text.tolist(), strict=True):
             lines[i].append(line)
     return _strs(map("\n".join, lines))
+
+
+def _fields(cond: dict[str, Any]) -> list[tuple[str, bool]]:
+    """(field, compared with a yes/no value) of a flag condition, in order."""
+    if "all" in cond or "any" in cond:
+        return [k for c in cond.get("all", cond.get("any", [])) for k in _fields(c)]
+    return [(cond["field"], isinstance(cond["value"], bool))] if "field" in cond else []
+
+
+def flags_text(people: pd.DataFrame, rules: Rulebook, period: Period) -> np.ndarray:
+    """Each raised flag in plain Chinese with its article and what it means this period, one
+    per line (the 预警与处理 column of 考核结果 and the summary)."""
+    text = np.full(len(people), "", dtype=object)
+    actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
+    for flag in raised_flags(rules, people):
+        if flag_warns(flag, period):
+            what = f"{rules.outcomes['warning']}:年度将{actions[flag.action]}"
+        else:
+            what = actions[flag.action]
+        line = f"{D.flag_text(flag, rules)}({flag.article},{what})"
+        hit = people[f"flag:{flag.code}"].fillna(False).to_numpy(dtype=bool)
+        text[hit] = np.where(text[hit] == "", line, text[hit] + "\n" + line)
+    return text
 
 
 def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataFrame:
@@ -316,18 +313,11 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
         return pd.Series(values, index=df.index, dtype=dtype)
 
     parts = np.full((len(rules.items), f.n), "", dtype=object)  # each item's share of the sum
-    units = np.zeros(f.n, dtype=np.int64)
     for i, item in enumerate(rules.items):
-        text, shown, counted = _item(f, item, roles)
+        text, counted = _item(f, item, roles)
         out[item.key] = column(text, object)
-        parts[i, counted] = item.label + f.fixed(shown[counted])
-        units += np.where(counted, to_units(np.where(counted, shown, 0), f.dec), 0)
-    business = f.num("business_score")
-    business = np.where(np.isnan(business), units / 10**f.dec, business)
-    conduct = np.nan_to_num(f.num("conduct_deduction"))
-    total = f.num("total")
-    total = np.where(np.isnan(total), business - conduct, total)
-    conduct_text = f.number(conduct) + "分"
+        parts[i, counted] = item.label + f.fixed(f.num(item.key)[counted])
+    conduct_text = f.number(np.nan_to_num(f.num("conduct_deduction"))) + "分"
     article = next(
         (
             fl.article
@@ -336,25 +326,26 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
         ),
         "",
     )
-    business_text = f.fixed(business)
+    business_text = f.fixed(f.num("business_score"))
     sums = _strs("+".join(filter(None, p)) for p in parts.T.tolist())
     out["business"] = column(sums + "=" + business_text + "分")
     out["conduct"] = column("行为规范扣分" + conduct_text + (f"({article})" if article else ""))
-    total_text = f.fixed(total)
+    total_text = fixed_texts(f.num("total"), rules.total_decimals)
     out["total"] = column(
         "业务得分" + business_text + "-行为规范扣分" + conduct_text + "=" + total_text + "分"
     )
-    out["grade"] = column(_grade(f, total, total_text), object)
+    out["grade"] = column(_grade(f, total_text), object)
     loss = f.num(rules.income_input)
     lost = np.nan_to_num(loss) > 0
-    loss = loss[lost]
-    share = rules.income_share
-    unit = _unit(rules.income_input, rules)
     income = np.full(f.n, "", dtype=object)
-    income[lost] = (
-        _label(rules.income_input, rules) + f.number(loss) + f"{unit}×{_const(share * 100)}%="
-        + f.number(loss * float(share)) + f"{unit},从收入中扣减({rules.raw['income_deduction']['article']})"
-    )  # fmt: skip
+    if lost.any():
+        u = D.unit(rules.income_input, rules)
+        deduction = f.number(f.num("income_deduction")[lost])
+        income[lost] = (
+            D.label(rules.income_input, rules) + f.number(loss[lost])
+            + f"{u}×{D.const(rules.income_share * 100)}%=" + deduction
+            + f"{u},从收入中扣减({rules.income_article})"
+        )  # fmt: skip
     out["income"] = column(income)
     out["flags"] = column(_flags(f), object)
     out["outcome"] = column(
@@ -384,7 +375,8 @@ def _refused(row: Mapping[str, Any]) -> bool:
 def explain_person(
     row: Mapping[str, Any] | pd.Series, rules: Rulebook, period: Period | str
 ) -> list[tuple[str, str]]:
-    """(label, sentence) for every item, the sums, the grade, each raised flag and the outcome."""
+    """(label, sentence) for every item, the sums, the grade, each raised flag and the outcome,
+    from one results row (as the ledger stores it)."""
     if isinstance(period, str):
         period = parse_period(period)
     row = dict(row)
@@ -399,6 +391,9 @@ def explain_person(
     record = {
         k: (v if k in _TEXT_KEYS or not isinstance(v, str) else _parse(v)) for k, v in row.items()
     }
+    for k, v in record.items():
+        if k.startswith("flag_months:") and v:
+            record[k] = tuple(MonthFigure(**m) if isinstance(m, dict) else m for m in v)
     frame = explain_frame(pd.DataFrame([record]), rules, period)
     labels = line_labels(rules)
     lines = []

@@ -1,7 +1,11 @@
-"""Vectorised Article 14 flags, outcome and recommended level (RULES.md §6).
+"""Vectorised, exact Article 14 flags, outcome and recommended level (RULES.md §6).
 
-Each flag of the rulebook becomes one boolean mask over all scored rows. An annual flag decides
-only in an FY run; in a quarter it is raised as a warning (its code written with `?`).
+Each flag of the rulebook becomes one boolean column `flag:<code>` over all scored rows,
+decided with the exact figures of the scorer. An annual flag decides only in an FY run; in a
+quarter it is raised as a warning (`flag_warns`). These columns are the flags as data: the
+export's code list, the ledger's decided codes, the summary and the explanations are all
+rendered from them. A flag over consecutive months also leaves, per person, the months that
+raised it (`flag_months:<code>`: (month, amount, threshold, source period) tuples).
 History (months of earlier periods, the previous FY's decisions) comes in as optional frames
 from the ledger; without it, the parts that need it are not judged and the explanation says so.
 """
@@ -9,124 +13,167 @@ from the ledger; without it, the parts that need it are not judged and the expla
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .numbers import compare
 from .periods import Period
 from .rulebook import Flag, Rulebook
-from .score import to_total_units
+from .score import Figures
+
+WARNING_MARK = "?"  # CONTRACT.md: a code raised as a warning is written with `?`
+
+
+@dataclass
+class MonthFigure:
+    """One calendar month of a consecutive-months flag: its amount, the threshold it is
+    compared with, whether it is below, and the period whose run it comes from."""
+
+    label: str  # 2026年7月
+    amount: float | None
+    threshold: float | None
+    below: bool | None
+    source: str  # the period code, e.g. 2026Q2
 
 
 @dataclass
 class History:
     """What earlier periods say about the people of this run (from the ledger)."""
 
-    # emp_id -> list of (month label, below threshold: True/False/None), oldest first,
-    # the months immediately before this period's first month
-    months_before: dict[str, list[tuple[str, bool | None]]] = field(default_factory=dict)
+    # emp_id -> the months immediately before this period's first month, oldest first
+    months_before: dict[str, list[MonthFigure]] = field(default_factory=dict)
     # emp_ids whose A14-1 demotion flags decided in the previous FY's current run
     previous_fy_demoted: set[str] = field(default_factory=set)
     previous_fy_known: bool = False
     notes: dict[str, str] = field(default_factory=dict)  # emp_id -> note for the explanation
 
 
-def _condition(df: pd.DataFrame, cond: dict[str, Any]) -> np.ndarray:
+def flag_warns(flag: Flag, period: Period) -> bool:
+    """Whether the flag is only a warning in this period (an annual flag outside FY)."""
+    return flag.annual and not period.is_annual
+
+
+def _condition(df: pd.DataFrame, fig: Figures, cond: dict[str, Any]) -> np.ndarray:
     if "all" in cond:
-        return np.logical_and.reduce([_condition(df, c) for c in cond["all"]])
+        return np.logical_and.reduce([_condition(df, fig, c) for c in cond["all"]])
     if "any" in cond:
-        return np.logical_or.reduce([_condition(df, c) for c in cond["any"]])
+        return np.logical_or.reduce([_condition(df, fig, c) for c in cond["any"]])
     value = cond["value"]
     if isinstance(value, bool):
         column = df[cond["field"]].fillna(False).astype(bool).to_numpy()
         return column == value if cond["op"] == "==" else column != value
-    if cond["field"] == "total":  # exact, in millionths
-        units = df["total_units"].to_numpy()
-        return _int_compare(units, cond["op"], to_total_units(Decimal(value)))
-    return compare(df[cond["field"]].to_numpy(dtype=float), cond["op"], float(value))
+    return fig[cond["field"]].cmp(cond["op"], value)
 
 
-def _int_compare(a: np.ndarray, op: str, b: int) -> np.ndarray:
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b}[op]
-
-
-def _consecutive(df: pd.DataFrame, flag: Flag, months: list[int], history: History) -> np.ndarray:
+def _consecutive(
+    df: pd.DataFrame,
+    fig: Figures,
+    flag: Flag,
+    period: Period,
+    months: list[int],
+    history: History,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who has `months` calendar months in a row below the threshold, and, for them, those
+    months (a tuple of MonthFigure; None for the others)."""
     p = flag.params
     need = int(p["months"])
-    threshold = df[p["of"]].to_numpy(dtype=float) * float(p["ratio"])
-    run = np.zeros(len(df), dtype=np.int64)
-    hit = np.zeros(len(df), dtype=bool)
+    n = len(df)
+    threshold = fig[p["of"]] * p["ratio"]
+    run = np.zeros(n, dtype=np.int64)
+    hit = np.zeros(n, dtype=bool)
+    emp = df["emp_id"].to_numpy(dtype=object)
     if history.months_before:
         # months of earlier periods, aligned right so the last one touches this period
         width = max(len(v) for v in history.months_before.values())
         table = pd.DataFrame.from_dict(
             {
-                e: [False] * (width - len(v)) + [bool(b) for _, b in v]
+                e: [False] * (width - len(v)) + [bool(m.below) for m in v]
                 for e, v in history.months_before.items()
             },
             orient="index",
             columns=range(width),
         )
-        prior = table.reindex(df["emp_id"]).fillna(False).to_numpy(dtype=np.int8)
+        prior = table.reindex(emp).fillna(False).to_numpy(dtype=np.int8)
         for j in range(width):
             run = (run + 1) * prior[:, j]
             hit |= run >= need
+    values = {m: fig[f"{p['field']}{m}"] for m in months}
     for m in months:
-        column = f"{p['field']}{m}"
-        values = df[column].to_numpy(dtype=float) if column in df else np.full(len(df), np.nan)
-        below = compare(
-            values, p["op"], threshold
-        )  # a blank month is never below: it breaks the run
+        below = values[m].cmp(p["op"], threshold)  # a blank month is never below: it breaks the run
         run = (run + 1) * below
         hit |= run >= need
-    return hit
+    found = np.full(n, None, dtype=object)
+    at = np.flatnonzero(hit)
+    if len(at):
+        limit = threshold.take(at).floats()
+        amounts = {m: values[m].take(at).floats() for m in months}
+        below = {m: values[m].take(at).cmp(p["op"], threshold.take(at)) for m in months}
+        for k, i in enumerate(at.tolist()):
+            seq = list(history.months_before.get(emp[i], []))
+            for m in months:
+                amount = float(amounts[m][k])
+                seq.append(
+                    MonthFigure(
+                        f"{period.year}年{m}月",
+                        None if amount != amount else amount,
+                        float(limit[k]),
+                        bool(below[m][k]),
+                        period.code,
+                    )
+                )
+            streak: list[MonthFigure] = []
+            for month in seq:
+                streak = [*streak, month] if month.below else []
+                if len(streak) >= need:
+                    found[i] = tuple(streak[-need:])
+                    break
+    return hit, found
 
 
 def apply_flags(
-    df: pd.DataFrame, rules: Rulebook, period: Period, history: History | None = None
+    df: pd.DataFrame,
+    rules: Rulebook,
+    period: Period,
+    fig: Figures,
+    history: History | None = None,
 ) -> pd.DataFrame:
-    """Add `flags`, `outcome`, `recommended_level` and one boolean column per flag code."""
+    """Add one boolean column per flag code, `flags` (the export's code list), `decided`,
+    `outcome`, `action` and `recommended_level`."""
     history = history or History()
     months = rules.months[period.kind]
-    decided = {"dismiss": np.zeros(len(df), bool), "demote": np.zeros(len(df), bool)}
-    warned = np.zeros(len(df), bool)
-    labels: dict[str, np.ndarray] = {}
+    n = len(df)
+    decided = {"dismiss": np.zeros(n, bool), "demote": np.zeros(n, bool)}
+    warned = np.zeros(n, bool)
     raised: dict[str, np.ndarray] = {}
     for flag in rules.flags:
         applies = df["group"].isin(flag.groups).to_numpy()
         if flag.kind == "condition":
-            mask = _condition(df, flag.condition or {})
+            mask = _condition(df, fig, flag.condition or {})
         elif flag.kind == "consecutive_months":
-            mask = _consecutive(df, flag, months, history)
+            mask, found = _consecutive(df, fig, flag, period, months, history)
+            df[f"flag_months:{flag.code}"] = np.where(mask & applies, found, None)
         else:  # repeat: needs this FY's decision and the previous FY's
             this_year = np.logical_or.reduce(
-                [raised.get(c, np.zeros(len(df), bool)) for c in flag.params["of"]]
+                [raised.get(c, np.zeros(n, bool)) for c in flag.params["of"]]
             )
             before = df["emp_id"].isin(history.previous_fy_demoted).to_numpy()
-            mask = this_year & before if period.is_annual else np.zeros(len(df), bool)
+            mask = this_year & before if period.is_annual else np.zeros(n, bool)
         mask = mask & applies
         raised[flag.code] = mask
-        warning = flag.annual and not period.is_annual
         df[f"flag:{flag.code}"] = mask
-        if warning:
+        if flag_warns(flag, period):
             warned |= mask
         else:
             decided[flag.action] |= mask
-        labels[flag.code] = np.where(mask, flag.code + ("?" if warning else "") + ";", "")
-    text = pd.Series("", index=df.index, dtype=object)
-    for code in sorted(labels):
-        text = text + labels[code]
-    df["flags"] = text.str.rstrip(";")
+    df["flags"] = flag_codes(df, rules, period)
+    df["decided"] = flag_codes(df, rules, period, decided_only=True)
     o = rules.outcomes
-    outcome = np.where(
+    df["outcome"] = np.where(
         decided["dismiss"],
         o["dismiss"],
         np.where(decided["demote"], o["demote"], np.where(warned, o["warning"], o["none"])),
     )
-    df["outcome"] = outcome
     df["action"] = np.where(
         decided["dismiss"], "dismiss", np.where(decided["demote"], "demote", "")
     )
@@ -139,21 +186,27 @@ def apply_flags(
     return df
 
 
-def flags_text(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.Series:
-    """Each raised flag in plain Chinese with its article and what it means this period."""
-    text = pd.Series("", index=people.index, dtype=object)
-    actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
-    for flag in rules.flags:
-        col = f"flag:{flag.code}"
-        if col not in people:
+def raised_flags(rules: Rulebook, people: pd.DataFrame) -> list[Flag]:
+    """The rulebook's flags that have a column in `people`, in code order."""
+    return sorted((f for f in rules.flags if f"flag:{f.code}" in people), key=lambda f: f.code)
+
+
+def flag_mask(people: pd.DataFrame, flag: Flag) -> np.ndarray:
+    """Who raised the flag (False for people not scored)."""
+    return people[f"flag:{flag.code}"].fillna(False).to_numpy(dtype=bool)
+
+
+def flag_codes(
+    people: pd.DataFrame, rules: Rulebook, period: Period, decided_only: bool = False
+) -> np.ndarray:
+    """Per person, the raised codes sorted and `;`-separated, a warning with `?` (CONTRACT.md);
+    with `decided_only`, the codes that decide (no warnings)."""
+    text = np.full(len(people), "", dtype=object)
+    for flag in raised_flags(rules, people):
+        warning = flag_warns(flag, period)
+        if decided_only and warning:
             continue
-        warning = flag.annual and not period.is_annual
-        what = (
-            f"{rules.outcomes['warning']}:年度将{actions[flag.action]}"
-            if warning
-            else actions[flag.action]
-        )
-        line = f"{flag.label}({flag.article},{what})"
-        hit = people[col].fillna(False).astype(bool)
-        text = text.where(~hit, text + np.where(text == "", "", ";") + line)
+        mask = flag_mask(people, flag)
+        code = flag.code + (WARNING_MARK if warning else "")
+        text[mask] = np.where(text[mask] == "", code, text[mask] + ";" + code)
     return text

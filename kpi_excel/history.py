@@ -8,9 +8,9 @@ run, nothing is guessed: the person's explanation says the cross-period part was
 
 from __future__ import annotations
 
-from .flags import History
+from .exact import Q
+from .flags import History, MonthFigure
 from .ledger import Ledger
-from .numbers import compare
 from .periods import Period
 from .rulebook import Rulebook
 
@@ -45,17 +45,17 @@ def _deposit_months(
 ) -> None:
     wanted = _months_before(period, months, int(p["months"]) - 1)
     missing: list[str] = []
-    seq: dict[str, list[tuple[str, bool | None]]] = {e: [] for e in emp_ids}
+    seq: dict[str, list[MonthFigure]] = {e: [] for e in emp_ids}
     cache: dict[str, dict] = {}
     for year, month in wanted:
-        source = None
+        source, source_code = None, ""
         for kind in (QUARTER_OF_MONTH[month], "FY"):
             code = f"{year}{kind}"
             if code not in cache:
                 run = ledger.current_run(code)
                 cache[code] = ledger.people_of(run.id, emp_ids) if run else None
             if cache[code] is not None:
-                source = cache[code]
+                source, source_code = cache[code], code
                 break
         if source is None:
             name = f"{year}{QUARTER_OF_MONTH[month]}"
@@ -64,18 +64,30 @@ def _deposit_months(
             for e in emp_ids:
                 seq[e] = []  # an unknown month breaks the run: start again after it
             continue
+        amounts: list[float] = []
+        bases: list[float] = []
         for e in emp_ids:
             person = source.get(e)
-            value = (
-                person["inputs"].get(f"{p['field']}{month}")
-                if person and person["status"] == "scored"
-                else None
+            scored = bool(person) and person["status"] == "scored"
+            value = person["inputs"].get(f"{p['field']}{month}") if scored else None
+            base = person["inputs"].get(p["of"]) if scored else None
+            amounts.append(float("nan") if value is None else float(value))
+            bases.append(float("nan") if base is None else float(base))
+        amount_q = Q.from_floats(amounts)
+        threshold = Q.from_floats(bases) * p["ratio"]
+        below = amount_q.cmp(p["op"], threshold)
+        limit = threshold.floats()
+        for i, e in enumerate(emp_ids):
+            blank = bool(amount_q.na[i] or threshold.na[i])
+            seq[e].append(
+                MonthFigure(
+                    f"{year}年{month}月",
+                    None if blank else amounts[i],
+                    None if threshold.na[i] else float(limit[i]),
+                    None if blank else bool(below[i]),
+                    source_code,
+                )
             )
-            base = person["inputs"].get(p["of"]) if person else None
-            below = None
-            if value is not None and base is not None:
-                below = bool(compare([value], p["op"], [float(base) * float(p["ratio"])])[0])
-            seq[e].append((f"{year}年{month}月", below))
     history.months_before = seq
     if missing:
         note = f"无{'、'.join(missing)}数据,跨期连续月份未判断"

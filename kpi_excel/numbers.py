@@ -1,11 +1,8 @@
-"""Numbers as a branch types them, and numbers as the policy rounds them (RULES.md §4).
+"""Numbers as a branch types them (cells, text numbers) and as outputs show them.
 
-Scores are rounded half away from zero (Excel's ROUND, 四舍五入), immune to binary floating
-point: 20.025 is held as 20.02499999999999857891... yet must round to 20.03. Every value here
-comes from decimal inputs with a few decimals through a few arithmetic steps, so its binary
-error is below 1e-12 relative, while two different exact results that matter differ by far more
-(inputs have cents, denominators stay below 1e12). A value within `REL_TOL` (relative) of a
-half-way point is therefore that half-way point. Python's `round`, `numpy.round` and
+Nothing here decides a score: scores, comparisons and rounding are exact (`exact.py`). The
+formatters show values that are already exact decimals (the nearest doubles of them), so
+fixed-point formatting of them shows the decimal itself. Python's `round`, `numpy.round` and
 `DataFrame.round` round half to even and are never used for scores.
 """
 
@@ -21,59 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-REL_TOL = 1e-9
-
 _NUMBER_RE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$|^[+-]?\.\d+$")
-
-
-def _tol(*arrays: Any) -> np.ndarray:
-    scale = np.ones(1)
-    for a in arrays:
-        scale = np.fmax(scale, np.abs(np.asarray(a, dtype=float)))
-    return scale * REL_TOL
-
-
-def round_half_away(x: Any, decimals: int) -> np.ndarray:
-    """Round half away from zero to `decimals` places, snapping binary artefacts (see module doc)."""
-    x = np.asarray(x, dtype=float)
-    factor = 10.0**decimals
-    scaled = np.abs(x) * factor
-    rounded = np.floor(scaled + 0.5 + _tol(scaled))
-    return np.sign(x) * rounded / factor
-
-
-def snap(x: Any, places: int = 9) -> np.ndarray:
-    """Remove binary noise from a sum or difference of decimal inputs (amounts have <= 9 places)."""
-    x = np.asarray(x, dtype=float)
-    factor = 10.0**places
-    return np.sign(x) * np.floor(np.abs(x) * factor + 0.5) / factor
-
-
-def to_units(x: Any, decimals: int) -> np.ndarray:
-    """Exact integer count of 10**-decimals units of an already-rounded value (NaN -> 0)."""
-    x = np.nan_to_num(np.asarray(x, dtype=float))
-    return (np.sign(x) * np.floor(np.abs(x) * 10.0**decimals + 0.5)).astype(np.int64)
-
-
-def compare(a: Any, op: str, b: Any) -> np.ndarray:
-    """`a op b` elementwise, where values within REL_TOL (relative) count as equal. NaN -> False."""
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    t = _tol(a, b)
-    with np.errstate(invalid="ignore"):
-        if op == "<":
-            out = a < b - t
-        elif op == "<=":
-            out = a <= b + t
-        elif op == ">":
-            out = a > b + t
-        elif op == ">=":
-            out = a >= b - t
-        elif op == "==":
-            out = np.abs(a - b) <= t
-        else:  # pragma: no cover - the rulebook loader refuses other operators
-            raise ValueError(op)
-    return out & ~np.isnan(a) & ~np.isnan(b)
 
 
 def clean_number_text(value: str) -> str | None:
@@ -131,12 +76,17 @@ def _not(v: Any) -> bool:
     return not v
 
 
-def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+def parse_numbers(
+    s: pd.Series,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series | None]:
     """Parse a column of raw cell values.
 
-    Returns (value, blank, invalid, from_text): the float value (NaN if blank or invalid), and
-    masks for blank cells, cells that show no number, and numbers that arrived as text.
-    Cells that are already numbers are taken as they are; only text cells are cleaned and parsed.
+    Returns (value, blank, invalid, from_text, long_text): the float value (NaN if blank or
+    invalid), masks for blank cells, cells that show no number, and numbers that arrived as
+    text, and the text of the numbers typed as text with more significant digits than a double
+    keeps (None elsewhere; None as a whole when there are none), so that the exact figures
+    take the decimal the text shows. Cells that are already numbers are taken as they are;
+    only text cells are cleaned and parsed.
     """
     arr = s.to_numpy(dtype=object)
     kinds = value_kinds(arr)
@@ -155,14 +105,29 @@ def parse_numbers(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Ser
         parsed = parsed[: len(at)]
         value[at] = parsed
         invalid[at[np.isnan(parsed)]] = True
+        long = [i for i, c in zip(at.tolist(), cleaned, strict=False) if c and _digits(c) > 15]
+    else:
+        long = []
     value[invalid] = np.nan
     index = s.index
+    long_text = None
+    if long:
+        texts = np.full(len(arr), None, dtype=object)
+        for i in long:
+            texts[i] = clean_number_text(arr[i])
+        long_text = pd.Series(texts, index=index, dtype=object)
     return (
         pd.Series(value, index=index),
         pd.Series(kinds == BLANK, index=index),
         pd.Series(invalid, index=index),
         pd.Series(text & ~invalid, index=index),
+        long_text,
     )
+
+
+def _digits(text: str) -> int:
+    """Significant digits of a cleaned number text."""
+    return len(text.lstrip("+-").replace(".", "").lstrip("0").rstrip("0"))
 
 
 def _kind(v: Any) -> str:

@@ -15,13 +15,14 @@ import pandas as pd
 
 from .collect import Progress, collect
 from .errors import UsageError
-from .flags import History, apply_flags, flags_text
+from .explain import flags_text
+from .flags import History, apply_flags
 from .history import build_history
 from .ledger import Ledger
 from .lock import OutputLock
 from .periods import Period
 from .rulebook import Rulebook
-from .score import derive, score
+from .score import Figures, derive, score
 from .validate import Validated, validate
 from .write.outputs import write_outputs
 from .write.publish import publish
@@ -71,9 +72,10 @@ def evaluate(
     """Score and flag the accepted people; refused people keep their reasons."""
     people = v.people
     ok = people[~people["refused"]].copy()
-    ok = derive(ok, rules)
-    ok = score(ok, rules, period)
-    ok = apply_flags(ok, rules, period, history)
+    fig = Figures(ok)
+    ok = derive(ok, rules, fig)
+    ok = score(ok, rules, period, fig)
+    ok = apply_flags(ok, rules, period, fig, history)
     out = pd.concat([ok, people[people["refused"]]], sort=False).sort_index()
     out["refused"] = out["refused"].astype(bool)
     out["status_label"] = np.where(out["refused"], "未计分", "已计分")

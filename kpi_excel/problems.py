@@ -38,6 +38,11 @@ NUMBER_NEGATIVE = _t(
 COUNT_NOT_WHOLE = _t(
     "count-not-whole", "refuse_row", "{file} {where}「{label}」应为整数,实际为「{value}」"
 )
+TOO_MANY_DECIMALS = _t(
+    "too-many-decimals",
+    "refuse_row",
+    "{file} {where}「{label}」最多保留{extra}位小数,实际为「{value}」,请核实后按规定位数填写",
+)
 REQUIRED_BLANK = _t("required-blank", "refuse_row", "{file} {where}「{label}」为必填项,不能为空")
 ROLE_UNKNOWN = _t(
     "role-unknown",

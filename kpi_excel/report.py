@@ -209,7 +209,7 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         "branches": per_branch,
         "grades": grade_names(rules),
         "outcomes": outcome_names(rules),
-        "flag_count": len(flag_frame(result.people, rules)),
+        "flag_count": len(flag_frame(result.people, rules, result.period)),
         "grade_chart": grade_chart(bank.grades),
         "average_chart": average_chart(per_branch),
         "rules": {"name": rules.name, "path": str(rules.path), "sha256": rules.sha256},

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import problems as P
+from .exact import Q
 from .numbers import fmt_number, parse_numbers, show, show_values
 from .read import WorkbookData
 from .rulebook import Rulebook
@@ -147,7 +148,7 @@ def check_rows(
                 lengths = np.fromiter(map(_len, shown), np.int64, len(shown))
                 c.add(P.TEXT_TOO_LONG, lengths > MAX_TEXT, f.key, f.label, None, MAX_TEXT)
         elif f.kind in NUMERIC_KINDS:
-            value, blank_s, invalid, from_text = parse_numbers(raw)
+            value, blank_s, invalid, from_text, long_text = parse_numbers(raw)
             blank = blank_s.to_numpy()
             if f.key in formula:  # never the default of a blank cell
                 blank = blank & ~formula[f.key].to_numpy()
@@ -166,9 +167,20 @@ def check_rows(
                 raw,
                 lambda at, num=num: [fmt_number(v) for v in num[at].tolist()],
             )
+            places = rules.input_decimals.get(f.key)
+            if places is not None:
+                exact = Q.from_floats(num)
+                if long_text is not None:
+                    at = np.flatnonzero(long_text.notna().to_numpy())
+                    exact.put(at, Q.from_decimals(long_text.iloc[at].tolist()))
+                c.add(
+                    P.TOO_MANY_DECIMALS, ~exact.is_multiple_of(places), f.key, f.label, raw, places
+                )
             if f.default is not None:
                 value = value.where(~blank, float(f.default))  # type: ignore[arg-type]
             out[f.key] = value
+            if long_text is not None:
+                out[f"_exact:{f.key}"] = long_text
         else:  # yesno
             shown = show_values(raw)
             upper = list(map(str.upper, shown))

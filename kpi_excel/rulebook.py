@@ -43,6 +43,7 @@ class Derived:
     when_zero: Decimal | str | None  # a value, "reject", or None (difference)
     reject_roles: list[str]
     article: str
+    roles: list[str] | None = None  # None: every role
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,14 @@ class Rulebook:
     demote_level: dict[str, str]
     raw: dict[str, Any]
     text: str = ""
+    input_decimals: dict[str, int] = field(default_factory=dict)
+    grades_article: str = ""
+    income_article: str = ""
+
+    @property
+    def total_decimals(self) -> int:
+        """Decimals that hold the total exactly: the items' and the typed points'."""
+        return max([self.decimals, *self.input_decimals.values()])
 
     def role_of_label(self) -> dict[str, str]:
         """岗位 label -> role key."""
@@ -202,6 +211,7 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
                 when_zero,
                 list(r.get(node, "reject_roles", where, list, default=[])),
                 r.get(node, "article", where, str),
+                r.get(node, "roles", where, list, default=None),
             )
         )
 
@@ -276,6 +286,11 @@ def load_rulebook(path: Path | str | None = None) -> Rulebook:
         demote_level={k: str(v) for k, v in demote_level.items()},
         raw=raw,
         text=data.decode("utf-8"),
+        grades_article=r.get(grades_node, "article", "grades", str),
+        income_article=r.get(inc, "article", "income_deduction", str),
+        input_decimals={
+            str(k): int(v) for k, v in r.get(raw, "input_decimals", "", dict, default={}).items()
+        },
     )
 
 
@@ -339,7 +354,8 @@ def _condition(r: _Reader, node: Any, where: str) -> dict[str, Any]:
         return {"field": fld, "op": op, "value": value}
     number = r.number(value, f"{where}.value")
     if "times" in node:
-        number *= r.get(node, "times", where, Decimal)
+        times = r.get(node, "times", where, Decimal)
+        return {"field": fld, "op": op, "value": number * times, "of": (number, times)}
     return {"field": fld, "op": op, "value": number}
 
 

@@ -1,8 +1,12 @@
-"""Vectorised Article 13 scores, grades and ranks over every person of the run at once.
+"""Vectorised, exact Article 13 scores, grades and ranks over every person of the run at once.
 
-Each item is computed for all rows of a role in one numpy expression, rounded per RULES.md §4,
-and kept as an exact count of hundredths, so the business score is the exact sum of the shown
-items and grades and ranks never depend on binary floating point.
+Every figure is computed as an exact rational (`exact.Q`) from the decimals the clerk sees, in
+one pass per rule over all the rows it applies to. What the scorer decides is the results
+layer: besides each figure (as the nearest double, for display and export) it leaves, per
+item, what the explanation needs to show the computation without redoing it (the input as
+shown, the unclipped score, whether the score was capped, the band, the target), and per
+person the grade row that was reached. Writers and explanations render these columns; they
+never compute a score again.
 """
 
 from __future__ import annotations
@@ -12,106 +16,172 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from .numbers import compare, round_half_away, snap, to_units
+from .exact import Q, units_to_floats
 from .periods import Period
 from .rulebook import Rule, Rulebook
 
-TOTAL_DECIMALS = 6  # the total is held exactly in millionths of a point
+# Per item, the columns of the results layer that explain how its score came about.
+SHOWN = "{key}:shown"  # the item's input as the sentence shows it (rounded like a score)
+UNCLIPPED = "{key}:unclipped"  # linear: the score before the cap and floor
+CAPPED = "{key}:capped"  # linear: 1 above the cap, -1 below the floor, 0 otherwise
+BAND = "{key}:band"  # bands: the index of the band reached, -1 for `else`
+TARGET = "{key}:target"  # pro_rata: this period's target
+REACHED = "{key}:reached"  # pro_rata: 1 where the input reached the target
+GRADE_ROW = "grade_row"  # the index of the grade row reached, in the person's group
 
 
-def derive(df: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
-    """RULES §3 derived figures, in rulebook order; a zero denominator per `when_zero`."""
+class Figures:
+    """The exact value of every input and computed figure of the scored people, by key.
+
+    Inputs are taken from the people table: a number cell's value is the decimal its double
+    shows at 15 significant digits; a number typed as text with more digits than that keeps
+    its text (column `_exact:<key>`, filled by the row checks only where needed).
+    """
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.values: dict[str, Q] = {}
+
+    def __getitem__(self, key: str) -> Q:
+        if key not in self.values:
+            self.values[key] = self._read(key)
+        return self.values[key]
+
+    def __setitem__(self, key: str, value: Q) -> None:
+        self.values[key] = value
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values or key in self.df
+
+    def _read(self, key: str) -> Q:
+        if key not in self.df:
+            return Q.blank(len(self.df))
+        q = Q.from_floats(pd.to_numeric(self.df[key], errors="coerce").to_numpy(dtype=float))
+        texts = f"_exact:{key}"
+        if texts in self.df:
+            column = self.df[texts].to_numpy(dtype=object)
+            at = np.flatnonzero(pd.notna(column))
+            if len(at):
+                q.put(at, Q.from_decimals(column[at].tolist()))
+        return q
+
+
+def derive(df: pd.DataFrame, rules: Rulebook, fig: Figures) -> pd.DataFrame:
+    """Derived figures, in rulebook order; a zero denominator per `when_zero`."""
     for d in rules.derived:
-        a = df[d.a].astype(float)
-        b = df[d.b].astype(float)
+        a, b = fig[d.a], fig[d.b]
         if d.kind == "difference":
-            df[d.key] = snap(a - b)
-            continue
-        num = a if d.kind == "ratio" else pd.Series(snap(a - b), index=df.index)
-        zero = b == 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = num / b.where(~zero)
-        if d.when_zero != "reject":
-            value = value.where(~zero, float(d.when_zero))  # type: ignore[arg-type]
-        df[d.key] = value
+            value = a - b
+        else:
+            num = a if d.kind == "ratio" else a - b
+            zero = b.is_zero()
+            value = num / b  # blank where b is 0
+            if d.when_zero != "reject":
+                value = value.where(~zero, Decimal(d.when_zero))  # type: ignore[arg-type]
+        if d.roles is not None:
+            value = value.where(df["role"].isin(d.roles).to_numpy(), Q.blank(len(df)))
+        fig[d.key] = value
+        df[d.key] = value.floats()
     return df
 
 
-def period_fraction(period: Period, rules: Rulebook) -> float:
-    return len(rules.months[period.kind]) / 12
+def period_fraction(period: Period, rules: Rulebook) -> Decimal:
+    """The share of a year in the period (months / 12), exact."""
+    return Decimal(len(rules.months[period.kind])) / 12
 
 
-def item_raw(rule: Rule, x: pd.Series, fraction: float) -> np.ndarray:
-    """The unrounded points of one item for the input values `x`."""
+def _item(rule: Rule, x: Q, period: Period, rules: Rulebook, dec: int) -> dict[str, np.ndarray]:
+    """The score of one item for the input values `x`, in units of 10**-dec, and its details."""
     p = rule.params
-    x = x.astype(float).to_numpy()
     if rule.kind == "linear":
-        scaled = x / float(p["divisor"]) * float(p["scale"])
-        raw = float(p["base"]) + float(p["points"]) * (scaled - float(p["target"])) / float(
-            p["step"]
-        )
-        return np.clip(raw, float(p["min"]), float(p["max"]))
+        scaled = x / p["divisor"] * p["scale"]
+        raw = (scaled - p["target"]) * p["points"] / p["step"] + p["base"]
+        capped = np.where(raw.cmp(">", p["max"]), 1, np.where(raw.cmp("<", p["min"]), -1, 0))
+        return {
+            "units": raw.clip(p["min"], p["max"]).round_units(dec),
+            SHOWN: scaled.round_units(dec),
+            UNCLIPPED: raw.round_units(dec),
+            CAPPED: capped,
+        }
     if rule.kind == "bands":
-        out = np.full(len(x), float(p["else"]))
+        band = np.full(len(x), -1)
+        points = Q.full(len(x), p["else"])
         done = np.zeros(len(x), dtype=bool)
-        for edge, inclusive, points in p["bands"]:
-            hit = compare(x, "<=" if inclusive else "<", float(edge)) & ~done
-            out[hit] = float(points)
+        for i, (edge, inclusive, value) in enumerate(p["bands"]):
+            hit = x.cmp("<=" if inclusive else "<", edge) & ~done
+            band[hit] = i
+            points = points.where(~hit, value)
             done |= hit
-        return np.where(np.isnan(x), np.nan, out)
+        return {"units": points.round_units(dec), BAND: band}
     # pro_rata
-    target = float(p["target"]) * (fraction if p["scale_by_period"] else 1.0)
-    return float(p["points"]) * np.minimum(x / target, 1.0)
+    target = p["target"] * (period_fraction(period, rules) if p["scale_by_period"] else 1)
+    raw = (x / target).minimum(1) * p["points"]
+    return {
+        "units": raw.round_units(dec),
+        TARGET: np.full(len(x), float(target)),
+        REACHED: x.cmp(">=", target).astype(int),
+    }
 
 
-def score(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataFrame:
+def score(df: pd.DataFrame, rules: Rulebook, period: Period, fig: Figures) -> pd.DataFrame:
     """Items, business score, total, grade and ranks for the scored rows of `df`."""
-    fraction = period_fraction(period, rules)
     dec = rules.decimals
-    business_units = np.zeros(len(df), dtype=np.int64)
+    n = len(df)
+    business_units = np.zeros(n, dtype=np.int64)
+    role = df["role"].to_numpy(dtype=object)
     for item in rules.items:
-        values = np.full(len(df), np.nan)
-        for role, rule in item.by_role.items():
-            mask = (df["role"] == role).to_numpy()
-            if mask.any():
-                values[mask] = round_half_away(
-                    item_raw(rule, df.loc[mask, rule.input], fraction), dec
+        units = np.zeros(n, dtype=np.int64)
+        blank = np.ones(n, dtype=bool)
+        details: dict[str, np.ndarray] = {}
+        for role_key, rule in item.by_role.items():
+            at = np.flatnonzero(role == role_key)
+            if not len(at):
+                continue
+            x = fig[rule.input].take(at)
+            got = _item(rule, x, period, rules, dec)
+            units[at] = np.where(x.na, 0, got.pop("units"))
+            blank[at] = x.na
+            for name, values in got.items():
+                column = details.setdefault(
+                    name.format(key=item.key), np.full(n, np.nan, dtype=float)
                 )
-        df[item.key] = values
-        business_units += to_units(values, dec)
-    df["business_score"] = business_units / 10**dec
-    conduct_units = to_units(
-        round_half_away(df["conduct_deduction"], TOTAL_DECIMALS), TOTAL_DECIMALS
-    )
-    total_units = business_units * 10 ** (TOTAL_DECIMALS - dec) - conduct_units
-    df["total_units"] = total_units
-    df["total"] = total_units / 10**TOTAL_DECIMALS
-    df["grade"] = grade(df, rules)
+                column[at] = np.where(x.na, np.nan, values)
+        fig[item.key] = Q.from_units(units, dec, blank)
+        df[item.key] = units_to_floats(units, dec, blank)
+        for name, values in details.items():
+            if name.endswith((":shown", ":unclipped")):
+                values = values / 10**dec
+            df[name] = values
+        business_units += units
+    business = Q.from_units(business_units, dec)
+    fig["business_score"] = business
+    df["business_score"] = units_to_floats(business_units, dec)
+    total = business - fig["conduct_deduction"]
+    fig["total"] = total
+    total_decimals = rules.total_decimals
+    df["total_units"] = total.round_units(total_decimals)
+    df["total"] = total.floats()
+    df["grade"], df[GRADE_ROW] = grade(df, rules, total)
     for column, keys in (("rank_branch", ["branch_code", "group"]), ("rank_bank", ["group"])):
         df[column] = (
             df.groupby(keys)["total_units"].rank(method="min", ascending=False).astype("Int64")
         )
-    share = float(rules.income_share)
-    df["income_deduction"] = df[rules.income_input].astype(float) * share
+    deduction = fig[rules.income_input] * rules.income_share
+    fig["income_deduction"] = deduction
+    df["income_deduction"] = deduction.floats()
     return df
 
 
-def to_total_units(value: Decimal) -> int:
-    return int(value * 10**TOTAL_DECIMALS)
-
-
-def grade(df: pd.DataFrame, rules: Rulebook) -> pd.Series:
-    """The first grade row (per group) whose lower edge the exact total reaches."""
-    out = pd.Series(None, index=df.index, dtype=object)
-    units = df["total_units"]
-    for group, rows in rules.grades.items():
-        left = df["group"] == group
-        for name, edge, inclusive in rows:
-            if edge is None:
-                hit = left
-            else:
-                e = to_total_units(edge)
-                hit = left & ((units >= e) if inclusive else (units > e))
+def grade(df: pd.DataFrame, rules: Rulebook, total: Q) -> tuple[np.ndarray, np.ndarray]:
+    """The first grade row (per group) whose lower edge the exact total reaches, and its index."""
+    out = np.full(len(df), None, dtype=object)
+    row = np.full(len(df), -1, dtype=np.int64)
+    group = df["group"].to_numpy(dtype=object)
+    for g, rows in rules.grades.items():
+        left = group == g
+        for i, (name, edge, inclusive) in enumerate(rows):
+            hit = left if edge is None else left & total.cmp(">=" if inclusive else ">", edge)
             out[hit] = name
+            row[hit] = i
             left = left & ~hit
-    return out
+    return out, row

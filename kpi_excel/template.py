@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import xlsxwriter
 
+from . import describe as D
 from .errors import UsageError
 from .periods import Period
 from .rulebook import Rule, Rulebook
@@ -41,51 +41,8 @@ def template_fields(period: Period, rules: Rulebook) -> list[Field]:
     return [f for f in FIELDS if not f.key.startswith("deposit_m") or int(f.key[9:]) in months]
 
 
-def _num(value: Decimal | int | float) -> str:
-    text = format(Decimal(str(value)).normalize(), "f")
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _unit(label: str) -> str:
-    return label[label.index("(") + 1 : -1] if label.endswith(")") and "(" in label else ""
-
-
 def _roles_text(rules: Rulebook, roles: list[str]) -> str:
     return "、".join(label for r in roles for label in rules.roles[r].labels)
-
-
-def _rule_text(rule: Rule, rules: Rulebook, period: Period) -> str:
-    """One scoring rule as a Chinese sentence, from its parameters."""
-    p = rule.params
-    if rule.kind == "linear":
-        u = p["unit"]
-        return (
-            f"{rule.input_label}达到{_num(p['target'])}{u}得{_num(p['base'])}分,"
-            f"每高于或低于目标{_num(p['step'])}{u}加或减{_num(p['points'])}分(按比例计算),"
-            f"最高{_num(p['max'])}分、最低{_num(p['min'])}分"
-        )
-    if rule.kind == "bands":
-        ratio = any(d.key == rule.input and d.kind in ("ratio", "growth") for d in rules.derived)
-
-        def show(x: Decimal) -> str:
-            return f"{_num(x * 100)}%" if ratio else _num(x)
-
-        parts = []
-        for edge, inclusive, points in p["bands"]:
-            if edge == 0 and inclusive:
-                parts.append(f"为0得{_num(points)}分")
-            else:
-                parts.append(f"{'不超过' if inclusive else '低于'}{show(edge)}得{_num(points)}分")
-        last_edge, last_inclusive, _ = p["bands"][-1]
-        above = "超过" if last_inclusive else "达到"
-        return f"{rule.input_label}{';'.join(parts)};{above}{show(last_edge)}得{_num(p['else'])}分"
-    unit = next((_unit(f.label) for f in FIELDS if f.key == rule.input), "")
-    text = f"{rule.input_label}按完成比例计分,满分{_num(p['points'])}分,超额不加分;"
-    if not p["scale_by_period"]:
-        return text + f"目标{_num(p['target'])}{unit}"
-    n = len(rules.months[period.kind])
-    scaled = p["target"] * n / 12
-    return text + f"全年目标{_num(p['target'])}{unit},本期({n}个月)目标{_num(scaled)}{unit}"
 
 
 def _merged(by_role: dict[str, Rule]) -> list[tuple[Rule, list[str]]]:
@@ -112,7 +69,7 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         for g in rules.groups
     }
     months = "、".join(f"{m}月" for m in rules.months[period.kind])
-    monthly = [f.label for f in rules.flags if f.kind == "consecutive_months"]
+    monthly = [D.flag_text(f, rules) for f in rules.flags if f.kind == "consecutive_months"]
     fill = [
         f"先在「{INFO_SHEET}」表填写机构号、机构名称、填报人和联系电话;考核期已预填为 {period.code},请勿修改。",
         f"在「{DATA_SHEET}」表每行填写一名人员,第1行是表头;空白行会被忽略。",
@@ -127,17 +84,17 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         "行为规范扣分、案件事故损失及罚款空白按0处理;备注可不填。",
     ]
     scoring = [
-        f"{item.label}({item.article}),{_roles_text(rules, roles)}:{_rule_text(rule, rules, period)}。"
+        f"{item.label}({item.article}),{_roles_text(rules, roles)}:{D.rule_text(rule, rules, len(rules.months[period.kind]))}。"
         for item in rules.items
         for rule, roles in _merged(item.by_role)
     ]
     scoring += [
         f"每项得分四舍五入保留{rules.decimals}位小数;综合得分 = 各项得分之和 − 行为规范扣分。",
-        f"案件事故损失及罚款按{_num(rules.income_share * 100)}%扣减收入。",
+        f"案件事故损失及罚款按{D.const(rules.income_share * 100)}%扣减收入。",
     ]
     for g, rows in rules.grades.items():
         edges = ",".join(
-            f"{'≥' if inc else '>'}{_num(e)}分为{grade}" for grade, e, inc in rows if e is not None
+            f"{'≥' if inc else '>'}{D.const(e)}分为{grade}" for grade, e, inc in rows if e is not None
         )
         scoring.append(f"考核等级({rules.groups[g]}):综合得分{edges},其余为{rows[-1][0]}。")
     flags = []
@@ -145,7 +102,8 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         groups = "、".join(rules.groups[g] for g in flag.groups)
         when = "年度考核时认定,季度考核中仅作预警" if flag.annual else "任一考核期均认定"
         flags.append(
-            f"{flag.label}({flag.article},{groups}):{rules.outcomes[flag.action]};{when}。[{flag.code}]"
+            f"{D.flag_text(flag, rules)}({flag.article},{groups}):"
+            f"{rules.outcomes[flag.action]};{when}。[{flag.code}]"
         )
     lines = [("title", f"客户经理考核数据填报模板({period.code})  模板版本 {TEMPLATE_VERSION}")]
     for head, body in (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 import subprocess
@@ -105,7 +104,7 @@ def test_explain_head_with_capped_items(scored, rules) -> None:
     )
     assert lines["业务得分"] == "存款60.00+不良率30.00+收贷收息率20.00+中间业务收入15.00=125.00分"
     assert lines["综合得分"] == "业务得分125.00-行为规范扣分0分=125.00分"
-    assert lines["考核等级"] == "综合得分125.00分,行长110分(含)以上:优秀(第十四条; RULES §5)"
+    assert lines["考核等级"] == "综合得分125.00分,行长110分(含)以上:优秀(第十四条)"
     assert lines["考核结论"] == "正常,建议职级:支行行长"
     assert "预警与处理" not in lines
 
@@ -131,7 +130,7 @@ def test_explain_junior_capped_floored_and_pro_rata(scored, rules) -> None:
     assert text["行为规范扣分"] == "行为规范扣分2分(第十四条第(三)款)"
     assert text["综合得分"] == "业务得分78.00-行为规范扣分2分=76.00分"
     assert text["考核等级"] == (
-        "综合得分76.00分,客户经理超过70分、85分(含)以下:基本合格(第十四条; RULES §5)"
+        "综合得分76.00分,客户经理超过70分、85分(含)以下:基本合格(第十四条)"
     )
     assert [s for item, s in lines if item == "预警与处理"] == [
         "收贷收息率低于99%(第十四条第(二)款第2项),本人收贷收息率98.00%:降级",
@@ -143,18 +142,22 @@ def test_explain_junior_capped_floored_and_pro_rata(scored, rules) -> None:
     assert (junior["score_deposit"], junior["score_collection"], junior["total"]) == (60, 0, 76)
 
 
-def test_explain_reads_a_results_csv_row_the_same(scored, rules) -> None:
+def test_explain_from_the_ledger_renders_what_the_run_decided(scored, rules) -> None:
     result, _ = scored
-    with (result.out_dir / "results.csv").open(encoding="utf-8-sig", newline="") as fh:
-        csv_rows = {r["emp_id"]: r for r in csv.DictReader(fh)}
+    from click.testing import CliRunner
+
+    from kpi_excel.cli import main
+
     for emp in ("H001", "E001", "J001"):
         from_people = explain_person(_person(result.people, emp), rules, PERIOD)
-        from_csv = explain_person(csv_rows[emp], rules, "2026Q3")
-        assert from_csv == [line for line in from_people if line[0] != "历史数据"]
-        # without the given item scores, the rule computes the same ones
-        bare = {k: v for k, v in csv_rows[emp].items() if not k.startswith("score_")}
-        assert explain_person(bare, rules, PERIOD) == from_csv
-    assert explain_person(csv_rows["E002"], rules, PERIOD) == [
+        got = CliRunner().invoke(
+            main, ["explain", "2026Q3", emp, "--output", str(result.out_dir.parent)]
+        )
+        assert got.exit_code == 0, got.output
+        lines = got.output.splitlines()[1:]
+        assert lines == [f"{label}: {sentence}" for label, sentence in from_people]
+    refused = _person(result.people, "E002")
+    assert explain_person(refused, rules, PERIOD) == [
         ("未计分", "第一支行.xlsx 考核数据!E4「本期存款日均」应为数字,实际为「约100」")
     ]
 

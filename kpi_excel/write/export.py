@@ -32,8 +32,12 @@ SCORE_COLUMNS = [
 ]
 
 
-def results_table(people: pd.DataFrame, period_code: str, decimals: int) -> pd.DataFrame:
-    """The export's rows as text, one per person (refused ones with their reasons)."""
+def results_table(
+    people: pd.DataFrame, period_code: str, decimals: int, total_decimals: int
+) -> pd.DataFrame:
+    """The export's rows as text, one per person (refused ones with their reasons). Every
+    figure is the scorer's: exact decimals shown as they are (scores with `decimals` places,
+    the total with `total_decimals`), ratios as the nearest double of the exact value."""
     scored = ~people["refused"]
     out = pd.DataFrame(index=people.index)
     out["period"] = period_code
@@ -48,7 +52,7 @@ def results_table(people: pd.DataFrame, period_code: str, decimals: int) -> pd.D
         out[col] = _only(people, col, scored, fmt_number)
     for col in SCORE_COLUMNS:
         out[col] = _only(people, col, scored, lambda v: fmt_fixed(v, decimals))
-    out["total"] = _only(people, "total", scored, _fmt_total(decimals))
+    out["total"] = _only(people, "total", scored, lambda v: fmt_fixed(v, total_decimals))
     for col in ("grade", "flags", "outcome", "recommended_level"):
         out[col] = people[col].where(scored, "").fillna("") if col in people else ""
     for col in ("rank_branch", "rank_bank"):
@@ -56,14 +60,6 @@ def results_table(people: pd.DataFrame, period_code: str, decimals: int) -> pd.D
             people[col].astype("string").where(scored, "").fillna("") if col in people else ""
         )
     return out[RESULT_COLUMNS]
-
-
-def _fmt_total(decimals: int):
-    def fmt(v: float) -> str:
-        fixed = fmt_fixed(v, decimals)
-        return fixed if fixed and abs(float(fixed) - v) < 1e-9 else fmt_number(v)
-
-    return fmt
 
 
 def _only(people: pd.DataFrame, col: str, scored: pd.Series, fmt) -> list[str]:

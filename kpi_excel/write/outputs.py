@@ -6,6 +6,7 @@ import json
 import multiprocessing as mp
 import operator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -114,7 +115,9 @@ def write_outputs(
     written: list[Path] = []
 
     def main_work() -> None:  # in this process, while the workers write the branch workbooks
-        result.table = table = results_table(result.people, result.period.code, rules.decimals)
+        result.table = table = results_table(
+            result.people, result.period.code, rules.decimals, rules.total_decimals
+        )
         written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
         rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
         written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
@@ -192,6 +195,11 @@ def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
     results: dict[str, list[str]] = {c: _json_values(table[c], plain=False) for c in table.columns}
     for c in ("role_label", "group", "total_units", "history_note", "flags_text"):
         results[c] = _json_values(people[c] if c in people else None, n, plain=True)
+    for c in detail_columns(people):
+        column = people[c]
+        if c.startswith("flag_months:"):
+            column = column.map(lambda v: [asdict(m) for m in v] if isinstance(v, tuple) else None)
+        results[c] = _json_values(column, n, plain=True)
     suffix = np.full(n, "", dtype=object)  # the flags decided for the person, as "flag:…": true
     for c in (c for c in people.columns if c.startswith("flag:")):
         col = people[c]
@@ -200,18 +208,21 @@ def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
     inputs = [_json_values(people[k] if k in people else None, n, plain=True) for k in INPUT_KEYS]
     results_text = _json_objects(list(results), [*results.values(), suffix.tolist()])
     flags = _box_all(table["flags"])
-    decided_of = {f: _decided(f) for f in dict.fromkeys(flags)}
     names = ("emp_id", "branch_code", "name", "role", "status", "total", "grade", "flags")
     columns = [flags if k == "flags" else _box_all(table[k]) for k in names]
-    columns += [[decided_of[f] for f in flags], _box_all(table["outcome"])]
+    decided = people["decided"].fillna("").tolist() if "decided" in people else [""] * n
+    columns += [decided, _box_all(table["outcome"])]
     columns += [_json_objects(INPUT_KEYS, inputs), results_text]
     keys = (*names, "decided", "outcome", "inputs", "results")
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
 
 
-def _decided(flags: Any) -> str:
-    codes = flags.split(";") if flags else []
-    return ";".join(sorted(f for f in codes if not f.endswith("?")))
+def detail_columns(people: pd.DataFrame) -> list[str]:
+    """The scorer's columns that explain a result (score.py, flags.py), kept in the ledger so
+    that `kpi-excel explain` renders what the run decided."""
+    return [c for c in people.columns if ":" in c and not c.startswith(("flag:", "_exact:"))] + (
+        ["grade_row"] if "grade_row" in people else []
+    )
 
 
 def _true(values: list[Any]) -> np.ndarray:

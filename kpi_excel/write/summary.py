@@ -26,7 +26,9 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.exceptions import DuplicateWorksheetName
 
-from ..numbers import fmt_fixed, to_units
+from ..describe import flag_text
+from ..flags import flag_mask, flag_warns, raised_flags
+from ..periods import Period
 from ..rulebook import Rulebook
 from .atomic import write_atomic
 from .fastsheet import (
@@ -49,7 +51,6 @@ NOT_SCORED_REASON = "未计分原因:"  # 预警与处理 of that person starts 
 SHEET_NAME_MAX = 31
 _SHEET_BAD_RE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 OUTCOME_ORDER = ("none", "warning", "demote", "dismiss")
-ACTION_WARNING_SUFFIX = "?"  # a flag code ending in ? was raised as a warning (CONTRACT.md)
 
 HEADER_ROW = 1  # row 0 holds the sheet title, row 1 the column headers
 FIRST_DATA_ROW = 2
@@ -91,27 +92,27 @@ def outcome_names(rules: Rulebook) -> list[str]:
     return [rules.outcomes[k] for k in OUTCOME_ORDER]
 
 
-def _average(units: int, count: int, decimals: int) -> float | None:
-    """Exact mean of already-rounded totals (given as their sum in units), rounded half away
-    from zero (RULES.md §4)."""
+def _average(units: int, count: int, rules: Rulebook) -> Decimal | None:
+    """Exact mean of the totals (given as their sum in units of 10**-total_decimals), rounded
+    half away from zero (ROUND_HALF_UP is away from zero) to the rulebook's decimals."""
     if not count:
         return None
-    mean = Decimal(units) / count / (Decimal(10) ** decimals)
-    return float(mean.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+    mean = Decimal(units) / count / (Decimal(10) ** rules.total_decimals)
+    return mean.quantize(Decimal(1).scaleb(-rules.decimals), rounding=ROUND_HALF_UP)
 
 
 def _make_tally(
     code: str, name: str, counts: dict[str, int], grades: list[int], outcomes: list[int], rules
 ) -> BranchTally:
-    average = _average(counts["units"], counts["counted"], rules.decimals)
+    average = _average(counts["units"], counts["counted"], rules)
     return BranchTally(
         code=code,
         name=name,
         people=counts["people"],
         scored=counts["scored"],
         refused=counts["people"] - counts["scored"],
-        average=average,
-        average_text=fmt_fixed(average, rules.decimals) if average is not None else "",
+        average=float(average) if average is not None else None,
+        average_text=str(average) if average is not None else "",
         grades=dict(zip(grade_names(rules), grades, strict=True)),
         outcomes=dict(zip(outcome_names(rules), outcomes, strict=True)),
     )
@@ -140,10 +141,14 @@ def tallies(people: pd.DataFrame, rules: Rulebook) -> tuple[list[BranchTally], B
     branches, at = np.unique(codes, return_inverse=True)  # by 机构号
     n = len(branches)
     scored = ~people["refused"].astype(bool).to_numpy()
-    totals = pd.to_numeric(people["total"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    counted = scored & ~np.isnan(totals)
-    units = np.zeros(n, dtype=np.int64)  # exact sums of the rounded totals, in 10**-decimals
-    np.add.at(units, at[counted], to_units(totals[counted], rules.decimals))
+    total_units = (
+        pd.to_numeric(people["total_units"], errors="coerce") if "total_units" in people else None
+    )
+    if total_units is None:
+        total_units = pd.Series(np.nan, index=people.index)
+    counted = scored & total_units.notna().to_numpy()
+    units = np.zeros(n, dtype=np.int64)  # exact sums of the totals, in 10**-total_decimals
+    np.add.at(units, at[counted], total_units.to_numpy(dtype=float)[counted].astype(np.int64))
     counts = {
         "people": np.bincount(at, minlength=n),
         "scored": np.bincount(at[scored], minlength=n),
@@ -185,42 +190,38 @@ FLAG_PERSON_KEYS = ["branch_code", "branch_name", "emp_id", "name", "role_label"
 FLAG_KEYS = ["flag_code", "flag_label", "flag_article", "flag_action", "flag_kind"]
 
 
-def flag_frame(people: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
-    """One row per raised flag of every scored person, by 机构号 (people order within a branch):
-    the person's FLAG_PERSON_KEYS and the flag's FLAG_KEYS."""
-    if not len(people):
+def flag_frame(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataFrame:
+    """One row per raised flag of every scored person, by 机构号 (people order within a branch,
+    flags in code order): the person's FLAG_PERSON_KEYS and the flag's FLAG_KEYS."""
+    flags = raised_flags(rules, people) if len(people) else []
+    if not flags:
         return pd.DataFrame(columns=FLAG_PERSON_KEYS + FLAG_KEYS)
-    known = {f.code: f for f in rules.flags}
     actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
     warning_name = rules.outcomes["warning"]
-
-    def describe(raw: str) -> tuple[str, str, str, str, str]:
-        warning = raw.endswith(ACTION_WARNING_SUFFIX)
-        code = raw.rstrip(ACTION_WARNING_SUFFIX)
-        flag = known.get(code)
-        action = actions.get(flag.action, flag.action) if flag else ""
-        if warning:
-            action = f"{warning_name}:年度将{action}" if action else warning_name
-        label, article = (flag.label, flag.article) if flag else (code, "")
-        return code, label, article, action, warning_name if warning else "处理"
-
-    scored = people[~people["refused"].astype(bool)]
-    order = texts(scored["branch_code"]).reset_index(drop=True).sort_values(kind="stable").index
-    scored = scored.iloc[order]
-    at: list[int] = []
-    found: list[tuple[str, str, str, str, str]] = []
-    seen: dict[str, tuple[str, str, str, str, str]] = {}
-    for i, text in enumerate(texts(scored["flags"]).tolist()):
-        if not text:
+    order = texts(people["branch_code"]).reset_index(drop=True).sort_values(kind="stable").index
+    ordered = people.iloc[order]
+    scored = ~ordered["refused"].astype(bool).to_numpy()
+    at: list[np.ndarray] = []
+    described: list[tuple[str, str, str, str, str]] = []
+    for flag in flags:
+        hit = np.flatnonzero(flag_mask(ordered, flag) & scored)
+        if not len(hit):
             continue
-        for raw in text.split(";"):
-            raw = raw.strip()
-            if raw:
-                at.append(i)
-                found.append(seen[raw] if raw in seen else seen.setdefault(raw, describe(raw)))
-    rows = scored[FLAG_PERSON_KEYS].iloc[at].reset_index(drop=True)
-    flags = pd.DataFrame(found, columns=FLAG_KEYS, dtype=object)
-    return pd.concat([rows, flags], axis=1)
+        action = actions[flag.action]
+        if flag_warns(flag, period):
+            action, kind = f"{warning_name}:年度将{action}", warning_name
+        else:
+            kind = "处理"
+        at.append(hit)
+        described += [(flag.code, flag_text(flag, rules), flag.article, action, kind)] * len(hit)
+    if not at:
+        return pd.DataFrame(columns=FLAG_PERSON_KEYS + FLAG_KEYS)
+    positions = np.concatenate(at)
+    table = pd.DataFrame(described, columns=FLAG_KEYS, dtype=object)
+    table.insert(0, "_pos", positions)
+    table = table.sort_values("_pos", kind="stable").reset_index(drop=True)
+    rows = ordered[FLAG_PERSON_KEYS].iloc[table["_pos"].to_numpy()].reset_index(drop=True)
+    return pd.concat([rows, table.drop(columns="_pos")], axis=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,7 +531,7 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
             ws, f, f"{period} 全行排名(按组别)", RANKING_COLUMNS, ranking or _empty(RANKING_COLUMNS)
         )
 
-        flags = flag_frame(people, rules)
+        flags = flag_frame(people, rules, result.period)
         ws = add_sheet(wb, SHEET_FLAGS)
         title = f"{period} 第十四条预警与处理"
         if not _table(ws, f, title, FLAG_COLUMNS, _values(flags, FLAG_COLUMNS)):

@@ -1,0 +1,181 @@
+"""The rulebook in words: every phrase that states a rule, generated from its parameters.
+
+The explanation, the template's 说明, the branch workbook and the summary all state rules
+("行为规范扣分15分(含)以上", "不良率超过1%、不超过5%档", "客户经理超过85分、低于100分"). They
+take these phrases from here, so an edited rulebook changes every text that mentions it. Words
+follow the drafting convention of RULES.md §5: "以上/以下" include the number, "超过/低于"
+exclude it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from .rulebook import Flag, Rule, Rulebook
+from .schema import FIELD_BY_KEY
+
+SCORE_KEYS = ("total", "business_score")
+SCORE_LABELS = {"total": "综合得分", "business_score": "业务得分"}
+
+
+def const(value: Decimal | float | int) -> str:
+    """A rulebook constant as written: 30, 99.5, 0.1 (no trailing zeros, no exponent)."""
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text[:-2] if text.endswith(".0") else text
+
+
+def is_ratio(key: str, rules: Rulebook) -> bool:
+    return any(d.key == key and d.kind in ("ratio", "growth") for d in rules.derived)
+
+
+def is_score(key: str, rules: Rulebook) -> bool:
+    return key in SCORE_KEYS or any(i.key == key for i in rules.items)
+
+
+def unit(key: str, rules: Rulebook) -> str:
+    """The unit of a figure: a contract label's brackets (万元, 个), 分 for points, '' for
+    ratios; a difference keeps its inputs' unit."""
+    if is_score(key, rules) or key == "conduct_deduction":
+        return "分"
+    f = FIELD_BY_KEY.get(key)
+    if f is not None:
+        return f.label[f.label.index("(") + 1 : -1] if f.label.endswith(")") else ""
+    d = next((d for d in rules.derived if d.key == key), None)
+    return unit(d.a, rules) if d is not None and d.kind == "difference" else ""
+
+
+def label(key: str, rules: Rulebook) -> str:
+    """The Chinese name of a figure, without its unit."""
+    if key in SCORE_LABELS:
+        return SCORE_LABELS[key]
+    d = next((d for d in rules.derived if d.key == key), None)
+    if d is not None:
+        return d.label
+    item = next((i for i in rules.items if i.key == key), None)
+    if item is not None:
+        return item.label + "得分"
+    f = FIELD_BY_KEY.get(key)
+    return f.label.split("(")[0] if f else key
+
+
+def amount(key: str, value: Decimal, rules: Rulebook) -> str:
+    """A rulebook value of a figure as a person reads it: 27%, 15分, 100万元."""
+    if is_ratio(key, rules):
+        return f"{const(value * 100)}%"
+    return f"{const(value)}{unit(key, rules)}"
+
+
+_BOUND = {
+    "<=": "{v}(含)以下",
+    "<": "低于{v}",
+    ">": "超过{v}",
+    ">=": "{v}(含)以上",
+    "==": "等于{v}",
+    "!=": "不等于{v}",
+}
+
+
+def comparison(key: str, op: str, value: Any, rules: Rulebook, of: Any = None) -> str:
+    """One compared figure in words: 行为规范扣分15分(含)以上; a value given as a share of a
+    target says so: 新增存款日均增幅27%(含)以下(目标30%的90%)."""
+    name = label(key, rules)
+    if isinstance(value, bool):
+        return (
+            f"{name}为{'是' if value else '否'}"
+            if op == "=="
+            else f"{name}不为{'是' if value else '否'}"
+        )
+    text = name + _BOUND[op].format(v=amount(key, value, rules))
+    if of is not None:
+        base, times = of
+        text += f"(目标{amount(key, base, rules)}的{const(times * 100)}%)"
+    return text
+
+
+def condition(cond: dict[str, Any], rules: Rulebook) -> str:
+    """A flag condition in words; all = 且, any = 或."""
+    if "all" in cond:
+        return "且".join(condition(c, rules) for c in cond["all"])
+    if "any" in cond:
+        return "或".join(condition(c, rules) for c in cond["any"])
+    return comparison(cond["field"], cond["op"], cond["value"], rules, cond.get("of"))
+
+
+def flag_text(flag: Flag, rules: Rulebook) -> str:
+    """What raises the flag, in words, from its parameters."""
+    if flag.kind == "condition":
+        return condition(flag.condition or {}, rules)
+    p = flag.params
+    if flag.kind == "consecutive_months":
+        month = FIELD_BY_KEY.get(f"{p['field']}1")
+        what = month.label.split("(")[0][2:] if month else p["field"]
+        bound = "低于" if p["op"] == "<" else "不高于"
+        return (
+            f"连续{p['months']}个月{what}{bound}{label(p['of'], rules)}的{const(p['ratio'] * 100)}%"
+        )
+    names = "、".join(rules.flag(c).label for c in p["of"] if any(f.code == c for f in rules.flags))
+    return f"{flag.label}(本年度与上年度均因{names}被认定降级)"
+
+
+def band_text(rule: Rule, rules: Rulebook, band: int) -> str:
+    """The band `band` of a bands rule in words (-1: above every band)."""
+    bands = rule.params["bands"]
+    ratio = is_ratio(rule.input, rules)
+
+    def edge(e: Decimal) -> str:
+        return f"{const(e * 100)}%" if ratio else const(e)
+
+    def lower(i: int) -> str:
+        e, inclusive, _ = bands[i]
+        return f"{'超过' if inclusive else '达到'}{edge(e)}"
+
+    if band < 0:
+        return lower(len(bands) - 1)
+    e, inclusive, _ = bands[band]
+    if band == 0 and e == 0 and inclusive:
+        return "为0"
+    upper = f"{'不超过' if inclusive else '低于'}{edge(e)}"
+    return f"{lower(band - 1)}、{upper}" if band > 0 else upper
+
+
+def band_points(rule: Rule, band: int) -> Decimal:
+    bands = rule.params["bands"]
+    return rule.params["else"] if band < 0 else bands[band][2]
+
+
+def grade_text(rules: Rulebook, group: str, row: int) -> str:
+    """The total range of grade row `row` of a group: 超过85分、低于100分."""
+    rows = rules.grades[group]
+    name, e, inclusive = rows[row]
+    parts = []
+    if e is not None:
+        parts.append(f"{const(e)}分(含)以上" if inclusive else f"超过{const(e)}分")
+    if row > 0:
+        _, above, above_inclusive = rows[row - 1]
+        parts.append(f"低于{const(above)}分" if above_inclusive else f"{const(above)}分(含)以下")
+    return "、".join(parts) or "全部"
+
+
+def rule_text(rule: Rule, rules: Rulebook, months: int) -> str:
+    """One scoring rule as a sentence, for the template's 说明 (`months`: of the period)."""
+    p = rule.params
+    if rule.kind == "linear":
+        u = p["unit"]
+        return (
+            f"{rule.input_label}达到{const(p['target'])}{u}得{const(p['base'])}分,"
+            f"每高于或低于目标{const(p['step'])}{u}加或减{const(p['points'])}分(按比例计算),"
+            f"最高{const(p['max'])}分、最低{const(p['min'])}分"
+        )
+    if rule.kind == "bands":
+        parts = [
+            f"{band_text(rule, rules, i)}得{const(band_points(rule, i))}分"
+            for i in range(-1, len(p["bands"]))
+        ]
+        return rule.input_label + ";".join(parts[1:] + parts[:1])
+    u = unit(rule.input, rules)
+    text = f"{rule.input_label}按完成比例计分,满分{const(p['points'])}分,超额不加分;"
+    if not p["scale_by_period"]:
+        return text + f"目标{const(p['target'])}{u}"
+    scaled = p["target"] * months / 12
+    return text + f"全年目标{const(p['target'])}{u},本期({months}个月)目标{const(scaled)}{u}"

@@ -1,0 +1,255 @@
+"""Exact rational arithmetic over whole columns (RULES.md §0).
+
+A number cell is the decimal Excel shows for it: the stored double rounded to 15 significant
+digits. From there every figure, band edge, threshold, comparison and rounding is exact. `Q`
+holds a column of rationals as two object arrays of Python integers, numerator and (positive)
+denominator, plus a mask of blank values. numpy applies the integer operators element by
+element in C loops, so a whole run is computed at once, with no tolerance anywhere and no
+floating point in any decision.
+
+Fractions are not reduced after each step (that is what makes `fractions.Fraction` slow): the
+formulas of a rulebook are a few operations deep, so the integers stay a few dozen digits long.
+"""
+
+from __future__ import annotations
+
+import operator
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+Scalar = int | Decimal | str
+_DIGITS = 15  # what Excel and WPS show of a double
+
+
+def _ints(values: Any, n: int) -> np.ndarray:
+    """An object array of n Python ints."""
+    return np.fromiter(values, dtype=object, count=n)
+
+
+def decimal_ratio(value: Decimal | int | str) -> tuple[int, int]:
+    """(numerator, denominator) of an exact decimal."""
+    n, d = Decimal(value).as_integer_ratio()
+    return n, d
+
+
+def _float_ratio(v: float) -> tuple[int, int]:
+    """(numerator, power of ten) of the double `v` rounded to 15 significant digits."""
+    mantissa, exponent = f"{v:.{_DIGITS - 1}e}".split("e")
+    digits = int(mantissa.replace(".", ""))
+    e = int(exponent) - (_DIGITS - 1)
+    return (digits * 10**e, 1) if e >= 0 else (digits, 10**-e)
+
+
+class Q:
+    """A column of exact rationals `n / d` (d > 0); `na` marks blank values (n = 0, d = 1)."""
+
+    __slots__ = ("n", "d", "na")
+
+    def __init__(self, n: np.ndarray, d: np.ndarray, na: np.ndarray) -> None:
+        self.n, self.d, self.na = n, d, na
+
+    def __len__(self) -> int:
+        return len(self.na)
+
+    # -- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def from_floats(cls, values: Any) -> Q:
+        """The decimals Excel shows for these doubles (15 significant digits); NaN is blank.
+
+        Most amounts are typed with a few decimals: a value v for which some k gives an integer
+        m below 10**15 with m / 10**k == v (IEEE division is correctly rounded, so v is the
+        double nearest to m / 10**k, and a decimal of at most 15 digits is the nearest such
+        decimal to its own double) is m / 10**k. The rest are formatted one by one.
+        """
+        x = np.asarray(values, dtype=float)
+        n = len(x)
+        na = ~np.isfinite(x)
+        num = np.zeros(n, dtype=object)
+        den = np.ones(n, dtype=object)
+        left = ~na
+        for k in (0, 2, 4, 6):
+            if not left.any():
+                break
+            scale = 10.0**k
+            with np.errstate(invalid="ignore", over="ignore"):
+                m = np.rint(x * scale)
+                ok = left & (np.abs(m) < 1e15) & (m / scale == x)
+            at = np.flatnonzero(ok)
+            if len(at):
+                num[at] = _ints(map(int, m[at].tolist()), len(at))
+                den[at] = 10**k
+                left &= ~ok
+        rest = np.flatnonzero(left)
+        if len(rest):
+            pairs = [_float_ratio(v) for v in x[rest].tolist()]
+            num[rest] = _ints((p[0] for p in pairs), len(rest))
+            den[rest] = _ints((p[1] for p in pairs), len(rest))
+        return cls(num, den, na)
+
+    @classmethod
+    def from_decimals(cls, values: Any) -> Q:
+        """Exact decimals given as text or Decimal (None or '' is blank)."""
+        items = list(values)
+        na = np.fromiter((v is None or v == "" for v in items), bool, len(items))
+        pairs = [(0, 1) if blank else decimal_ratio(v) for v, blank in zip(items, na, strict=True)]
+        return cls(
+            _ints((p[0] for p in pairs), len(items)),
+            _ints((p[1] for p in pairs), len(items)),
+            na,
+        )
+
+    @classmethod
+    def full(cls, length: int, value: Scalar) -> Q:
+        n, d = decimal_ratio(value)
+        return cls(
+            np.full(length, n, dtype=object),
+            np.full(length, d, dtype=object),
+            np.zeros(length, bool),
+        )
+
+    @classmethod
+    def blank(cls, length: int) -> Q:
+        return cls(
+            np.zeros(length, dtype=object), np.ones(length, dtype=object), np.ones(length, bool)
+        )
+
+    def take(self, at: np.ndarray) -> Q:
+        return Q(self.n[at], self.d[at], self.na[at])
+
+    def put(self, at: np.ndarray, other: Q) -> None:
+        """Set the values at positions (or mask) `at` from `other` (of matching length)."""
+        self.n[at], self.d[at], self.na[at] = other.n, other.d, other.na
+
+    def copy(self) -> Q:
+        return Q(self.n.copy(), self.d.copy(), self.na.copy())
+
+    # -- arithmetic ------------------------------------------------------------------------
+
+    @staticmethod
+    def _parts(other: Q | Scalar) -> tuple[Any, Any, Any]:
+        if isinstance(other, Q):
+            return other.n, other.d, other.na
+        n, d = decimal_ratio(other)
+        return n, d, False
+
+    def __add__(self, other: Q | Scalar) -> Q:
+        n, d, na = self._parts(other)
+        if not isinstance(d, np.ndarray) and d == 1:
+            return Q(self.n + n * self.d, self.d, self.na | na)
+        return Q(self.n * d + n * self.d, self.d * d, self.na | na)
+
+    def __sub__(self, other: Q | Scalar) -> Q:
+        return self + (-other if isinstance(other, Q) else -Decimal(other))
+
+    def __neg__(self) -> Q:
+        return Q(-self.n, self.d, self.na)
+
+    def __mul__(self, other: Q | Scalar) -> Q:
+        n, d, na = self._parts(other)
+        return Q(self.n * n, self.d * d, self.na | na)
+
+    def __truediv__(self, other: Q | Scalar) -> Q:
+        """Elementwise quotient; a zero divisor gives a blank (callers decide zeros first)."""
+        n, d, na = self._parts(other)
+        if not isinstance(n, np.ndarray):
+            if n == 0:
+                return Q.blank(len(self))
+            sign = -1 if n < 0 else 1
+            return Q(self.n * d * sign, self.d * abs(n), self.na | na)
+        zero = (n == 0).astype(bool)
+        sign = np.where((n < 0).astype(bool), -1, 1).astype(object)
+        safe = np.where(zero, 1, n).astype(object)
+        return Q(
+            np.where(zero, 0, self.n * d * sign).astype(object),
+            np.where(zero, 1, self.d * np.abs(safe)).astype(object),
+            self.na | na | zero,
+        )
+
+    # -- comparisons (blank compares False) ------------------------------------------------
+
+    def _cross(self, other: Q | Scalar) -> tuple[np.ndarray, np.ndarray, Any]:
+        n, d, na = self._parts(other)
+        return self.n * d, n * self.d, self.na | na
+
+    def cmp(self, op: str, other: Q | Scalar) -> np.ndarray:
+        """`self op other` elementwise, op one of < <= > >= == !=; False where either is blank."""
+        left, right, na = self._cross(other)
+        out = _OPS[op](left, right)
+        return np.asarray(out, dtype=bool) & ~np.asarray(na, dtype=bool)
+
+    def is_zero(self) -> np.ndarray:
+        return np.asarray(self.n == 0, dtype=bool) & ~self.na
+
+    # -- selection -------------------------------------------------------------------------
+
+    def where(self, mask: np.ndarray, other: Q | Scalar) -> Q:
+        """self where mask holds, else other."""
+        n, d, na = self._parts(other)
+        return Q(
+            np.where(mask, self.n, n).astype(object),
+            np.where(mask, self.d, d).astype(object),
+            np.where(mask, self.na, na).astype(bool),
+        )
+
+    def clip(self, lo: Scalar, hi: Scalar) -> Q:
+        out = self.where(~self.cmp("<", lo), lo)
+        return out.where(~out.cmp(">", hi), hi)
+
+    def minimum(self, other: Q | Scalar) -> Q:
+        return self.where(~self.cmp(">", other), other)
+
+    # -- results ---------------------------------------------------------------------------
+
+    def round_units(self, decimals: int) -> np.ndarray:
+        """Half away from zero to `decimals` places (Excel's ROUND, 四舍五入), as an int64
+        count of 10**-decimals units (0 where blank)."""
+        scale = 10**decimals
+        mag = (2 * np.abs(self.n) * scale + self.d) // (2 * self.d)
+        units = np.where((self.n < 0).astype(bool), -mag, mag)
+        units = np.where(self.na, 0, units)
+        return units.astype(np.int64)
+
+    def is_multiple_of(self, decimals: int) -> np.ndarray:
+        """Whether each value has at most `decimals` decimal places (blank: True)."""
+        return np.asarray((self.n * 10**decimals) % self.d == 0, dtype=bool) | self.na
+
+    def floats(self) -> np.ndarray:
+        """The nearest double of each value (Python's int / int is correctly rounded); NaN
+        where blank."""
+        out = np.full(len(self), np.nan)
+        ok = np.flatnonzero(~self.na)
+        if len(ok):
+            out[ok] = np.fromiter(
+                map(operator.truediv, self.n[ok].tolist(), self.d[ok].tolist()), float, len(ok)
+            )
+        return out
+
+    @classmethod
+    def from_units(cls, units: np.ndarray, decimals: int, na: np.ndarray | None = None) -> Q:
+        n = len(units)
+        return cls(
+            _ints(map(int, np.asarray(units).tolist()), n),
+            np.full(n, 10**decimals, dtype=object),
+            np.zeros(n, bool) if na is None else np.asarray(na, dtype=bool),
+        )
+
+
+_OPS = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def units_to_floats(units: np.ndarray, decimals: int, na: np.ndarray | None = None) -> np.ndarray:
+    """Counts of 10**-decimals units as the nearest doubles (NaN where `na`)."""
+    out = np.asarray(units, dtype=np.int64) / 10**decimals  # exact for |units| < 2**53
+    if na is not None:
+        out = np.where(na, np.nan, out)
+    return out
