@@ -182,13 +182,18 @@ def fmt_number(v: float) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def fmt_ratio(v: float) -> str:
-    """A ratio at full precision (shortest repr), '' for NaN, integers without '.0'."""
+def fmt_exact(v: float) -> str:
+    """A computed figure at full precision: the shortest text that reads back as the same
+    double (for the nearest double of an exact decimal of up to 15 digits, that decimal
+    itself), no exponent, integers without '.0'; '' for NaN."""
     if v is None or np.isnan(v):
         return ""
-    if float(v).is_integer():
-        return str(int(v))
-    return repr(float(v))
+    text = repr(float(v))
+    if "e" in text:
+        text = format(Decimal(text), "f")
+    if text.endswith(".0"):
+        text = text[:-2]
+    return "0" if text in ("-0", "0") else text
 
 
 def fmt_fixed(v: float, decimals: int) -> str:

@@ -66,16 +66,25 @@ class RunResult:
         return {str(k): int(v) for k, v in scored["outcome"].value_counts().items()}
 
 
+def score_people(
+    people: pd.DataFrame, rules: Rulebook, period: Period, history: History | None = None
+) -> pd.DataFrame:
+    """Derived figures, items, totals, grades, ranks, flags and outcomes of people who passed
+    validation (a frame like the row checks give: identity, `role`, `group`, `role_label`,
+    and the contract's inputs as numbers), exactly, in one vectorised pass."""
+    ok = people.copy()
+    fig = Figures(ok)
+    ok = derive(ok, rules, fig)
+    ok = score(ok, rules, period, fig)
+    return apply_flags(ok, rules, period, fig, history)
+
+
 def evaluate(
     v: Validated, rules: Rulebook, period: Period, history: History | None = None
 ) -> pd.DataFrame:
     """Score and flag the accepted people; refused people keep their reasons."""
     people = v.people
-    ok = people[~people["refused"]].copy()
-    fig = Figures(ok)
-    ok = derive(ok, rules, fig)
-    ok = score(ok, rules, period, fig)
-    ok = apply_flags(ok, rules, period, fig, history)
+    ok = score_people(people[~people["refused"]], rules, period, history)
     out = pd.concat([ok, people[people["refused"]]], sort=False).sort_index()
     out["refused"] = out["refused"].astype(bool)
     out["status_label"] = np.where(out["refused"], "未计分", "已计分")

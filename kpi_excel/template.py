@@ -94,7 +94,9 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
     ]
     for g, rows in rules.grades.items():
         edges = ",".join(
-            f"{'≥' if inc else '>'}{D.const(e)}分为{grade}" for grade, e, inc in rows if e is not None
+            f"{'≥' if inc else '>'}{D.const(e)}分为{grade}"
+            for grade, e, inc in rows
+            if e is not None
         )
         scoring.append(f"考核等级({rules.groups[g]}):综合得分{edges},其余为{rows[-1][0]}。")
     flags = []

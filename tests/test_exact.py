@@ -92,7 +92,9 @@ def test_division_by_zero_is_blank_not_an_error() -> None:
 
 def test_floats_are_the_nearest_doubles() -> None:
     q = Q.from_decimals(["312.525"]) / Q.from_decimals(["1000"])
-    assert q.floats().tolist() == [0.312525]  # (1312.525 - 1000) / 1000 in floats is 0.31252499999999997
+    assert q.floats().tolist() == [
+        0.312525
+    ]  # (1312.525 - 1000) / 1000 in floats is 0.31252499999999997
 
 
 @pytest.mark.parametrize(

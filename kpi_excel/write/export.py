@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..numbers import fmt_fixed, fmt_number, fmt_ratio
+from ..numbers import fmt_exact, fmt_fixed
 from .atomic import write_atomic
 from .safe import csv_texts
 
@@ -46,10 +46,8 @@ def results_table(
     out["role"] = people["role"].where(people["role"].notna(), people["role_label"]).fillna("")
     out["status"] = scored.map({True: "scored", False: "rejected"})
     out["errors"] = people["errors"].fillna("")
-    for col in RATIO_COLUMNS:
-        out[col] = _only(people, col, scored, fmt_ratio)
-    for col in AMOUNT_COLUMNS:
-        out[col] = _only(people, col, scored, fmt_number)
+    for col in RATIO_COLUMNS + AMOUNT_COLUMNS:
+        out[col] = _only(people, col, scored, fmt_exact)
     for col in SCORE_COLUMNS:
         out[col] = _only(people, col, scored, lambda v: fmt_fixed(v, decimals))
     out["total"] = _only(people, "total", scored, lambda v: fmt_fixed(v, total_decimals))
