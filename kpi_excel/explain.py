@@ -386,7 +386,7 @@ def explain_person(
 ) -> list[tuple[str, str]]:
     """(label, sentence) for every item, the sums, the grade, each raised flag and the outcome."""
     if isinstance(period, str):
-        period = parse_period(period)
+        period = parse_period(period, rules.calendar)
     row = dict(row)
     if _refused(row):
         errors = row.get("errors")
