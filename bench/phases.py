@@ -45,7 +45,7 @@ n = sys.argv[1]
 shutil.rmtree("/tmp/ph", ignore_errors=True)
 t = time.perf_counter()
 pl.run(
-    parse_period("2026Q3"),
+    parse_period("2026Q3", load_rulebook().calendar),
     Path(f"bench/out/inputs/n{n}_m30_s0"),
     Path("/tmp/ph"),
     load_rulebook(),

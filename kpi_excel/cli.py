@@ -19,7 +19,7 @@ import click
 
 from . import __version__
 from .errors import KpiExcelError, NotFound, RulebookError, RunLocked, UsageError
-from .periods import parse_period
+from .periods import parse_period, split_period
 from .rulebook import load_rulebook
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -31,7 +31,8 @@ class Exit(click.ClickException):
         self.exit_code = code
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"错误: {self.message}", err=True)
+        for line in self.message.splitlines() or [""]:  # a bad rulebook has a line per problem
+            click.echo(f"错误: {line}", err=True)
 
 
 def _log_to(path: Path) -> Path | None:
@@ -156,8 +157,8 @@ def run(
     """计算一个考核期(如 2026Q3、2026-Q3、Q3、2026FY)的全部工作簿。"""
     from .pipeline import run as run_pipeline
 
-    p = parse_period(period, default_year=year)
     rules = load_rulebook(rules_path)
+    p = parse_period(period, rules.calendar, default_year=year)
     inbox = inbox or Path("inbox") / p.code
     log_path = _log_to(output / "kpi-excel.log")
     bar = _progress_bar()
@@ -254,8 +255,8 @@ def template(
     """生成某考核期的标准填报模板(可按花名册为每个机构预填)。"""
     from .template import build_template, build_templates_from_roster
 
-    p = parse_period(period, default_year=year)
     rules = load_rulebook(rules_path)
+    p = parse_period(period, rules.calendar, default_year=year)
     if roster and out_file:
         raise UsageError("-o 与 --roster 不能同时使用;使用花名册时用 --outdir 指定输出文件夹")
     if roster:
@@ -313,19 +314,23 @@ def explain(
     from .explain import explain_person
     from .rulebook import load_rulebook as load
 
-    p = parse_period(period, default_year=year)
+    # The run's own rulebook says which periods exist; until it is found, the period is
+    # only split into year and code to look the run up.
+    year_, kind = split_period(period, default_year=year)
+    code = f"{year_}{kind}"
     with _open_ledger(output, ledger_path) as ledger:
-        current = ledger.current_run(p.code)
+        current = ledger.current_run(code)
         if current is None:
-            raise NotFound(f"台账中没有考核期 {p.code} 的运行记录")
+            raise NotFound(f"台账中没有考核期 {code} 的运行记录")
         person = ledger.people_of(current.id, [emp_id]).get(emp_id)
         if person is None:
-            raise NotFound(f"考核期 {p.code} 中没有员工编号「{emp_id}」")
+            raise NotFound(f"考核期 {code} 中没有员工编号「{emp_id}」")
         text = ledger.rulebook_text(current.id)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rulebook.yaml"
         path.write_text(text, encoding="utf-8")
         rules = load(path)  # the rulebook of that run, not today's
+    p = parse_period(code, rules.calendar)
     row = {**person["inputs"], **person["results"]}
     click.echo(
         f"{p.code} {row.get('branch_name', '')} {emp_id} {row.get('name', '')}(运行 {current.run_id})"

@@ -12,7 +12,14 @@ class UsageError(KpiExcelError):
 
 
 class RulebookError(KpiExcelError):
-    """The rulebook file is missing, unreadable, or has a missing or ill-typed key."""
+    """The rulebook file is missing, unreadable, or breaks its schema or its references.
+
+    `lines` holds one Chinese line per problem (file, key path, what is wrong); str() joins them.
+    """
+
+    def __init__(self, lines: str | list[str]) -> None:
+        self.lines = [lines] if isinstance(lines, str) else list(lines)
+        super().__init__("\n".join(self.lines))
 
 
 class WorkbookRefused(KpiExcelError):

@@ -378,7 +378,7 @@ def explain_person(
     """(label, sentence) for every item, the sums, the grade, each raised flag and the outcome,
     from one results row (as the ledger stores it)."""
     if isinstance(period, str):
-        period = parse_period(period)
+        period = parse_period(period, rules.calendar)
     row = dict(row)
     if _refused(row):
         errors = row.get("errors")

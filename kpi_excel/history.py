@@ -11,10 +11,8 @@ from __future__ import annotations
 from .exact import Q
 from .flags import History, MonthFigure
 from .ledger import Ledger
-from .periods import Period
+from .periods import Period, previous_period
 from .rulebook import Rulebook
-
-QUARTER_OF_MONTH = {m: f"Q{(m - 1) // 3 + 1}" for m in range(1, 13)}
 
 
 def _months_before(period: Period, months: list[int], count: int) -> list[tuple[int, int]]:
@@ -34,14 +32,21 @@ def build_history(ledger: Ledger, rules: Rulebook, period: Period, emp_ids: list
     months = rules.months[period.kind]
     for flag in rules.flags:
         if flag.kind == "consecutive_months":
-            _deposit_months(ledger, flag.params, period, months, emp_ids, history)
+            _deposit_months(ledger, rules, flag.params, period, months, emp_ids, history)
         elif flag.kind == "repeat" and period.is_annual:
-            _previous_fy(ledger, flag.params["of"], period, emp_ids, history)
+            previous = previous_period(period, rules.calendar).code
+            _previous_fy(ledger, flag.params["of"], previous, emp_ids, history)
     return history
 
 
 def _deposit_months(
-    ledger: Ledger, p: dict, period: Period, months: list[int], emp_ids: list[str], history: History
+    ledger: Ledger,
+    rules: Rulebook,
+    p: dict,
+    period: Period,
+    months: list[int],
+    emp_ids: list[str],
+    history: History,
 ) -> None:
     wanted = _months_before(period, months, int(p["months"]) - 1)
     missing: list[str] = []
@@ -49,7 +54,8 @@ def _deposit_months(
     cache: dict[str, dict] = {}
     for year, month in wanted:
         source, source_code = None, ""
-        for kind in (QUARTER_OF_MONTH[month], "FY"):
+        # the run of the period holding the month, else of that year's annual period
+        for kind in dict.fromkeys((rules.calendar.kind_of_month(month), rules.calendar.annual)):
             code = f"{year}{kind}"
             if code not in cache:
                 run = ledger.current_run(code)
@@ -58,7 +64,7 @@ def _deposit_months(
                 source, source_code = cache[code], code
                 break
         if source is None:
-            name = f"{year}{QUARTER_OF_MONTH[month]}"
+            name = f"{year}{rules.calendar.kind_of_month(month)}"
             if name not in missing:
                 missing.append(name)
             for e in emp_ids:
@@ -96,9 +102,8 @@ def _deposit_months(
 
 
 def _previous_fy(
-    ledger: Ledger, codes: list[str], period: Period, emp_ids: list[str], history: History
+    ledger: Ledger, codes: list[str], previous: str, emp_ids: list[str], history: History
 ) -> None:
-    previous = f"{period.year - 1}FY"
     run = ledger.current_run(previous)
     if run is None:
         for e in emp_ids:

@@ -1,4 +1,10 @@
-"""Assessment periods (RULES.md §2): parse `2026Q3`, `2026-Q3`, `Q3`, `2026FY` and know their months."""
+"""Assessment periods (RULES.md §2): parse `2026Q3`, `2026-Q3`, `Q3`, `2026FY` and know their months.
+
+Which periods exist comes from the rulebook's `periods.months` table (a `Calendar`): each kind
+names its calendar months. The kind whose months are all twelve is the annual one (`FY` in the
+shipped rulebook); the other kinds split the year into consecutive runs of months (`Q1`..`Q4`),
+so each month belongs to exactly one of them and each has a previous one.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +15,62 @@ from dataclasses import dataclass
 
 from .errors import UsageError
 
-_PERIOD_RE = re.compile(r"^(?:(\d{4})\s*[-_/ ]?\s*)?(Q[1-4]|FY)$")
+ALL_MONTHS = tuple(range(1, 13))
+# A period as written: an optional year, an optional separator, a kind code (checked later
+# against the calendar). Kind codes start with a letter, so the year never runs into them.
+_PERIOD_RE = re.compile(r"^(?:(\d{4})\s*[-_/]?\s*)?([A-Z][A-Z0-9]*)$")
 
 
 @dataclass(frozen=True, order=True)
 class Period:
-    """One period of one year; `kind` is `Q1`..`Q4` or `FY`."""
+    """One period of one year; `kind` is a key of the rulebook's `periods.months` (`Q3`, `FY`).
+
+    `is_annual` is set from the calendar when the period is made (`Calendar.period`).
+    """
 
     year: int
     kind: str
+    is_annual: bool
 
     @property
     def code(self) -> str:
         return f"{self.year}{self.kind}"
 
-    @property
-    def is_annual(self) -> bool:
-        return self.kind == "FY"
-
     def __str__(self) -> str:
         return self.code
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The periods of a rulebook: kind -> calendar months, in rulebook order.
+
+    `load_rulebook` checks that exactly one kind (`annual`) holds all twelve months and that the
+    other kinds split the year into consecutive runs; this class relies on it.
+    """
+
+    months: dict[str, tuple[int, ...]]
+    annual: str
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.months)
+
+    @property
+    def sub_annual(self) -> list[str]:
+        """The kinds other than the annual one, in calendar order (Q1, Q2, Q3, Q4)."""
+        return sorted((k for k in self.months if k != self.annual), key=lambda k: self.months[k])
+
+    def period(self, year: int, kind: str) -> Period:
+        return Period(year, kind, kind == self.annual)
+
+    def kind_of_month(self, month: int) -> str:
+        """The sub-annual kind holding a calendar month (the annual kind if there is none)."""
+        return next((k for k in self.sub_annual if month in self.months[k]), self.annual)
+
+    def example(self) -> str:
+        """How a period is written, for messages: `2026Q1、2026-Q1、Q1 或 2026FY`."""
+        k = (self.sub_annual or [self.annual])[0]
+        return f"2026{k}、2026-{k}、{k} 或 2026{self.annual}"
 
 
 def normalise_text(value: str) -> str:
@@ -36,16 +78,32 @@ def normalise_text(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip()
 
 
-def parse_period(text: object, default_year: int | None = None) -> Period:
-    """Parse a period as written by a clerk or a workbook; raise UsageError if it is not one."""
-    if not isinstance(text, str):
-        raise UsageError(f"考核期「{text}」格式不正确,应为 2026Q3、2026-Q3、Q3 或 2026FY")
-    cleaned = normalise_text(text).upper().replace(" ", "")
+def split_period(text: object, default_year: int | None = None) -> tuple[int, str]:
+    """(year, kind code) of a period as written, without checking the kind against a calendar.
+
+    For looking a period up where its rulebook is not known yet (the ledger of `explain`).
+    """
+    cleaned = normalise_text(text).upper().replace(" ", "") if isinstance(text, str) else ""
     match = _PERIOD_RE.match(cleaned)
     if not match:
-        raise UsageError(f"考核期「{text}」格式不正确,应为 2026Q3、2026-Q3、Q3 或 2026FY")
+        raise UsageError(f"考核期「{text}」格式不正确,应为年份加考核期代码,如 2026Q3、2026-Q3")
     year = int(match.group(1)) if match.group(1) else (default_year or _dt.date.today().year)
-    return Period(year, match.group(2))
+    return year, match.group(2)
+
+
+def parse_period(text: object, calendar: Calendar, default_year: int | None = None) -> Period:
+    """Parse a period as written by a clerk or a workbook; raise UsageError if it is not one of
+    the calendar's."""
+    try:
+        year, kind = split_period(text, default_year)
+    except UsageError:
+        kind = ""
+    if kind not in calendar.months:
+        kinds = "、".join(calendar.months)
+        raise UsageError(
+            f"考核期「{text}」格式不正确,应为 {calendar.example()}(考核期代码为 {kinds} 之一)"
+        )
+    return calendar.period(year, kind)
 
 
 def period_months(period: Period, months_by_kind: dict[str, list[int]]) -> list[int]:
@@ -53,9 +111,13 @@ def period_months(period: Period, months_by_kind: dict[str, list[int]]) -> list[
     return list(months_by_kind[period.kind])
 
 
-def previous_period(period: Period) -> Period:
-    """The quarter before a quarter (Q1 -> previous year's Q4); the previous year for FY."""
-    if period.kind == "FY":
-        return Period(period.year - 1, "FY")
-    q = int(period.kind[1])
-    return Period(period.year - 1, "Q4") if q == 1 else Period(period.year, f"Q{q - 1}")
+def previous_period(period: Period, calendar: Calendar) -> Period:
+    """The period just before: the previous year's for the annual kind; otherwise the kind whose
+    months end where this one's begin (the first of the year follows the previous year's last)."""
+    if period.is_annual:
+        return calendar.period(period.year - 1, calendar.annual)
+    order = calendar.sub_annual
+    i = order.index(period.kind)
+    if i == 0:
+        return calendar.period(period.year - 1, order[-1])
+    return calendar.period(period.year, order[i - 1])

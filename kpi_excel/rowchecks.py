@@ -200,10 +200,10 @@ def check_rows(
             c.add(P.FORMULA_NO_VALUE, formula[f.key], f.key, f.label)
         if f.kind == "text" and f.key in error:
             c.add(P.CELL_ERROR, error[f.key].notna(), f.key, f.label, frame[f.key])
-        if f.required == "all":
+        if f.required:
             c.add(P.REQUIRED_BLANK, blank, f.key, f.label)
-        elif f.required in rules.groups:
-            need = (out["group"] == f.required).to_numpy(dtype=bool, na_value=False)
+        elif groups := rules.required_groups(f.key):
+            need = out["group"].isin(groups).to_numpy(dtype=bool)
             c.add(P.REQUIRED_BLANK, need & blank, f.key, f.label)
 
     roles_text = "、".join(lbl for r in rules.roles.values() for lbl in r.labels)

@@ -1,23 +1,36 @@
 """Load and check the rulebook (templates/rulebook.yaml): every rule constant lives there.
 
-Errors name the file and the dotted key, e.g. `rulebook.yaml: items[0].by_role.senior.target`.
+Loading is strict, in two steps, and reports every problem found, one Chinese line each naming
+the file, the key path and what is wrong (`规则文件 rules.yaml 的键 items[0].by_role.senior.input
+引用了未定义的字段「deposit_growht」(是否应为 deposit_growth?)`):
+
+1. the shape, against the declared schema (rulebook_schema.py): unknown keys, missing keys,
+   types, allowed values and ranges;
+2. the references, here: roles and groups, input fields, derived figures, items, flag codes,
+   operators and the calendar of periods all resolve, derived figures have no cycle, keys and
+   codes are unique, grades cover every group and end with a catch-all row.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import RulebookError
+from .periods import ALL_MONTHS, Calendar
+from .rulebook_schema import Problems, check_schema, parse_yaml, suggest
+from .schema import FIELD_BY_KEY, NUMERIC_KINDS, label_key
 
 OPS = ("<", "<=", ">", ">=", "==")
 ACTIONS = ("dismiss", "demote")
+# What score.py computes besides the items, usable in a flag condition.
+SCORE_OUTPUTS = ("business_score", "total")
+NUMERIC_FIELDS = [k for k, f in FIELD_BY_KEY.items() if f.kind in NUMERIC_KINDS]
 
 
 def default_rulebook_path() -> Path:
@@ -43,7 +56,7 @@ class Derived:
     when_zero: Decimal | str | None  # a value, "reject", or None (difference)
     reject_roles: list[str]
     article: str
-    roles: list[str] | None = None  # None: every role
+    roles: list[str] | None = None  # None: every role; else the figure is blank for the others
 
 
 @dataclass(frozen=True)
@@ -84,22 +97,26 @@ class Rulebook:
     name: str
     decimals: int
     roles: dict[str, Role]
-    groups: dict[str, str]
-    months: dict[str, list[int]]
-    derived: list[Derived]
+    groups: dict[str, str]  # group key -> label
+    months: dict[str, list[int]]  # period kind -> calendar months (the calendar's table)
+    derived: list[Derived]  # in dependency order
     items: list[Item]
     income_share: Decimal
     income_input: str
-    grades: dict[str, list[tuple[str, Decimal | None, bool]]]
+    grades: dict[str, list[tuple[str, Decimal | None, bool]]]  # group -> (grade, min, inclusive)
     flags: list[Flag]
     outcomes: dict[str, str]
     dismiss_level: str
     demote_level: dict[str, str]
     raw: dict[str, Any]
-    text: str = ""
-    input_decimals: dict[str, int] = field(default_factory=dict)
-    grades_article: str = ""
-    income_article: str = ""
+    text: str
+    calendar: Calendar  # the periods: kinds, their months, the annual one
+    # group -> input fields its people must fill in, beyond those every row must (schema.py)
+    required_by_group: dict[str, list[str]]
+    grades_article: str
+    income_article: str
+    # input field -> most decimals a cell may carry (RULES.md §0: typed points)
+    input_decimals: dict[str, int]
 
     @property
     def total_decimals(self) -> int:
@@ -113,285 +130,368 @@ class Rulebook:
     def flag(self, code: str) -> Flag:
         return next(f for f in self.flags if f.code == code)
 
-
-class _Reader:
-    """Typed access to nested YAML that names the file and key on every failure."""
-
-    def __init__(self, path: Path) -> None:
-        self.name = path.name
-
-    def fail(self, key: str, why: str) -> RulebookError:
-        return RulebookError(f"规则文件 {self.name} 的键 {key} {why}")
-
-    def get(
-        self, node: Any, key: str, where: str, kind: type | tuple[type, ...], default: Any = ...
-    ):
-        if not isinstance(node, dict):
-            raise self.fail(where, "应为映射(键: 值)")
-        full = f"{where}.{key}" if where else key
-        if key not in node:
-            if default is not ...:
-                return default
-            raise self.fail(full, "缺失")
-        value = node[key]
-        if kind is Decimal:
-            return self.number(value, full)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
-            raise self.fail(full, f"类型不正确(实际为「{value!r}」)")
-        return value
-
-    def number(self, value: Any, key: str) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise self.fail(key, f"应为数字(实际为「{value!r}」)")
-        try:
-            # str() of a YAML float is its shortest repr, so 0.1 stays exactly 0.1.
-            return Decimal(str(value))
-        except InvalidOperation:
-            raise self.fail(key, f"应为数字(实际为「{value!r}」)") from None
+    def required_groups(self, field_key: str) -> list[str]:
+        """The groups whose people must fill in an input field (beyond everyone's fields)."""
+        return [g for g, keys in self.required_by_group.items() if field_key in keys]
 
 
 def load_rulebook(path: Path | str | None = None) -> Rulebook:
-    """Read and check a rulebook; raise RulebookError naming the file and key."""
+    """Read and check a rulebook; raise RulebookError with one line per problem found."""
     path = Path(path) if path is not None else default_rulebook_path()
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise RulebookError(f"无法读取规则文件 {path}: {exc.strerror or exc}") from None
-    try:
-        raw = yaml.safe_load(data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise RulebookError(f"规则文件 {path.name} 不是有效的 YAML: {exc}") from None
-    r = _Reader(path)
-    if not isinstance(raw, dict):
-        raise r.fail("(根)", "应为映射")
+    raw, text = parse_yaml(data, path.name)
+    problems = Problems(path.name)
+    check_schema(raw, problems)
+    problems.raise_if_any()
+    rules = _Builder(raw, problems).build(path, hashlib.sha256(data).hexdigest(), text)
+    problems.raise_if_any()
+    return rules
 
-    rounding = r.get(raw, "rounding", "", dict)
-    decimals = r.get(rounding, "decimals", "rounding", int)
-    if r.get(rounding, "mode", "rounding", str) != "half_away_from_zero":
-        raise r.fail("rounding.mode", "只支持 half_away_from_zero")
 
-    groups = {
-        g: r.get(v, "label", f"groups.{g}", str) for g, v in r.get(raw, "groups", "", dict).items()
-    }
-    roles: dict[str, Role] = {}
-    for key, node in r.get(raw, "roles", "", dict).items():
-        where = f"roles.{key}"
-        labels = r.get(node, "labels", where, list)
-        group = r.get(node, "group", where, str)
-        if group not in groups:
-            raise r.fail(f"{where}.group", f"引用了未定义的组「{group}」")
-        roles[key] = Role(key, [str(x) for x in labels], group, r.get(node, "article", where, str))
+def _number(value: Any) -> Decimal:
+    # str() of a YAML float is its shortest repr, so 0.1 stays exactly 0.1.
+    return Decimal(str(value))
 
-    periods = r.get(raw, "periods", "", dict)
-    months = {
-        k: [
-            int(m)
-            for m in r.get(r.get(periods, "months", "periods", dict), k, "periods.months", list)
-        ]
-        for k in ("Q1", "Q2", "Q3", "Q4", "FY")
-    }
 
-    derived = []
-    for key, node in r.get(raw, "derived", "", dict).items():
-        where = f"derived.{key}"
-        kind = r.get(node, "kind", where, str)
-        if kind not in ("difference", "ratio", "growth"):
-            raise r.fail(f"{where}.kind", f"未知类型「{kind}」")
-        when_zero: Decimal | str | None = None
-        if kind != "difference":
-            wz = r.get(node, "when_zero", where, (int, float, str))
-            when_zero = "reject" if wz == "reject" else r.number(wz, f"{where}.when_zero")
-        derived.append(
-            Derived(
-                key,
-                r.get(node, "label", where, str),
-                kind,
-                r.get(node, "a", where, str),
-                r.get(node, "b", where, str),
-                when_zero,
-                list(r.get(node, "reject_roles", where, list, default=[])),
-                r.get(node, "article", where, str),
-                r.get(node, "roles", where, list, default=None),
-            )
+class _Builder:
+    """Turns a rulebook that fits the schema into a Rulebook, resolving every reference."""
+
+    def __init__(self, raw: dict[str, Any], problems: Problems) -> None:
+        self.raw = raw
+        self.p = problems
+
+    # --- references -------------------------------------------------------------------
+
+    def known(self, path: tuple, name: str, kinds: str, choices: Iterable[str]) -> bool:
+        """Whether `name` is one of `choices`; if not, a problem `引用了未定义的{kinds}「…」`."""
+        choices = list(choices)
+        if name in choices:
+            return True
+        self.p.add(path, f"引用了未定义的{kinds}「{name}」{suggest(name, choices)}")
+        return False
+
+    def figure(self, path: tuple, name: str, also: Iterable[str] = ()) -> bool:
+        """`name` is a numeric input field or one of `also` (derived figures, …)."""
+        also = list(also)
+        if name in FIELD_BY_KEY and name not in NUMERIC_FIELDS:
+            self.p.add(path, f"引用的字段「{name}」不是数值字段")
+            return False
+        return self.known(path, name, "字段", [*NUMERIC_FIELDS, *also])
+
+    # --- sections ---------------------------------------------------------------------
+
+    def build(self, path: Path, sha256: str, text: str) -> Rulebook:
+        raw = self.raw
+        self.groups = {g: node["label"] for g, node in raw["groups"].items()}
+        self.roles = self._roles()
+        required = self._required_fields()
+        calendar = self._calendar()
+        derived = self._derived()
+        self.derived_keys = [d.key for d in derived]
+        items = self._items()
+        inc = raw["income_deduction"]
+        self.figure(("income_deduction", "input"), inc["input"])
+        grades = self._grades()
+        flags = self._flags(items)
+        rec = raw["recommended_level"]
+        demote = rec["demote"]
+        for role in demote:
+            self.known(("recommended_level", "demote", role), role, "岗位", self.roles)
+        for role in self.roles:
+            if role not in demote:
+                self.p.add(("recommended_level", "demote", role), "缺失")
+        outcomes = raw["outcomes"]
+        return Rulebook(
+            path=path,
+            sha256=sha256,
+            name=raw["name"],
+            decimals=int(raw["rounding"]["decimals"]),
+            roles=self.roles,
+            groups=self.groups,
+            months={k: list(m) for k, m in calendar.months.items()},
+            derived=derived,
+            items=items,
+            income_share=_number(inc["share"]),
+            income_input=inc["input"],
+            grades=grades,
+            flags=flags,
+            outcomes={k: outcomes[k] for k in ("dismiss", "demote", "warning", "none")},
+            dismiss_level=rec["dismiss"],
+            demote_level={k: str(v) for k, v in demote.items()},
+            raw=raw,
+            text=text,
+            calendar=calendar,
+            required_by_group=required,
+            grades_article=raw["grades"]["article"],
+            income_article=inc["article"],
+            input_decimals=self._input_decimals(),
         )
 
-    derived = _dependency_order(r, derived)
-    items = []
-    for i, node in enumerate(r.get(raw, "items", "", list)):
-        where = f"items[{i}]"
-        by_role = {}
-        for role, rule in r.get(node, "by_role", where, dict).items():
-            rw = f"{where}.by_role.{role}"
-            if role not in roles:
-                raise r.fail(rw, "引用了未定义的岗位")
-            by_role[role] = _rule(r, rule, rw)
-        items.append(
-            Item(
-                r.get(node, "key", where, str),
-                r.get(node, "label", where, str),
-                r.get(node, "article", where, str),
-                by_role,
+    def _input_decimals(self) -> dict[str, int]:
+        out = {}
+        for key, places in self.raw.get("input_decimals", {}).items():
+            if self.figure(("input_decimals", key), key):
+                out[key] = int(places)
+        return out
+
+    def _roles(self) -> dict[str, Role]:
+        roles: dict[str, Role] = {}
+        owner: dict[str, str] = {}
+        for key, node in self.raw["roles"].items():
+            self.known(("roles", key, "group"), node["group"], "组", self.groups)
+            for j, label in enumerate(node["labels"]):
+                other = owner.setdefault(label_key(label), key)
+                if other != key:
+                    self.p.add(
+                        ("roles", key, "labels", j), f"「{label}」已是 roles.{other} 的岗位名称"
+                    )
+            roles[key] = Role(key, list(node["labels"]), node["group"], node["article"])
+        used = {r.group for r in roles.values()}
+        for g in self.groups:
+            if g not in used:
+                self.p.add(("groups", g), "没有任何岗位属于该组(roles 中无 group 为它的岗位)")
+        return roles
+
+    def _required_fields(self) -> dict[str, list[str]]:
+        out = {}
+        for g, node in self.raw["groups"].items():
+            for j, key in enumerate(node["required_fields"]):
+                self.known(("groups", g, "required_fields", j), key, "字段", FIELD_BY_KEY)
+            out[g] = list(node["required_fields"])
+        return out
+
+    def _calendar(self) -> Calendar:
+        where = ("periods", "months")
+        months = {k: tuple(int(m) for m in v) for k, v in self.raw["periods"]["months"].items()}
+        annual = [k for k, m in months.items() if sorted(m) == list(ALL_MONTHS)]
+        if not annual:
+            self.p.add(where, "中应有一个包含全部12个月的年度考核期(如 FY: [1, 2, …, 12])")
+        for k in annual[1:]:
+            self.p.add((*where, k), f"与 {annual[0]} 都包含全部12个月,只能有一个年度考核期")
+        owner: dict[int, str] = {}
+        for k, m in months.items():
+            if k in annual:
+                continue
+            if list(m) != list(range(m[0], m[0] + len(m))):
+                self.p.add((*where, k), "的月份应连续且从小到大排列")
+            for j, month in enumerate(m):
+                if owner.setdefault(month, k) != k:
+                    self.p.add((*where, k, j), f"{month}月已属于 {owner[month]}")
+        missing = [m for m in ALL_MONTHS if m not in owner]
+        if owner and missing:
+            shown = "、".join(f"{m}月" for m in missing)
+            self.p.add(where, f"的非年度考核期应覆盖全年,缺少{shown}")
+        return Calendar(months, annual[0] if annual else "")
+
+    def _derived(self) -> list[Derived]:
+        nodes = self.raw["derived"]
+        out = []
+        shadowed = False  # a figure named like a field: its references cannot be ordered
+        for key, node in nodes.items():
+            where = ("derived", key)
+            if key in FIELD_BY_KEY:
+                self.p.add(where, "与输入字段同名")
+                shadowed = True
+            for side in ("a", "b"):
+                self.figure((*where, side), node[side], nodes)
+            when_zero = node.get("when_zero")
+            rejects = list(node.get("reject_roles", []))
+            for j, role in enumerate(rejects):
+                self.known((*where, "reject_roles", j), role, "岗位", self.roles)
+            if rejects and when_zero != "reject":
+                self.p.add((*where, "reject_roles"), "只在 when_zero 为 reject 时使用")
+            if when_zero is not None and when_zero != "reject":
+                when_zero = _number(when_zero)
+            roles = node.get("roles")
+            for j, role in enumerate(roles or []):
+                self.known((*where, "roles", j), role, "岗位", self.roles)
+            out.append(
+                Derived(
+                    key, node["label"], node["kind"], node["a"], node["b"], when_zero, rejects,
+                    node["article"], None if roles is None else list(roles),
+                )
+            )  # fmt: skip
+        return out if shadowed else self._dependency_order(out)
+
+    def _dependency_order(self, derived: list[Derived]) -> list[Derived]:
+        """Derived figures ordered so that each one's inputs are computed before it."""
+        pending = {d.key: d for d in derived}
+        ordered: list[Derived] = []
+        while pending:
+            ready = [d for d in pending.values() if d.a not in pending and d.b not in pending]
+            if not ready:
+                self.p.add(("derived",), f"存在循环引用:{'、'.join(pending)}")
+                return ordered + list(pending.values())
+            for d in ready:
+                ordered.append(pending.pop(d.key))
+        return ordered
+
+    def _items(self) -> list[Item]:
+        items = []
+        first: dict[str, int] = {}
+        for i, node in enumerate(self.raw["items"]):
+            key = node["key"]
+            where = ("items", i)
+            if first.setdefault(key, i) != i:
+                self.p.add((*where, "key"), f"「{key}」与 items[{first[key]}].key 重复")
+            for taken, what in (
+                (FIELD_BY_KEY, "输入字段"), (self.derived_keys, "派生指标"), (SCORE_OUTPUTS, "得分结果")
+            ):  # fmt: skip
+                if key in taken:
+                    self.p.add((*where, "key"), f"「{key}」与{what}同名")
+            by_role = {}
+            for role, rule in node["by_role"].items():
+                rw = (*where, "by_role", role)
+                self.known(rw, role, "岗位", self.roles)
+                by_role[role] = self._rule(rule, rw)
+            items.append(Item(key, node["label"], node["article"], by_role))
+        return items
+
+    def _rule(self, node: dict[str, Any], where: tuple) -> Rule:
+        kind = node["kind"]
+        self.figure((*where, "input"), node["input"], self.derived_keys)
+        params: dict[str, Any] = {}
+        if kind == "linear":
+            for k in ("divisor", "scale", "target", "base", "points", "step", "min", "max"):
+                params[k] = _number(node[k])
+            for k in ("divisor", "step"):
+                if params[k] == 0:
+                    self.p.add((*where, k), "不能为0")
+            if params["min"] > params["max"]:
+                self.p.add((*where, "min"), f"应不大于 max({node['max']})")
+            params["unit"] = node.get("unit", "")
+        elif kind == "bands":
+            bands = [
+                (_number(b["max"]), b.get("inclusive", True), _number(b["points"]))
+                for b in node["bands"]
+            ]
+            for j in range(1, len(bands)):
+                (before, shut, _), (edge, inclusive, _) = bands[j - 1], bands[j]
+                if not (edge > before or (edge == before and not shut and inclusive)):
+                    self.p.add((*where, "bands", j, "max"), f"应大于上一档的 max({before})")
+            params["bands"] = bands
+            params["else"] = _number(node["else"])
+        else:  # pro_rata
+            params["points"] = _number(node["points"])
+            params["target"] = _number(node["target"])
+            params["scale_by_period"] = node.get("scale_by_period", False)
+        return Rule(kind, node["input"], node["input_label"], params)
+
+    def _grades(self) -> dict[str, list[tuple[str, Decimal | None, bool]]]:
+        node = self.raw["grades"]
+        for g in node:
+            if g != "article":
+                self.known(("grades", g), g, "组", self.groups)
+        grades = {}
+        for g in self.groups:
+            if g not in node:
+                self.p.add(("grades", g), "缺失")
+                continue
+            rows = []
+            for row in node[g]:
+                edge = _number(row["min"]) if "min" in row else None
+                rows.append((row["grade"], edge, row.get("inclusive", True)))
+            last = len(rows) - 1
+            for j, (_, edge, inclusive) in enumerate(rows):
+                if edge is None and j < last:
+                    self.p.add(("grades", g, j), "只有最后一档可以没有下限(min)")
+                if j and edge is not None and rows[j - 1][1] is not None:
+                    before, open_ = rows[j - 1][1], not rows[j - 1][2]
+                    if not (edge < before or (edge == before and open_ and inclusive)):
+                        self.p.add(("grades", g, j, "min"), f"应低于上一档的下限({before})")
+            if rows[last][1] is not None:
+                self.p.add(("grades", g, last), "最后一档应无下限(min),以覆盖其余得分")
+            grades[g] = rows
+        return grades
+
+    def _flags(self, items: list[Item]) -> list[Flag]:
+        nodes = self.raw["flags"]
+        codes = [n["code"] for n in nodes]
+        self.scores = [*self.derived_keys, *(i.key for i in items), *SCORE_OUTPUTS]
+        flags = []
+        for i, node in enumerate(nodes):
+            where = ("flags", i)
+            code = node["code"]
+            if codes.index(code) != i:
+                self.p.add((*where, "code"), f"「{code}」与 flags[{codes.index(code)}].code 重复")
+            for j, g in enumerate(node["groups"]):
+                self.known((*where, "groups", j), g, "组", self.groups)
+            kind = node.get("kind", "condition")
+            condition = None
+            params: dict[str, Any] = {}
+            if kind == "condition":
+                condition = self._condition(node["condition"], (*where, "condition"))
+            elif kind == "consecutive_months":
+                self._monthly((*where, "field"), node["field"])
+                self.figure((*where, "of"), node["of"], self.derived_keys)
+                params = {
+                    "months": int(node["months"]),
+                    "field": node["field"],
+                    "of": node["of"],
+                    "ratio": _number(node["ratio"]),
+                    "op": node["op"],
+                }
+            else:  # repeat
+                for j, other in enumerate(node["of"]):
+                    at = (*where, "of", j)
+                    if other == code:
+                        self.p.add(at, "不能引用本标志")
+                    elif self.known(at, other, "标志", codes) and codes.index(other) > i:
+                        self.p.add(at, f"引用的标志「{other}」应排在本标志之前")
+                params = {"of": list(node["of"])}
+            flags.append(
+                Flag(
+                    code=code,
+                    label=node["label"],
+                    article=node["article"],
+                    groups=list(node["groups"]),
+                    action=node["action"],
+                    annual=node["annual"],
+                    kind=kind,
+                    condition=condition,
+                    params=params,
+                )
             )
+        return flags
+
+    def _monthly(self, where: tuple, prefix: str) -> None:
+        """`prefix` names a field filled in per calendar month (`deposit_m` -> deposit_m1..12)."""
+        if all(f"{prefix}{m}" in NUMERIC_FIELDS for m in ALL_MONTHS):
+            return
+        prefixes = {k.rstrip("0123456789") for k in NUMERIC_FIELDS if k[-1].isdigit()}
+        self.p.add(
+            where,
+            f"「{prefix}」不是按月填写的字段(应有 {prefix}1 至 {prefix}12){suggest(prefix, prefixes)}",
         )
 
-    inc = r.get(raw, "income_deduction", "", dict)
-    grades_node = r.get(raw, "grades", "", dict)
-    grades = {}
-    for g in groups:
-        rows = []
-        for j, row in enumerate(r.get(grades_node, g, "grades", list)):
-            gw = f"grades.{g}[{j}]"
-            edge = r.get(row, "min", gw, Decimal, default=None)
-            rows.append(
-                (
-                    r.get(row, "grade", gw, str),
-                    edge,
-                    r.get(row, "inclusive", gw, bool, default=True),
-                )
-            )
-        if rows[-1][1] is not None:
-            raise r.fail(f"grades.{g}", "最后一档应无下限(min),以覆盖其余得分")
-        grades[g] = rows
-
-    flags = [
-        _flag(r, node, f"flags[{i}]", groups)
-        for i, node in enumerate(r.get(raw, "flags", "", list))
-    ]
-    outcomes_node = r.get(raw, "outcomes", "", dict)
-    outcomes = {
-        k: r.get(outcomes_node, k, "outcomes", str)
-        for k in ("dismiss", "demote", "warning", "none")
-    }
-    rec = r.get(raw, "recommended_level", "", dict)
-    demote_level = r.get(rec, "demote", "recommended_level", dict)
-    for role in roles:
-        r.get(demote_level, role, "recommended_level.demote", str)
-
-    return Rulebook(
-        path=path,
-        sha256=hashlib.sha256(data).hexdigest(),
-        name=r.get(raw, "name", "", str),
-        decimals=decimals,
-        roles=roles,
-        groups=groups,
-        months=months,
-        derived=derived,
-        items=items,
-        income_share=r.get(inc, "share", "income_deduction", Decimal),
-        income_input=r.get(inc, "input", "income_deduction", str),
-        grades=grades,
-        flags=flags,
-        outcomes=outcomes,
-        dismiss_level=r.get(rec, "dismiss", "recommended_level", str),
-        demote_level={k: str(v) for k, v in demote_level.items()},
-        raw=raw,
-        text=data.decode("utf-8"),
-        grades_article=r.get(grades_node, "article", "grades", str),
-        income_article=r.get(inc, "article", "income_deduction", str),
-        input_decimals={
-            str(k): int(v) for k, v in r.get(raw, "input_decimals", "", dict, default={}).items()
-        },
-    )
-
-
-def _dependency_order(r: _Reader, derived: list[Derived]) -> list[Derived]:
-    """Derived figures ordered so that each one's inputs are computed before it."""
-    pending = {d.key: d for d in derived}
-    ordered: list[Derived] = []
-    while pending:
-        ready = [d for d in pending.values() if d.a not in pending and d.b not in pending]
-        if not ready:
-            raise r.fail("derived", f"存在循环引用: {', '.join(pending)}")
-        for d in ready:
-            ordered.append(pending.pop(d.key))
-    return ordered
-
-
-def _rule(r: _Reader, node: Any, where: str) -> Rule:
-    kind = r.get(node, "kind", where, str)
-    params: dict[str, Any] = {}
-    if kind == "linear":
-        for k in ("divisor", "scale", "target", "base", "points", "step", "min", "max"):
-            params[k] = r.get(node, k, where, Decimal)
-        if params["step"] == 0 or params["divisor"] == 0:
-            raise r.fail(f"{where}.step", "不能为0")
-        params["unit"] = r.get(node, "unit", where, str, default="")
-    elif kind == "bands":
-        bands = []
-        for j, b in enumerate(r.get(node, "bands", where, list)):
-            bw = f"{where}.bands[{j}]"
-            bands.append(
-                (
-                    r.get(b, "max", bw, Decimal),
-                    r.get(b, "inclusive", bw, bool, default=True),
-                    r.get(b, "points", bw, Decimal),
-                )
-            )
-        params["bands"] = bands
-        params["else"] = r.get(node, "else", where, Decimal)
-    elif kind == "pro_rata":
-        params["points"] = r.get(node, "points", where, Decimal)
-        params["target"] = r.get(node, "target", where, Decimal)
-        params["scale_by_period"] = r.get(node, "scale_by_period", where, bool, default=False)
-    else:
-        raise r.fail(f"{where}.kind", f"未知计分方式「{kind}」")
-    return Rule(
-        kind, r.get(node, "input", where, str), r.get(node, "input_label", where, str), params
-    )
-
-
-def _condition(r: _Reader, node: Any, where: str) -> dict[str, Any]:
-    if isinstance(node, dict) and ("all" in node or "any" in node):
-        mode = "all" if "all" in node else "any"
-        parts = r.get(node, mode, where, list)
-        return {mode: [_condition(r, p, f"{where}.{mode}[{i}]") for i, p in enumerate(parts)]}
-    fld = r.get(node, "field", where, str)
-    op = r.get(node, "op", where, str)
-    if op not in OPS:
-        raise r.fail(f"{where}.op", f"未知比较符「{op}」")
-    value = r.get(node, "value", where, (bool, int, float, str))
-    if isinstance(value, bool):
-        return {"field": fld, "op": op, "value": value}
-    number = r.number(value, f"{where}.value")
-    if "times" in node:
-        times = r.get(node, "times", where, Decimal)
-        return {"field": fld, "op": op, "value": number * times, "of": (number, times)}
-    return {"field": fld, "op": op, "value": number}
-
-
-def _flag(r: _Reader, node: Any, where: str, groups: dict[str, str]) -> Flag:
-    kind = r.get(node, "kind", where, str, default="condition")
-    action = r.get(node, "action", where, str)
-    if action not in ACTIONS:
-        raise r.fail(f"{where}.action", f"应为 {' / '.join(ACTIONS)}")
-    flag_groups = [str(g) for g in r.get(node, "groups", where, list)]
-    for g in flag_groups:
-        if g not in groups:
-            raise r.fail(f"{where}.groups", f"引用了未定义的组「{g}」")
-    condition = None
-    params: dict[str, Any] = {}
-    if kind == "condition":
-        condition = _condition(r, r.get(node, "condition", where, dict), f"{where}.condition")
-    elif kind == "consecutive_months":
-        params = {
-            "months": r.get(node, "months", where, int),
-            "field": r.get(node, "field", where, str),
-            "of": r.get(node, "of", where, str),
-            "ratio": r.get(node, "ratio", where, Decimal),
-            "op": r.get(node, "op", where, str),
-        }
-    elif kind == "repeat":
-        params = {"of": [str(c) for c in r.get(node, "of", where, list)]}
-    else:
-        raise r.fail(f"{where}.kind", f"未知类型「{kind}」")
-    return Flag(
-        code=r.get(node, "code", where, str),
-        label=r.get(node, "label", where, str),
-        article=r.get(node, "article", where, str),
-        groups=flag_groups,
-        action=action,
-        annual=r.get(node, "annual", where, bool),
-        kind=kind,
-        condition=condition,
-        params=params,
-    )
+    def _condition(self, node: dict[str, Any], where: tuple) -> dict[str, Any]:
+        for mode in ("all", "any"):
+            if mode in node:
+                parts = node[mode]
+                return {mode: [self._condition(c, (*where, mode, j)) for j, c in enumerate(parts)]}
+        name, op, value = node["field"], node["op"], node["value"]
+        at = (*where, "field")
+        spec = FIELD_BY_KEY.get(name)
+        if spec is not None and spec.kind == "yesno":
+            if not isinstance(value, bool):
+                self.p.add((*where, "value"), f"应为 true 或 false(「{name}」是「是/否」字段)")
+        elif spec is not None and spec.kind not in NUMERIC_KINDS:
+            self.p.add(at, f"引用的字段「{name}」不是数值或「是/否」字段,不能比较")
+        elif self.known(at, name, "字段", [*FIELD_BY_KEY, *self.scores]) and isinstance(
+            value, bool
+        ):
+            self.p.add((*where, "value"), f"应为数字(「{name}」是数值)")
+        if isinstance(value, bool):
+            if op != "==":
+                self.p.add((*where, "op"), "与 true 或 false 比较时只能用 ==")
+            if "times" in node:
+                self.p.add((*where, "times"), "只能用于数值比较")
+            return {"field": name, "op": op, "value": value}
+        number = _number(value)
+        if "times" in node:
+            times = _number(node["times"])
+            return {"field": name, "op": op, "value": number * times, "of": (number, times)}
+        return {"field": name, "op": op, "value": number}

@@ -60,14 +60,14 @@ def _merged(by_role: dict[str, Rule]) -> list[tuple[Rule, list[str]]]:
 def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
     """The 说明 sheet as (style, text) lines; style is title, head or text."""
     fields = template_fields(period, rules)
-    need = {
-        g: "、".join(f.label for f in fields if f.required == g)
-        for g in ("all", "heads", "managers")
-    }
-    who = {
-        g: _roles_text(rules, [r.key for r in rules.roles.values() if r.group == g])
-        for g in rules.groups
-    }
+    everyone = "、".join(f.label for f in fields if f.required)
+    by_group = ";".join(
+        _roles_text(rules, [r.key for r in rules.roles.values() if r.group == g])
+        + "另须填写:"
+        + "、".join(f.label for f in fields if f.key in keys)
+        for g, keys in rules.required_by_group.items()
+        if any(f.key in keys for f in fields)
+    )
     months = "、".join(f"{m}月" for m in rules.months[period.kind])
     monthly = [D.flag_text(f, rules) for f in rules.flags if f.kind == "consecutive_months"]
     fill = [
@@ -77,8 +77,8 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         "「是/否」列请从下拉列表选择「是」或「否」,空白按「否」处理。",
         "请勿修改工作表名称和表头文字,请勿删除列;可以在最右侧增加列,增加的列不参与计分。",
         f"岗位只能是:{_roles_text(rules, list(rules.roles))}。",
-        f"所有人员必填:{need['all']}。",
-        f"{who.get('heads', '')}另须填写:{need['heads']};{who.get('managers', '')}另须填写:{need['managers']}。",
+        f"所有人员必填:{everyone}。",
+        *([f"{by_group}。"] if by_group else []),
         f"本期月度存款日均列为 {months}"
         + (f",用于「{monthly[0]}」检查,建议填写。" if monthly else ",可不填。"),
         "行为规范扣分、案件事故损失及罚款空白按0处理;备注可不填。",
@@ -203,7 +203,7 @@ def _validation(f: Field, rules: Rulebook) -> dict[str, Any]:
         msg, err = "从下拉列表选择「是」或「否」;空白按「否」处理", "只能填写「是」或「否」"
     elif f.kind == "text":
         v = {"validate": "length", "criteria": "<=", "value": _TEXT_LIMITS.get(f.key, 255)}
-        msg = "填写文字" + ("(必填)" if f.required == "all" else "")
+        msg = "填写文字" + ("(必填)" if f.required else "")
         err = f"不能超过{_TEXT_LIMITS.get(f.key, 255)}个字符"
     else:
         kind = "integer" if f.kind == "count" else "decimal"

@@ -17,7 +17,7 @@ import pandas as pd
 from . import problems as P
 from .errors import UsageError
 from .numbers import show
-from .periods import Period, parse_period
+from .periods import Calendar, Period, parse_period
 from .read import WorkbookData
 from .rowchecks import check_rows
 from .rulebook import Rulebook
@@ -32,7 +32,7 @@ class Validated:
     refused_files: list[tuple[str, str]]  # (file, reason)
 
 
-def check_workbook(wb: WorkbookData, period: Period) -> list[dict[str, Any]]:
+def check_workbook(wb: WorkbookData, period: Period, calendar: Calendar) -> list[dict[str, Any]]:
     """Problems that refuse a whole workbook: 基本信息 incomplete or for another period."""
     out = []
     marks = getattr(wb, "marks", None) or {}  # books cached by an older reader have none
@@ -64,7 +64,7 @@ def check_workbook(wb: WorkbookData, period: Period) -> list[dict[str, Any]]:
         )
     value, cell = wb.info["period"]
     try:
-        got = parse_period(show(value), default_year=period.year)
+        got = parse_period(show(value), calendar, default_year=period.year)
     except UsageError:
         out.append(
             P.problem(
@@ -100,7 +100,7 @@ def validate(
     refused_files = list(refused)
     candidates = []
     for wb in books:
-        probs = check_workbook(wb, period)
+        probs = check_workbook(wb, period, rules.calendar)
         problems.extend(wb.notes)
         if probs:
             problems.extend(probs)

@@ -28,7 +28,7 @@ from tests.support.cells import cells
 # openpyxl drops the x14 data-bar extension it cannot read; the test only reads the file
 pytestmark = pytest.mark.filterwarnings("ignore:.*extension is not supported:UserWarning")
 
-PERIOD = parse_period("2026Q3")
+PERIOD = parse_period("2026Q3", load_rulebook().calendar)
 FILE = "第一支行.xlsx"
 HYPERLINK = '=HYPERLINK("http://x","y")'
 

@@ -10,29 +10,32 @@ from click.testing import CliRunner
 from kpi_excel.cli import main
 from kpi_excel.errors import UsageError
 from kpi_excel.periods import Period, parse_period
+from kpi_excel.rulebook import load_rulebook
 from tests.conftest import GOOD_HEAD, GOOD_SENIOR, person
+
+CALENDAR = load_rulebook().calendar
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2026Q3", Period(2026, "Q3")),
-        ("2026-Q3", Period(2026, "Q3")),
-        ("2026fy", Period(2026, "FY")),
-        ("２０２６Ｑ１", Period(2026, "Q1")),
+        ("2026Q3", Period(2026, "Q3", False)),
+        ("2026-Q3", Period(2026, "Q3", False)),
+        ("2026fy", Period(2026, "FY", True)),
+        ("２０２６Ｑ１", Period(2026, "Q1", False)),
     ],
 )
 def test_periods_parse(text, expected) -> None:
-    assert parse_period(text) == expected
+    assert parse_period(text, CALENDAR) == expected
 
 
 def test_bare_quarter_takes_the_given_year() -> None:
-    assert parse_period("Q3", default_year=2025) == Period(2025, "Q3")
+    assert parse_period("Q3", CALENDAR, default_year=2025) == Period(2025, "Q3", False)
 
 
 def test_bad_period_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
-        parse_period("2026Q5")
+        parse_period("2026Q5", CALENDAR)
 
 
 def test_exit_0_when_everyone_is_scored(inbox) -> None:
@@ -61,7 +64,9 @@ def test_exit_2_for_bad_period_missing_inbox_and_bad_rulebook(tmp_path: Path) ->
     bad = tmp_path / "r.yaml"
     bad.write_text("rounding: {decimals: two}\n", encoding="utf-8")
     res = runner.invoke(main, ["run", "2026Q3", "--inbox", str(tmp_path), "--rules", str(bad)])
-    assert res.exit_code == 2 and "r.yaml 的键 rounding.decimals 类型不正确" in res.output
+    assert (
+        res.exit_code == 2 and "r.yaml 的键 rounding.decimals 应为整数(实际为「two」)" in res.output
+    )
     assert "Traceback" not in res.output
 
 

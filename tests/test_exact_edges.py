@@ -256,7 +256,7 @@ def _library(rows: list[dict], period: str) -> dict[str, dict[str, str]]:
     from kpi_excel.write.export import results_table
 
     rules = load_rulebook()
-    p = parse_period(period)
+    p = parse_period(period, rules.calendar)
     people = score_people(_frame(rows), rules, p)
     table = results_table(people, p.code, rules.decimals, rules.total_decimals)
     table["name"] = people["name"].to_numpy()

@@ -19,6 +19,8 @@ from kpi_excel.rulebook import load_rulebook
 from tests.conftest import GOOD_HEAD, GOOD_SENIOR, person
 from tests.support.workbooks import write_branch_workbook
 
+Q3 = parse_period("2026Q3", load_rulebook().calendar)
+
 
 def _inbox(root: Path, period: str, rows: list[dict], name: str = "b.xlsx") -> Path:
     d = root / "in" / period
@@ -75,7 +77,7 @@ def test_deposit_three_months_across_the_quarter_boundary(tmp_path: Path) -> Non
 def test_missing_earlier_period_is_said_not_guessed(tmp_path: Path) -> None:
     out = tmp_path / "out"
     rows = [person(GOOD_SENIOR, deposit_m7="899", deposit_m8="899", deposit_m9="950")]
-    result = run(parse_period("2026Q3"), _inbox(tmp_path, "2026Q3", rows), out, load_rulebook())
+    result = run(Q3, _inbox(tmp_path, "2026Q3", rows), out, load_rulebook())
     r = result.people.set_index("emp_id").loc["E001"]
     assert r["flags"] == "" and r["history_note"] == "无2026Q2数据,跨期连续月份未判断"
 
@@ -125,7 +127,7 @@ def test_rerun_with_a_corrected_workbook_keeps_the_earlier_outputs(tmp_path: Pat
 def test_interrupted_run_changes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     inbox = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR])
-    run(parse_period("2026Q3"), inbox, out, load_rulebook())
+    run(Q3, inbox, out, load_rulebook())
     before = {p: p.read_bytes() for p in (out / "2026Q3").rglob("*") if p.is_file()}
     _inbox(tmp_path, "2026Q3", [person(GOOD_SENIOR, deposit_avg="1400")])
 
@@ -133,7 +135,7 @@ def test_interrupted_run_changes_nothing(tmp_path: Path) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run(parse_period("2026Q3"), inbox, out, load_rulebook(), after_write=crash)
+        run(Q3, inbox, out, load_rulebook(), after_write=crash)
     after = {p: p.read_bytes() for p in (out / "2026Q3").rglob("*") if p.is_file()}
     assert after == before
     with Ledger(out / "ledger.sqlite") as ledger:
@@ -146,18 +148,18 @@ def test_second_run_on_the_same_output_is_refused(tmp_path: Path) -> None:
     inbox = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR])
     with OutputLock(out):
         with pytest.raises(RunLocked):
-            run(parse_period("2026Q3"), inbox, out, load_rulebook())
+            run(Q3, inbox, out, load_rulebook())
         res = _cli("run", "2026Q3", "--inbox", str(inbox), "--output", str(out))
         assert res.exit_code == 1 and "正在被另一个 kpi-excel 运行使用" in res.output
-    assert run(parse_period("2026Q3"), inbox, out, load_rulebook()).scored == 1  # free again
+    assert run(Q3, inbox, out, load_rulebook()).scored == 1  # free again
 
 
 def test_manifest_and_reproducible_results(tmp_path: Path) -> None:
     out = tmp_path / "out"
     inbox = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR, GOOD_HEAD])
-    run(parse_period("2026Q3"), inbox, out, load_rulebook())
+    run(Q3, inbox, out, load_rulebook())
     first = (out / "2026Q3" / "results.csv").read_bytes()
-    run(parse_period("2026Q3"), inbox, out, load_rulebook())
+    run(Q3, inbox, out, load_rulebook())
     assert (out / "2026Q3" / "results.csv").read_bytes() == first
     m = json.loads((out / "2026Q3" / "manifest.json").read_text(encoding="utf-8"))
     import hashlib
@@ -189,7 +191,7 @@ def test_ledger_schema_and_migrations(tmp_path: Path) -> None:
 
 def test_unknown_ids_and_periods_get_a_clear_message(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run(parse_period("2026Q3"), _inbox(tmp_path, "2026Q3", [GOOD_SENIOR]), out, load_rulebook())
+    run(Q3, _inbox(tmp_path, "2026Q3", [GOOD_SENIOR]), out, load_rulebook())
     res = _cli("history", "NOPE", "--output", str(out))
     assert res.exit_code == 1 and "没有员工编号「NOPE」" in res.output
     res = _cli("explain", "2026Q1", "E001", "--output", str(out))

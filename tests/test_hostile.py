@@ -31,7 +31,12 @@ OTHER = person(GOOD_SENIOR, emp_id="E900", name="王五")
 
 def run_direct(inbox, limits: dict | None = None):
     return run_pipeline(
-        parse_period("2026Q3"), inbox.dir, inbox.out, load_rulebook(), jobs=1, limits=limits
+        parse_period("2026Q3", load_rulebook().calendar),
+        inbox.dir,
+        inbox.out,
+        load_rulebook(),
+        jobs=1,
+        limits=limits,
     )
 
 

@@ -22,6 +22,7 @@ from kpi_excel.write import fastsheet, summary
 from kpi_excel.write.summary import safe_sheet_name, write_summary
 from tests.support.cells import cells
 
+Q3 = parse_period("2026Q3", load_rulebook().calendar)
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_workbooks" / "2026Q3"
 BRANCHES = [f"B00{i}" for i in range(1, 9)]
 BAD_XLS = "旧格式&<b>.xls"  # refused by its suffix; its name must come out escaped
@@ -39,7 +40,7 @@ def runs(tmp_path_factory, rules):
     inbox = tmp / "inbox"
     shutil.copytree(SAMPLES, inbox)
     (inbox / BAD_XLS).write_bytes(b"not a workbook")
-    result = run(parse_period("2026Q3"), inbox, tmp / "out", rules, jobs=1)
+    result = run(Q3, inbox, tmp / "out", rules, jobs=1)
     summary = write_summary(result.out_dir / "summary.xlsx", result, rules)
     inputs = [{"name": "城东支行.xlsx", "size": 12345, "sha256": "ab" * 32}]
     report = write_report(result.out_dir / "report.html", result, rules, inputs)
@@ -314,7 +315,7 @@ def test_report_escapes_script_file_name(tmp_path, runs, rules):
 def test_empty_run(tmp_path, rules):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    result = run(parse_period("2026Q3"), inbox, tmp_path / "out", rules, jobs=1)
+    result = run(Q3, inbox, tmp_path / "out", rules, jobs=1)
     book = openpyxl.load_workbook(write_summary(tmp_path / "s.xlsx", result, rules))
     assert book.sheetnames == ["全行汇总", "全行排名", "预警与处理"]
     page = write_report(tmp_path / "r.html", result, rules).read_text(encoding="utf-8")

@@ -19,8 +19,8 @@ from kpi_excel.template import (
     read_roster,
 )
 
-Q3 = Period(2026, "Q3")
-FY = Period(2026, "FY")
+Q3 = Period(2026, "Q3", False)
+FY = Period(2026, "FY", True)
 
 HEADERS_Q3 = [
     "员工编号",
