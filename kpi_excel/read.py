@@ -15,7 +15,7 @@ import io
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,11 +30,22 @@ from .schema import label_key as _label_key
 from .sheetxml import SheetScan, parse_ref
 
 HEADER_SEARCH_ROWS = 10  # a header not in row 1 is looked for in the first rows
-READER_VERSION = 2  # changes whenever WorkbookData changes: part of any cache key of parsed books
+READER_VERSION = 3  # changes whenever WorkbookData changes: part of any cache key of parsed books
 
 Mark = tuple[str, str]  # (kind, text): ("formula", "") or ("error", "#DIV/0!")
 # Every workbook repeats the same labels: each is normalised once (typed: 1, 1.0 and True differ)
 label_key = functools.lru_cache(maxsize=4096, typed=True)(_label_key)
+
+
+class InfoCell(NamedTuple):
+    """One value of 基本信息 and where it is (its cell on that sheet, e.g. B2, and its row)."""
+
+    value: Any
+    cell: str
+    row: int
+
+
+NO_INFO = InfoCell(None, "", 0)
 
 
 @dataclass
@@ -44,7 +55,7 @@ class WorkbookData:
     file: str
     size: int
     sha256: str
-    info: dict[str, tuple[Any, str]]  # key -> (value, cell like 基本信息!B2)
+    info: dict[str, InfoCell]  # 基本信息 key -> value and cell
     frame: pd.DataFrame  # one row per non-blank data row; columns: contract keys + _row
     letters: dict[str, str]  # contract key -> Excel column letter
     extras: pd.DataFrame  # columns that are not in the contract, same index as frame
@@ -124,8 +135,8 @@ def read_workbook(
 
 def _read_info(
     rows: list[list[Any]], scan: SheetScan | None
-) -> tuple[dict[str, tuple[Any, str]], dict[tuple[str, int, str], Mark]]:
-    info: dict[str, tuple[Any, str]] = {}
+) -> tuple[dict[str, InfoCell], dict[tuple[str, int, str], Mark]]:
+    info: dict[str, InfoCell] = {}
     marks: dict[tuple[str, int, str], Mark] = {}
     for i, row in enumerate(rows):
         if not row:
@@ -133,7 +144,7 @@ def _read_info(
         key = INFO_FIELDS.get(label_key(row[0]))
         if key and key not in info:
             value = row[1] if len(row) > 1 else None
-            info[key] = (value, f"{INFO_SHEET}!B{i + 1}")
+            info[key] = InfoCell(value, f"B{i + 1}", i + 1)
             mark = _mark(scan, i + 1, 2)
             if mark:
                 marks[(INFO_SHEET, i + 1, key)] = mark

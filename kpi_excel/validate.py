@@ -18,7 +18,7 @@ from . import problems as P
 from .errors import UsageError
 from .numbers import show
 from .periods import Calendar, Period, parse_period
-from .read import WorkbookData
+from .read import NO_INFO, WorkbookData
 from .rowchecks import check_rows
 from .rulebook import Rulebook
 from .schema import BRANCH_CODE_RE, FIELDS, INFO_SHEET
@@ -41,9 +41,8 @@ def check_workbook(wb: WorkbookData, period: Period, calendar: Calendar) -> list
         ("branch_name", "机构名称"),
         ("period", "考核期"),
     ):
-        value, cell = wb.info.get(key, (None, ""))
-        where = cell.split("!")[1] if cell else ""
-        kind, text = marks.get((INFO_SHEET, _row_of(where), key), ("", ""))
+        value, where, row = wb.info.get(key, NO_INFO)
+        kind, text = marks.get((INFO_SHEET, row, key), ("", ""))
         if kind == "formula":
             out.append(
                 P.problem(P.INFO_FORMULA_NO_VALUE, wb.file, where, label, None, sheet=INFO_SHEET)
@@ -54,42 +53,31 @@ def check_workbook(wb: WorkbookData, period: Period, calendar: Calendar) -> list
             out.append(P.problem(P.INFO_MISSING, wb.file, where, label, None, sheet=INFO_SHEET))
     if out:
         return out
-    code, cell = wb.info["branch_code"]
+    code, cell, _ = wb.info["branch_code"]
     code_text = show(code)
     if not BRANCH_CODE_RE.match(code_text):
         out.append(
-            P.problem(
-                P.BRANCH_CODE_INVALID, wb.file, cell.split("!")[1], "机构号", code, sheet="基本信息"
-            )
+            P.problem(P.BRANCH_CODE_INVALID, wb.file, cell, "机构号", code, sheet=INFO_SHEET)
         )
-    value, cell = wb.info["period"]
+    value, cell, _ = wb.info["period"]
     try:
         got = parse_period(show(value), calendar, default_year=period.year)
     except UsageError:
-        out.append(
-            P.problem(
-                P.PERIOD_INVALID, wb.file, cell.split("!")[1], "考核期", value, sheet="基本信息"
-            )
-        )
+        out.append(P.problem(P.PERIOD_INVALID, wb.file, cell, "考核期", value, sheet=INFO_SHEET))
     else:
         if got != period:
             out.append(
                 P.problem(
                     P.PERIOD_MISMATCH,
                     wb.file,
-                    cell.split("!")[1],
+                    cell,
                     "考核期",
                     value,
                     period.code,
-                    sheet="基本信息",
+                    sheet=INFO_SHEET,
                 )
             )
     return out
-
-
-def _row_of(cell: str) -> int:
-    digits = "".join(ch for ch in cell if ch.isdigit())
-    return int(digits) if digits else 0
 
 
 def validate(
@@ -132,7 +120,7 @@ def _drop_duplicate_branches(
         p = P.problem(
             P.BRANCH_DUPLICATE,
             wb.file,
-            wb.info["branch_code"][1].split("!")[1],
+            wb.info["branch_code"].cell,
             "机构号",
             codes[i],
             others,
