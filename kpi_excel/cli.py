@@ -1,14 +1,19 @@
 """Thin click commands: the only place that talks to the terminal.
 
 The library raises domain exceptions (errors.py); only this module turns them into messages and
-exit codes: 0 everything scored, 1 something refused (or not found), 2 usage or rulebook error.
+exit codes: 0 everything scored, 1 something refused (or not found), 2 usage or rulebook error, or
+an inbox refused as a whole (empty, or nobody scored where the current run scored people).
 No Python traceback reaches a clerk: unexpected errors are logged and summarised in one line.
+Output piped into a reader that stops early (`| head -1`) ends quietly with status 141, as a
+program killed by SIGPIPE does.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -18,11 +23,12 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import KpiExcelError, NotFound, RulebookError, RunLocked, UsageError
+from .errors import InboxRefused, KpiExcelError, NotFound, RulebookError, RunLocked, UsageError
 from .periods import parse_period, split_period
 from .rulebook import load_rulebook
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `cmd | head -1`
 
 
 class Exit(click.ClickException):
@@ -31,14 +37,26 @@ class Exit(click.ClickException):
         self.exit_code = code
 
     def show(self, file: Any = None) -> None:
-        for line in self.message.splitlines() or [""]:  # a bad rulebook has a line per problem
-            click.echo(f"错误: {line}", err=True)
+        # a bad rulebook has a line per problem; indented lines are details of the one above
+        for line in self.message.splitlines() or [""]:
+            click.echo(line if line.startswith("  ") else f"错误: {line}", err=True)
+
+
+class _LazyFileHandler(logging.FileHandler):
+    """A log file made (with its folder) at the first message: a run that writes nothing, such
+    as one refused for an empty inbox, leaves no trace in the output folder."""
+
+    def _open(self):  # noqa: ANN202 - logging's own signature
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        """A log that cannot be written is left out; the clerk never sees logging's traceback."""
 
 
 def _log_to(path: Path) -> Path | None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = _LazyFileHandler(path, encoding="utf-8", delay=True)
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -55,6 +73,12 @@ def handle_errors(func: Callable) -> Callable:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            _quiet_stdout()
+            sys.exit(EXIT_PIPE_CLOSED)
+        except InboxRefused as exc:
+            lines = [exc.message, *(f"  {r}" for r in exc.reasons)]
+            raise Exit("\n".join(lines), EXIT_USAGE) from None
         except (UsageError, RulebookError) as exc:
             raise Exit(str(exc), EXIT_USAGE) from None
         except (NotFound, RunLocked) as exc:
@@ -72,6 +96,17 @@ def handle_errors(func: Callable) -> Callable:
             ) from None
 
     return wrapper
+
+
+def _quiet_stdout() -> None:
+    """The reader of stdout has gone: send what is still buffered to the null device, so that
+    Python's flush at exit does not complain on stderr."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):  # no real file (tests): nothing to do
+        pass
 
 
 def rules_option(func: Callable) -> Callable:
@@ -202,8 +237,10 @@ def _summary(result: Any, log_path: Path | None) -> None:
     echo = click.echo
     echo(f"考核期 {result.period.code}")
     refused = len(result.files_refused)
+    copies = f", 相同副本 {len(result.files_duplicate)} 个" if result.files_duplicate else ""
     echo(
-        f"工作簿: 共 {result.files_total} 个, 已计分 {result.files_total - refused} 个, 拒收 {refused} 个"
+        f"工作簿: 共 {result.files_total} 个, 已计分 {result.files_accepted} 个, 拒收 {refused} 个"
+        + copies
     )
     echo(f"人员: 计分 {result.scored} 人, 未计分 {result.refused_people} 人")
     counts = result.outcome_counts()
@@ -213,10 +250,21 @@ def _summary(result: Any, log_path: Path | None) -> None:
         echo(f"已跳过(非提交文件): {', '.join(result.files_skipped)}")
     for _file, reason in result.files_refused:
         echo(f"  拒收 {reason}")
+    for copy, original in result.files_duplicate:
+        echo(f"  相同副本 {copy} 与 {original} 内容完全相同,只计一次")
+    if result.missing_branches:
+        echo(
+            f"注意: 以下机构在上次的运行(运行 {result.replaces})中有计分人员,本次一人也没有计分;"
+            f"本次结果成为当前结果后,这些人员在 {result.period.code} 没有考核结果,"
+            "上次的输出保存在 previous 文件夹中:"
+        )
+        for m in result.missing_branches:
+            name = f" {m.name}" if m.name else ""
+            echo(f"  缺少机构 {m.code}{name}(上次计分 {m.scored_before} 人):{m.reason}")
     for wanted, written in result.moved_aside:
         echo(f"  注意: {wanted.name} 被其他程序占用,结果已另存为 {written.name}")
     echo(f"输出: {result.out_dir}")
-    if log_path:
+    if log_path and log_path.exists():
         echo(f"日志: {log_path}")
 
 

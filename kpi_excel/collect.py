@@ -2,7 +2,8 @@
 
 Each input is hashed; a workbook already parsed in an earlier run (same bytes, same kpi-excel
 version) is taken from the cache under the output folder instead of being parsed again, so a
-rerun after one branch resubmits reads only that workbook.
+rerun after one branch resubmits reads only that workbook. A byte-identical copy of another input
+(`x - 副本.xlsx`) is used once: the copy is recorded as a duplicate, neither read nor refused.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .discover import discover
+from . import problems as P
+from .discover import Inbox, discover
 from .errors import WorkbookRefused
 from .read import READER_VERSION, WorkbookData, read_workbook
 
@@ -33,6 +35,7 @@ class Collected:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     skipped: list[str] = field(default_factory=list)
     inputs: list[dict] = field(default_factory=list)  # name, size, sha256, status, reason
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (copy, the file it copies)
     total: int = 0
 
 
@@ -123,9 +126,16 @@ def _hash_file(path: Path) -> tuple[int, str]:
 
 
 def collect(
-    inbox: Path, jobs: int, limits: dict | None, cache: Path | None, progress: Progress | None
+    inbox: Path,
+    jobs: int,
+    limits: dict | None,
+    cache: Path | None,
+    progress: Progress | None,
+    found: Inbox | None = None,
 ) -> Collected:
-    found = discover(inbox, (limits or {}).get("max_file_bytes"))
+    """Read every submission of `inbox` (`found`: what `discover` already found there)."""
+    if found is None:
+        found = discover(inbox, (limits or {}).get("max_file_bytes"))
     out = Collected(refused=list(found.refused), skipped=found.skipped)
     out.total = len(found.files) + len(found.refused)
     for name, reason in found.refused:
@@ -142,7 +152,39 @@ def collect(
             _gather(results, tasks, out, progress)
     else:
         _gather(map(_read_one, tasks), tasks, out, progress)
+    _drop_copies(out)
     return out
+
+
+def copy_key(name: str) -> tuple[int, str]:
+    """Which of identical files is used: the shortest name (`x.xlsx`, not `x - 副本.xlsx` nor
+    `x (1).xlsx`), then the first by name."""
+    return len(name), name
+
+
+def _drop_copies(out: Collected) -> None:
+    """Of inputs with the same bytes (and the same sha256), keep the one `copy_key` puts first;
+    the others become duplicates: out of the books and the refusals, status `duplicate` in the
+    inputs. Empty files are not copies of anything (each is refused as empty)."""
+    same: dict[str, list[dict]] = {}
+    for rec in out.inputs:
+        if rec["sha256"] and rec["size"]:
+            same.setdefault(rec["sha256"], []).append(rec)
+    copies: dict[str, str] = {}
+    for recs in same.values():
+        first, *rest = sorted(recs, key=lambda r: copy_key(r["name"]))
+        for rec in rest:
+            copies[rec["name"]] = first["name"]
+            rec.update(status="duplicate", reason=duplicate_message(rec["name"], first["name"]))
+    if not copies:
+        return
+    out.duplicates = sorted(copies.items())
+    out.books = [b for b in out.books if b.file not in copies]
+    out.refused = [(f, r) for f, r in out.refused if f not in copies]
+
+
+def duplicate_message(copy: str, original: str) -> str:
+    return P.FILE_DUPLICATE.message(file=copy, extra=original, where="", label="", value="")
 
 
 def _gather(results, tasks: list, out: Collected, progress: Progress | None) -> None:

@@ -41,3 +41,21 @@ class RunLocked(KpiExcelError):
 
 class NotFound(KpiExcelError):
     """A period, run or person asked for is not in the ledger."""
+
+
+class InboxRefused(KpiExcelError):
+    """The inbox as a whole cannot replace the period's current results: nothing was run and
+    nothing written. `reasons` lists what was wrong with each file (may be empty)."""
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reasons = list(reasons or [])
+
+
+class EmptyInbox(InboxRefused):
+    """The inbox holds no submission at all (only lock files, hidden files, folders, or nothing)."""
+
+
+class NothingScored(InboxRefused):
+    """Nobody in the inbox could be scored, while the period's current run scored people."""

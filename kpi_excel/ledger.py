@@ -145,6 +145,11 @@ class Ledger:
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
+    @property
+    def in_transaction(self) -> bool:
+        """A transaction is open (after `begin`, until `commit` or `rollback` succeeds)."""
+        return self.db.in_transaction
+
     def add_run(
         self,
         run: dict[str, Any],
@@ -193,6 +198,24 @@ class Ledger:
             (period,),
         ).fetchone()
         return RunRecord(*row) if row else None
+
+    def has_run(self, run_id: str) -> bool:
+        """The run is recorded (its transaction was committed)."""
+        return (
+            self.db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is not None
+        )
+
+    def scored_branches(self, run: int) -> dict[str, tuple[str, int]]:
+        """branch_code -> (branch name, people scored) of the branches a run scored someone of."""
+        rows = self.db.execute(
+            """SELECT g.branch_code, json_extract(p.results, '$.branch_name'), g.n
+               FROM (SELECT branch_code, COUNT(*) AS n, MIN(rowid) AS first FROM people
+                     WHERE run=? AND status='scored' GROUP BY branch_code) AS g
+               JOIN people AS p ON p.rowid = g.first
+               ORDER BY g.branch_code""",
+            (run,),
+        ).fetchall()
+        return {str(code): ("" if name is None else str(name), int(n)) for code, name, n in rows}
 
     def runs(self) -> list[RunRecord]:
         rows = self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id").fetchall()

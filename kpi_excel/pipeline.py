@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
 import shutil
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,18 +16,33 @@ import numpy as np
 import pandas as pd
 
 from .collect import Progress, collect
-from .errors import UsageError
+from .discover import Inbox, discover
+from .errors import EmptyInbox, NothingScored, OutputError, UsageError
 from .explain import flags_text
 from .flags import History, apply_flags
 from .history import build_history
-from .ledger import Ledger
+from .ledger import Ledger, RunRecord
 from .lock import OutputLock
+from .numbers import show
 from .periods import Period
+from .read import WorkbookData
 from .rulebook import Rulebook
 from .score import Figures, derive, score
 from .validate import Validated, validate
 from .write.outputs import write_outputs
-from .write.publish import publish
+from .write.publish import Swap, publish, recover, staging_dir
+
+log = logging.getLogger("kpi_excel")
+
+
+@dataclass(frozen=True)
+class MissingBranch:
+    """A branch the period's current run scored people of, and the new run scores nobody of."""
+
+    code: str
+    name: str
+    scored_before: int  # people scored in the run replaced
+    reason: str  # what became of the branch in this run (Chinese)
 
 
 @dataclass
@@ -37,6 +54,7 @@ class RunResult:
     files_total: int = 0
     files_refused: list[tuple[str, str]] = field(default_factory=list)
     files_skipped: list[str] = field(default_factory=list)
+    files_duplicate: list[tuple[str, str]] = field(default_factory=list)  # (copy, original)
     people: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: pd.DataFrame = field(default_factory=pd.DataFrame)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)  # results.csv rows, as text
@@ -46,6 +64,8 @@ class RunResult:
     moved_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (wanted, written)
     started_at: str = ""
     finished_at: str = ""
+    replaces: str = ""  # run id of the period's current run before this one ("" if none)
+    missing_branches: list[MissingBranch] = field(default_factory=list)
 
     @property
     def scored(self) -> int:
@@ -54,6 +74,11 @@ class RunResult:
     @property
     def refused_people(self) -> int:
         return int(self.people["refused"].sum()) if len(self.people) else 0
+
+    @property
+    def files_accepted(self) -> int:
+        """Files scored: neither refused nor a copy of another."""
+        return self.files_total - len(self.files_refused) - len(self.files_duplicate)
 
     @property
     def clean(self) -> bool:
@@ -109,39 +134,135 @@ def run(
     ledger_path: Path | None = None,
     after_write: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Score one period's inbox into `output/<period>/`, recording the run in the ledger."""
+    """Score one period's inbox into `output/<period>/`, recording the run in the ledger.
+
+    Raises EmptyInbox (nothing written, not even the lock) when the inbox holds no submission,
+    and NothingScored when nobody could be scored while the period's current run scored people:
+    an inbox that cannot replace the current results leaves them as they are. The ledger commit
+    and the swap of the outputs succeed or fail together."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
+    found = discover(inbox, (limits or {}).get("max_file_bytes"))
     out_dir = output / period.code
-    with OutputLock(output):
+    if not found.files and not found.refused:
+        raise EmptyInbox(_empty_message(inbox, found, out_dir))
+    with OutputLock(output), Ledger(ledger_path or output / "ledger.sqlite") as ledger:
+        try:
+            tidied = recover(output, ledger.has_run)
+        except OSError as exc:
+            raise OutputError(
+                f"无法整理上次中断的运行在输出文件夹 {output} 中留下的文件:{exc}"
+            ) from None
+        for line in tidied:
+            log.info("leftover of an earlier run: %s", line)
         result = RunResult(period, out_dir, started_at=_now())
         result.run_id = f"{period.code}-{dt.datetime.now():%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
         workers = jobs or os.cpu_count() or 1
-        got = collect(inbox, workers, limits, output / ".cache", progress)
+        got = collect(inbox, workers, limits, output / ".cache", progress, found)
         result.files_total, result.files_skipped = got.total, got.skipped
         result.files_read = len(got.books)
-        v = validate(got.books, got.refused, period, rules)
+        result.files_duplicate = got.duplicates
+        v = validate(got.books, got.refused, period, rules, got.duplicates)
         result.files_refused, result.problems = v.refused_files, v.problems
         result.inputs = _input_status(got.inputs, v)
-        with Ledger(ledger_path or output / "ledger.sqlite") as ledger:
-            scored_ids = v.people.loc[~v.people["refused"], "emp_id"].dropna().tolist()
-            history = build_history(ledger, rules, period, scored_ids)
-            result.people = evaluate(v, rules, period, history)
-            staging = output / f".{period.code}.staging-{result.run_id}"
-            try:
-                write_outputs(staging, result, v, rules, workers)
-                if after_write:
-                    after_write()  # a test hook: fail between writing and publishing
-                result.finished_at = _now()
-                ledger.begin()
-                ledger.add_run(_run_record(result, rules), result.inputs, result.ledger_rows)
-                result.moved_aside = publish(staging, out_dir, result.run_id)
-                ledger.commit()
-            except BaseException:
-                ledger.rollback()
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+        current = ledger.current_run(period.code)
+        _refuse_if_nothing_scored(v, current, inbox, period)
+        if current is not None:
+            result.replaces = current.run_id
+            before = ledger.scored_branches(current.id)
+            result.missing_branches = missing_branches(before, v, got.books)
+        scored_ids = v.people.loc[~v.people["refused"], "emp_id"].dropna().tolist()
+        history = build_history(ledger, rules, period, scored_ids)
+        result.people = evaluate(v, rules, period, history)
+        staging = staging_dir(output, period.code, result.run_id)
+        try:
+            write_outputs(staging, result, v, rules, workers)
+            if after_write:
+                after_write()  # a test hook: fail between writing and publishing
+            result.finished_at = _now()
+            ledger.begin()
+            ledger.add_run(_run_record(result, rules), result.inputs, result.ledger_rows)
+            swap = publish(staging, out_dir, result.run_id)
+            result.moved_aside = swap.moved_aside
+            _commit(ledger, swap)
+        except BaseException:
+            ledger.rollback()
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            swap.finish()
+        except OSError:  # committed and in place; the next run files the old outputs
+            log.warning("could not file the earlier outputs\n%s", traceback.format_exc())
     return result
+
+
+def _commit(ledger: Ledger, swap: Swap) -> None:
+    """Commit the ledger; if that fails, undo the swap (the old outputs back exactly)."""
+    try:
+        ledger.commit()
+    except BaseException:
+        if ledger.in_transaction:  # not committed (an interrupt may come just after COMMIT)
+            try:
+                swap.undo()
+            except OSError:  # the next run's recover() puts the old outputs back
+                log.error("could not undo the swap of outputs\n%s", traceback.format_exc())
+        raise
+
+
+def _empty_message(inbox: Path, found: Inbox, out_dir: Path) -> str:
+    skipped = f"(已跳过非提交文件:{'、'.join(found.skipped)})" if found.skipped else ""
+    kept = ",现有结果未改动" if out_dir.exists() else ""
+    return f"收件夹 {inbox} 中没有可读取的工作簿(.xlsx){skipped},未运行{kept}"
+
+
+def _refuse_if_nothing_scored(
+    v: Validated, current: RunRecord | None, inbox: Path, period: Period
+) -> None:
+    """Nobody scored while the current run scored people: the inbox would lose them all."""
+    people = v.people
+    if current is None or current.people_scored == 0 or (~people["refused"]).any():
+        return
+    reasons = [reason for _file, reason in v.refused_files]
+    errors = people.loc[people["refused"], "errors"].astype(str).tolist() if len(people) else []
+    reasons += errors[:MAX_REASONS_SHOWN]
+    if len(errors) > MAX_REASONS_SHOWN:
+        reasons.append(f"……另有 {len(errors) - MAX_REASONS_SHOWN} 人未计分")
+    raise NothingScored(
+        f"收件夹 {inbox} 中没有任何人员可以计分(拒收 {len(v.refused_files)} 个文件,"
+        f"未计分 {len(errors)} 人),未运行;考核期 {period.code} 的现有结果"
+        f"(运行 {current.run_id},计分 {current.people_scored} 人)未改动",
+        reasons,
+    )
+
+
+MAX_REASONS_SHOWN = 20  # refused people listed when a whole inbox is refused
+
+
+def missing_branches(
+    before: dict[str, tuple[str, int]], v: Validated, books: list[WorkbookData]
+) -> list[MissingBranch]:
+    """The branches the current run scored someone of and this run scores nobody of, each with
+    what became of it in this run."""
+    people = v.people
+    now = set(people.loc[~people["refused"], "branch_code"].astype(str)) if len(people) else set()
+    accepted = {show(wb.info["branch_code"][0]): wb.file for wb in v.accepted}
+    read: dict[str, list[str]] = {}
+    for wb in books:
+        code = wb.info.get("branch_code", (None, ""))[0]
+        if code is not None and wb.file not in accepted.values():
+            read.setdefault(show(code), []).append(wb.file)
+    out = []
+    for code, (name, scored) in before.items():
+        if code in now:
+            continue
+        if code in accepted:
+            why = f"{accepted[code]} 中该机构的人员本次均未计分"
+        elif code in read:
+            why = f"该机构的工作簿 {'、'.join(read[code])} 本次被拒收"
+        else:
+            why = "本次收件夹中没有该机构的工作簿"
+        out.append(MissingBranch(code, name, scored, why))
+    return out
 
 
 def _input_status(inputs: list[dict], v: Validated) -> list[dict]:

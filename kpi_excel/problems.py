@@ -130,6 +130,7 @@ BRANCH_DUPLICATE = _t(
     "{file} {where}「机构号」「{value}」已由 {extra} 提交,两个文件均不予计分",
 )
 NO_ROWS = _t("no-rows", "note", "{file} {where} 没有任何人员数据")
+FILE_DUPLICATE = _t("file-duplicate", "note", "{file} 与 {extra} 内容完全相同,只计一次")
 
 
 def problem(

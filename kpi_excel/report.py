@@ -185,6 +185,7 @@ def _size(n: Any) -> str:
 def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain values."""
     per_branch, bank = tallies(result.people, rules)
+    copies = list(getattr(result, "files_duplicate", []))
     problems = result.problems if result.problems is not None else pd.DataFrame()
     out_dir = Path(result.out_dir)
     written = []
@@ -197,7 +198,10 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         "period": result.period.code,
         "files_total": result.files_total,
         "files_read": result.files_read,
-        "files_accepted": max(result.files_total - len(result.files_refused), 0),
+        "files_accepted": max(result.files_total - len(result.files_refused) - len(copies), 0),
+        "files_duplicate": [{"file": c, "original": o} for c, o in copies],
+        "replaces": getattr(result, "replaces", ""),
+        "missing_branches": list(getattr(result, "missing_branches", [])),
         "files_refused": [{"file": f, "reason": r} for f, r in result.files_refused],
         "files_skipped": list(result.files_skipped),
         "people": bank.people,

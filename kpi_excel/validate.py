@@ -81,10 +81,19 @@ def check_workbook(wb: WorkbookData, period: Period, calendar: Calendar) -> list
 
 
 def validate(
-    books: list[WorkbookData], refused: list[tuple[str, str]], period: Period, rules: Rulebook
+    books: list[WorkbookData],
+    refused: list[tuple[str, str]],
+    period: Period,
+    rules: Rulebook,
+    duplicates: list[tuple[str, str]] | None = None,
 ) -> Validated:
-    """Check every workbook, then every row of the accepted ones, in one pass."""
-    problems: list[dict[str, Any]] = []
+    """Check every workbook, then every row of the accepted ones, in one pass.
+
+    `duplicates`: (copy, original) of inputs left out as byte-identical copies; each is noted."""
+    problems: list[dict[str, Any]] = [
+        P.problem(P.FILE_DUPLICATE, copy, "", "", None, original, sheet="")
+        for copy, original in duplicates or []
+    ]
     refused_files = list(refused)
     candidates = []
     for wb in books:

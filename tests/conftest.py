@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 import csv
+import importlib
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+import kpi_excel
 from kpi_excel.cli import main
 from tests.support.workbooks import write_branch_workbook
+
+
+def _use_this_checkouts_templates() -> None:
+    """An editable install maps `kpi_excel.templates` to the checkout it was installed from; tests
+    run in another checkout (a git worktree) must use that checkout's report and rulebook."""
+    here = Path(__file__).resolve().parents[1] / "templates"
+    installed = importlib.import_module("kpi_excel.templates")
+    if Path(str(installed.__file__)).resolve().parent == here:
+        return
+    spec = importlib.util.spec_from_file_location(
+        "kpi_excel.templates", here / "__init__.py", submodule_search_locations=[str(here)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules["kpi_excel.templates"] = module
+    kpi_excel.templates = module  # type: ignore[attr-defined]
+
+
+_use_this_checkouts_templates()
 
 GOOD_SENIOR = {
     "emp_id": "E001", "name": "张三", "role": "高级客户经理", "deposit_base": "1000",

@@ -264,8 +264,10 @@ def test_every_mutant_keeps_the_run_invariants(mutants: tuple[tuple[bytes, str],
             if name in refused:
                 assert refused[name].startswith(name + " "), refused[name]
             if manifest.exists():
-                assert status[name] in ("scored", "refused")
+                assert status[name] in ("scored", "refused", "duplicate")
                 assert (status[name] == "refused") == (name in refused)
+                if status[name] == "duplicate":  # the same bytes as another file: counted once
+                    assert f"  相同副本 {name} 与 " in res.output
 
 
 # --- the sheet scan against a plain parse -----------------------------------------------------

@@ -313,8 +313,10 @@ def test_report_escapes_script_file_name(tmp_path, runs, rules):
 
 
 def test_empty_run(tmp_path, rules):
+    """Nobody to score (the one file refused; an inbox with no file at all is not run)."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
+    (inbox / "旧.xls").write_bytes(b"old")
     result = run(Q3, inbox, tmp_path / "out", rules, jobs=1)
     book = openpyxl.load_workbook(write_summary(tmp_path / "s.xlsx", result, rules))
     assert book.sheetnames == ["全行汇总", "全行排名", "预警与处理"]

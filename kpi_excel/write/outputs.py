@@ -151,6 +151,7 @@ def write_manifest(path: Path, result: Any, rules: Rulebook) -> Path:
             "files": result.files_total,
             "files_refused": len(result.files_refused),
             "files_skipped": len(result.files_skipped),
+            "files_duplicate": len(result.files_duplicate),
             "people_scored": result.scored,
             "people_refused": result.refused_people,
             "outcomes": result.outcome_counts(),
