@@ -93,12 +93,10 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         f"案件事故损失及罚款按{D.const(rules.income_share * 100)}%扣减收入。",
     ]
     for g, rows in rules.grades.items():
-        edges = ",".join(
-            f"{'≥' if inc else '>'}{D.const(e)}分为{grade}"
-            for grade, e, inc in rows
-            if e is not None
+        edges = ";".join(
+            f"{D.grade_text(rules, g, i)}为{grade}" for i, (grade, _, _) in enumerate(rows)
         )
-        scoring.append(f"考核等级({rules.groups[g]}):综合得分{edges},其余为{rows[-1][0]}。")
+        scoring.append(f"考核等级({rules.groups[g]}):综合得分{edges}({rules.grades_article})。")
     flags = []
     for flag in rules.flags:
         groups = "、".join(rules.groups[g] for g in flag.groups)
