@@ -20,7 +20,7 @@ from .periods import Period
 from .rulebook import Rule, Rulebook
 from .schema import BRANCH_CODE_RE, DATA_SHEET, FIELDS, INFO_SHEET, Field
 from .write.atomic import write_atomic
-from .write.safe import cell_text, file_component, write_text
+from .write.safe import SafeSheet, cell_text, cut_utf16, file_component, write_text
 
 TEMPLATE_VERSION = "2026.1"
 GUIDE_SHEET = "说明"
@@ -132,12 +132,12 @@ def _write_template(
             {**boxed, "text_wrap": True, "align": "center", "valign": "vcenter"}
         )
         # 说明
-        ws = wb.add_worksheet(GUIDE_SHEET)
+        ws = wb.add_worksheet(GUIDE_SHEET, worksheet_class=SafeSheet)
         ws.set_column(0, 0, 110, f_wrap)
         for r, (style, text) in enumerate(guide_lines(period, rules)):
             ws.write_string(r, 0, text, {"title": f_title, "head": f_head}.get(style, f_wrap))
         # 基本信息
-        ws = wb.add_worksheet(INFO_SHEET)
+        ws = wb.add_worksheet(INFO_SHEET, worksheet_class=SafeSheet)
         ws.set_column(0, 0, 12)
         ws.set_column(1, 1, 28, f_text)
         ws.set_column(2, 2, 50)
@@ -161,7 +161,7 @@ def _write_template(
             "error_title": "机构号不正确", "error_message": "机构号应为1至32个字符,只能包含字母、数字、-、_",
         })  # fmt: skip
         # 考核数据
-        ws = wb.add_worksheet(DATA_SHEET)
+        ws = wb.add_worksheet(DATA_SHEET, worksheet_class=SafeSheet)
         fields = template_fields(period, rules)
         people = people or []
         last = max(DATA_ROWS, len(people) + 200)
@@ -182,7 +182,7 @@ def _write_template(
         ws.fit_to_pages(1, 0)
         ws.repeat_rows(0)
         title = f"{branch.get('branch_name') or ''} {period.code} 客户经理考核数据".strip()
-        ws.set_header("&C" + title.replace("&", "&&")[:200])
+        ws.set_header("&C" + cut_utf16(title.replace("&", "&&"), 200))
         ws.set_footer("&C第 &P 页,共 &N 页")
         wb.get_worksheet_by_name(GUIDE_SHEET).activate()
     finally:

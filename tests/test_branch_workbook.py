@@ -329,6 +329,8 @@ def test_raw_columns_whole_or_cell_by_cell() -> None:
     kind, cells = _raw_column([1.5, "", 3, 2.0])
     assert kind == "number" and cells[0] == 1.5 and cells[1] != cells[1] and cells[2:] == [3.0, 2.0]
     assert _raw_column(["甲", "乙"]) == ("text", ["甲", "乙"])
-    for mixed in ([1.0, "约100"], [float("inf"), 1.0], ["a\x01"], [True, 1.0], [nan, None, "x"]):
+    assert _raw_column(["a\x01", "\uffff"]) == ("text", ["a\x01", "\uffff"])  # XlsxWriter escapes
+    lone = "\udcff"  # a lone surrogate (a file name read with surrogateescape): cell_text
+    for mixed in ([1.0, "约100"], [float("inf"), 1.0], [lone], [True, 1.0], [nan, None, "x"]):
         kind, cells = _raw_column(mixed)
         assert kind == "mixed" and cells == [_raw_cell(v) for v in mixed]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from python_calamine import CalamineWorkbook
 
 from kpi_excel import guard
 from kpi_excel.errors import KpiExcelError, WorkbookRefused
@@ -429,7 +430,10 @@ def test_control_characters_and_overlong_text(inbox) -> None:
     branch = next((inbox.out / "2026Q3" / "branches").glob("*.xlsx"))
     with zipfile.ZipFile(branch) as zf:
         xml = b"".join(zf.read(n) for n in zf.namelist() if n.endswith(".xml"))
-    assert b"\x07" not in xml and b"_x0007_" not in xml
+    # Kept as typed, in Excel's escapes (as XlsxWriter writes them), never raw
+    assert b"\x07" not in xml and b"\x1b" not in xml and b"_x0007_" in xml
+    raw = CalamineWorkbook.from_path(str(branch)).get_sheet_by_name("原始数据").to_python()
+    assert any("张\x07三\x1b" in row for row in raw)
 
 
 # --- injection and paths ----------------------------------------------------------------------

@@ -188,11 +188,12 @@ def test_text_is_never_a_formula(tmp_path, runs, rules):
     book = openpyxl.load_workbook(path)
     for sheet, column in (("B002 城东支行", "B"), ("全行排名", "F")):  # 姓名
         names = {c.value: c.data_type for c in book[sheet][column]}
-        for name in ('=HYPERLINK("http://x")', "坏\ufffd字符", "@SUM(A1)"):  # U+FFFD: cell_text
+        # U+0001 is kept, written as Excel's escape _x0001_ (which openpyxl does not decode)
+        for name in ('=HYPERLINK("http://x")', "坏_x0001_字符", "@SUM(A1)"):
             assert names.get(name, "s") == "s", (sheet, name)
         assert not any("\x01" in str(v) for v in names)
     names = {c.value for c in book["B002 城东支行"]["B"]}
-    assert {'=HYPERLINK("http://x")', "坏\ufffd字符", "@SUM(A1)"} <= names
+    assert {'=HYPERLINK("http://x")', "坏_x0001_字符", "@SUM(A1)"} <= names
 
 
 def test_long_text_is_cut_to_excel_limit(tmp_path, runs, rules):

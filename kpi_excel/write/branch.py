@@ -29,7 +29,7 @@ from .branch_sheets import (
 )
 from .fastsheet import add_sheet, close_workbook
 from .rows import RESULT_COLUMNS, SheetRows, prepare
-from .safe import cell_text, file_component, workbook_options
+from .safe import file_component, workbook_options, xml_text
 
 __all__ = [
     "RESULT_SHEET_COLUMNS",
@@ -76,7 +76,7 @@ def write_branch(
     def write(tmp: Path) -> None:
         buffer = io.BytesIO()  # the zip assembled in memory and written in one go: a small file
         wb = xlsxwriter.Workbook(buffer, workbook_options())
-        wb.set_properties({"title": cell_text(title)[:255]})
+        wb.set_properties({"title": xml_text(title, 255)})
         fm = Formats(wb, rules.decimals)
         write_results(add_sheet(wb, SHEET_RESULTS), fm, rows, title, rules)
         if rows.explain is not None:

@@ -21,7 +21,7 @@ from ..rulebook import Rulebook
 from ..schema import DATA_SHEET, FIELD_BY_KEY
 from .fastsheet import FastSheet, write_column
 from .rows import RESULT_COLUMNS, SheetRows, explain_columns
-from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text, write_text
+from .safe import cell_text, cell_texts_ready, write_text
 
 SHEET_RESULTS = "考核结果"
 SHEET_EXPLAIN = "计分说明"
@@ -294,8 +294,7 @@ def _raw_column(values: list) -> tuple[str, list]:
             if not any(map(math.isinf, numbers)):
                 return "number", numbers
         elif kinds == {str}:
-            joined = "\n".join(values)
-            if not _CONTROL_RE.search(joined) and max(map(len, values)) <= EXCEL_MAX_TEXT:
+            if cell_texts_ready(values):
                 return "text", values
     return "mixed", [_raw_cell(v) for v in values]
 

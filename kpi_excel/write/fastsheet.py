@@ -6,7 +6,9 @@ once (`put_rows`), and writes them when the sheet is assembled, as the very XML 
 itself writes in its `constant_memory` mode, instead of one Python call and one cell object per
 cell (most of the cost of a bank's million cells). It overrides XlsxWriter's private
 `_write_rows`, so `fast_cells_match` checks once per process that the installed XlsxWriter
-writes the same XML for the same cells; if anything differs, plain worksheets are used.
+writes the same XML for the same cells; if anything differs, plain worksheets are used and the
+run's log says why. Its text is escaped as XlsxWriter escapes it, after `safe.cell_text` (the
+one escaping path of every output, see safe.py).
 `close_workbook` deflates a workbook's parts at level 1 (see there).
 """
 
@@ -16,7 +18,9 @@ import contextlib
 import functools
 import gc
 import io
+import logging
 import math
+import os
 import re
 import zipfile
 from collections.abc import Sequence
@@ -26,11 +30,22 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 import xlsxwriter.workbook
-from xlsxwriter.utility import _preserve_whitespace, xl_col_to_name
+from defusedxml import ElementTree
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
-from xlsxwriter.xmlwriter import XMLwriter
 
-from .safe import _CONTROL_RE, EXCEL_MAX_TEXT, cell_text, workbook_options, write_text
+from .safe import (
+    EXCEL_ESCAPE_RE,
+    EXCEL_ESCAPED_RE,
+    EXCEL_MAX_TEXT,
+    SafeSheet,
+    cell_text,
+    cell_texts_ready,
+    workbook_options,
+    write_text,
+)
+
+log = logging.getLogger(__name__)
 
 
 def text_of(value: Any) -> str:
@@ -48,10 +63,7 @@ def texts(column: pd.Series) -> pd.Series:
 def cell_texts(column: pd.Series) -> list[str]:
     """`cell_text` of a whole column ('' for blanks): only values that need it are rewritten."""
     values = texts(column).tolist()
-    # One scan of the whole column (LF is no control character of the rule): almost always clean.
-    if _CONTROL_RE.search("\n".join(values)) or max(map(len, values), default=0) > EXCEL_MAX_TEXT:
-        return [cell_text(v) for v in values]
-    return values
+    return values if cell_texts_ready(values) else [cell_text(v) for v in values]
 
 
 def cell_numbers(column: pd.Series) -> list[float]:
@@ -59,7 +71,7 @@ def cell_numbers(column: pd.Series) -> list[float]:
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan).tolist()
 
 
-class FastSheet(Worksheet):
+class FastSheet(SafeSheet):
     """A worksheet that takes whole columns of cells (`put_column`) and renders them in bulk.
 
     XlsxWriter spends about 7 µs on each cell (the write call's checks, a cell object, the shared
@@ -68,8 +80,8 @@ class FastSheet(Worksheet):
     assembled, one list comprehension per column, as the very XML XlsxWriter itself writes in its
     `constant_memory` mode (inline strings, no row spans). `fast_cells_match` checks once per
     process, against the installed XlsxWriter, that the two are the same; if not, `add_sheet`
-    gives plain worksheets. Cells written through the usual `write_*` calls (titles, headers)
-    are rendered by XlsxWriter itself and merged into the same rows.
+    gives plain worksheets (`SafeSheet`). Cells written through the usual `write_*` calls
+    (titles, headers) are rendered by XlsxWriter itself and merged into the same rows.
     """
 
     def __init__(self) -> None:
@@ -171,11 +183,12 @@ def _plain_cell(v: Any) -> bool:
     return v is None or isinstance(v, bool | int) or (isinstance(v, float) and not math.isinf(v))
 
 
-# Text that the plain path below must handle: XML's special characters, control characters,
-# Excel's own _xHHHH_ escapes; leading or trailing whitespace is checked with XlsxWriter's test.
-_SPECIAL_RE = re.compile(r"[&<>\x00-\x08\x0b-\x1f]|_x[0-9a-fA-F]{4}_")
-_ESCAPED_CHAR_RE = re.compile(r"[&<>\x00-\x08\x0b-\x1f]")
-_EXCEL_ESCAPE_RE = re.compile(r"_x[0-9a-fA-F]{4}_")
+# Text that the plain path below must handle: XML's special characters, what XlsxWriter escapes
+# as _xHHHH_ (control characters, U+FFFE, U+FFFF), surrogates (see `cell_text`), Excel's own
+# _xHHHH_ escapes; and leading or trailing whitespace, tested as XlsxWriter tests it.
+_ESCAPED_CHAR_RE = re.compile("[&<>\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+_SPECIAL_RE = re.compile(f"{_ESCAPED_CHAR_RE.pattern}|{EXCEL_ESCAPE_RE.pattern}")
+_PRESERVE_RE = re.compile(r"^\s|\s$")  # XlsxWriter's _preserve_whitespace
 
 
 def _any_special(values: list[str]) -> bool:
@@ -185,18 +198,32 @@ def _any_special(values: list[str]) -> bool:
     joined = "\n".join(texts)
     return bool(
         _ESCAPED_CHAR_RE.search(joined)
-        or ("_x" in joined and _EXCEL_ESCAPE_RE.search(joined))
+        or ("_x" in joined and EXCEL_ESCAPE_RE.search(joined))
         or any(t[0].isspace() or t[-1].isspace() for t in texts)
     )
 
 
 def _text_xml(text: str) -> tuple[str, str]:
-    """(attribute of <t>, escaped text) exactly as XlsxWriter's inline strings have them."""
-    if not _SPECIAL_RE.search(text) and not _preserve_whitespace(text):
+    """(attribute of <t>, escaped text) of `cell_text(text)` exactly as XlsxWriter's inline
+    strings have them; and where XlsxWriter would copy "<r>…</r>" into the XML, escaped."""
+    if not _SPECIAL_RE.search(text) and not _PRESERVE_RE.search(text):
         return "", text
-    text = XMLwriter._escape_control_characters(text)
-    preserve = ' xml:space="preserve"' if _preserve_whitespace(text) else ""
+    text = excel_escape(cell_text(text))
+    preserve = ' xml:space="preserve"' if _PRESERVE_RE.search(text) else ""
     return preserve, text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def excel_escape(text: str) -> str:
+    """Excel's escapes in text, as XlsxWriter (3.2 on) writes them in cells: `_xHHHH_` look-alikes
+    get their underscore escaped (`_x005F_x0041_`), then control characters (not tab or LF),
+    U+FFFE and U+FFFF become `_xHHHH_`."""
+    if "_x" in text:
+        text = EXCEL_ESCAPE_RE.sub(r"_x005F\g<0>", text)
+    return EXCEL_ESCAPED_RE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match) -> str:
+    return f"_x{ord(match.group()):04X}_"
 
 
 def _render(row: int, col: int, kind: str, values: list, fmt: Any) -> list[str]:
@@ -262,56 +289,92 @@ def _mixed(ref: str, s: str, v: Any) -> str:
     return f"{ref}{s}><v>{v:.16G}</v></c>"
 
 
-_CHECK_TEXT = ["甲<&\"'", "", "  空格 ", "乙\n丙", "_x0041_", "甲<&\"'"]
+# Cells of the check: among them whatever XlsxWriter escapes (control characters, CR, U+FFFE,
+# U+FFFF, _xHHHH_ look-alikes), what it leaves (tab, LF, DEL, C1, quotes, direction marks, astral
+# characters), what `cell_text` replaces (a lone surrogate) and whitespace at either end.
+_CHECK_TEXT = [
+    "甲<&\"'", "", "  空格 ", "乙\n丙", "_x0041_", "甲<&\"'", "\x00\x07\x1f\r\t", "\ufffe名\uffff",
+    "_x005F_x0000_\x01_xABCD", "名\u200f\u202e😀", " \x0b", "a>b]]>", "\x7f\x85\ud800", "\t",
+]  # fmt: skip
 _CHECK_NUMBERS = [58.57, math.nan, 1e21, -0.1, 7.0, 1 / 3]
-_CHECK_MIXED = [None, "文本", 3, 2.5, True, False]
+_CHECK_MIXED = [None, "文本", 3, 2.5, True, False, "\uffff ", "_x0000_"]
 
 
 @functools.cache
 def fast_cells_match() -> bool:
-    """Whether `FastSheet` writes the same sheet data as the installed XlsxWriter.
+    """Whether `FastSheet` writes the same sheet data as the installed XlsxWriter; if not, the
+    log (the run's kpi-excel.log) says why, once per process."""
+    why = fast_cells_differ()
+    if why is not None:
+        log.warning("fast sheet writer off, plain XlsxWriter worksheets are used: %s", why)
+    return why is None
+
+
+def fast_cells_differ() -> str | None:
+    """Why `FastSheet` cannot be used with the installed XlsxWriter, or None if it can.
 
     The same cells go into a `constant_memory` workbook through XlsxWriter's own calls, row by
-    row, and into a `FastSheet` by columns; their <dimension> and <sheetData> are compared.
+    row, and into a `FastSheet` by columns; both sheets must be well-formed XML and their
+    <dimension> and <sheetData> the same.
     """
+    version = getattr(xlsxwriter, "__version__", "?")
     try:
-        xml = [_check_sheet(fast) for fast in (False, True)]
-        return xml[0] is not None and xml[0] == xml[1]
-    except Exception:  # noqa: BLE001 - whatever changed inside XlsxWriter: use it as it is
-        return False
+        plain, fast = (_check_sheet(fast) for fast in (False, True))
+    except Exception as exc:  # noqa: BLE001 - whatever changed inside XlsxWriter: use it as it is
+        return f"the check with XlsxWriter {version} failed: {exc!r}"
+    for name, (xml, parts) in (("XlsxWriter's", plain), ("the fast", fast)):
+        try:
+            ElementTree.fromstring(xml.encode("utf-8"))
+        except ElementTree.ParseError as exc:
+            return f"{name} sheet XML (XlsxWriter {version}) is not well-formed: {exc}"
+        if len(parts) != 2:
+            return f"{name} sheet XML (XlsxWriter {version}) has no <dimension> or <sheetData>"
+    a, b = "".join(plain[1]), "".join(fast[1])
+    if a == b:
+        return None
+    at = len(os.path.commonprefix([a, b]))
+    return (
+        f"its XML differs from XlsxWriter {version}'s at character {at}: "
+        f"{a[max(0, at - 40) : at + 40]!r} (XlsxWriter) != {b[max(0, at - 40) : at + 40]!r}"
+    )
 
 
-def _check_sheet(fast: bool) -> list[str] | None:
+def _check_sheet(fast: bool) -> tuple[str, list[str]]:
+    """(the sheet's XML, its <dimension> and <sheetData>) written by FastSheet or XlsxWriter."""
     buffer = io.BytesIO()
     options = {**workbook_options(), "constant_memory": not fast, "in_memory": fast}
     wb = xlsxwriter.Workbook(buffer, options)
     fmts = [wb.add_format({"border": 1, "num_format": "0.00"}), wb.add_format({"bold": True})]
     for f in fmts:  # the same style numbers in both workbooks, whatever the order of use
         f._get_xf_index()
-    per_row = [fmts[i % 2] for i in range(len(_CHECK_TEXT))]
+
+    def per_row(values: list) -> list:
+        return [fmts[i % 2] for i in range(len(values))]
+
     columns = [
         ("text", _CHECK_TEXT, fmts[0]),
-        ("score", _CHECK_NUMBERS, per_row),
+        ("score", _CHECK_NUMBERS, per_row(_CHECK_NUMBERS)),
         ("mixed", _CHECK_MIXED, fmts[1]),
-        ("text", _CHECK_TEXT, per_row),
+        ("text", _CHECK_TEXT, per_row(_CHECK_TEXT)),
     ]
     if fast:
         ws = wb.add_worksheet(worksheet_class=FastSheet)
         ws.set_row(2, 30)
         for c, (kind, values, fmt) in enumerate(columns):
-            assert ws.put_column(1, c, kind, values, fmt)
+            if not ws.put_column(1, c, kind, values, fmt):
+                raise ValueError(f"put_column declined check column {c}")
     else:
         ws = wb.add_worksheet()
         ws.set_row(2, 30)
-        for i in range(len(_CHECK_TEXT)):
+        for i in range(max(len(values) for _, values, _ in columns)):
             for c, (kind, values, fmt) in enumerate(columns):
-                fmt = fmt[i] if isinstance(fmt, list) else fmt
-                _write_plain(ws, 1 + i, c, kind, values[i], fmt)
+                if i < len(values):
+                    fmt = fmt[i] if isinstance(fmt, list) else fmt
+                    _write_plain(ws, 1 + i, c, kind, values[i], fmt)
     wb.close()
     with zipfile.ZipFile(buffer) as z:
         text = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
-    parts = re.findall(r"<dimension [^>]*>|<sheetData>.*</sheetData>", text, re.S)
-    return parts if len(parts) == 2 else None
+    return text, re.findall(r"<dimension [^>]*>|<sheetData>.*</sheetData>", text, re.S)
 
 
 def _write_plain(ws: Worksheet, row: int, col: int, kind: str, v: Any, fmt: Any) -> None:
@@ -394,4 +457,6 @@ def close_workbook(wb: xlsxwriter.Workbook) -> None:
 
 
 def add_sheet(wb: xlsxwriter.Workbook, name: str):
-    return wb.add_worksheet(name, worksheet_class=FastSheet if fast_cells_match() else None)
+    """A worksheet of ours: a `FastSheet` if it writes what XlsxWriter would, else a
+    `SafeSheet` (XlsxWriter's own cell writing, text through safe.py all the same)."""
+    return wb.add_worksheet(name, worksheet_class=FastSheet if fast_cells_match() else SafeSheet)

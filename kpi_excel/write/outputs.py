@@ -125,6 +125,7 @@ def write_outputs(
         result.ledger_rows = ledger_rows(result)
 
     (staging / "branches").mkdir(parents=True, exist_ok=True)
+    fast_cells_match()  # checked (and any failure logged) once, here, before workers fork
     jobs = _branch_jobs(staging, result, v)
     size = max(1, min(BRANCHES_PER_CHUNK, -(-len(jobs) // max(1, workers * CHUNKS_PER_WORKER))))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]

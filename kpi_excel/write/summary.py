@@ -15,7 +15,6 @@ what XlsxWriter would (`fast_cells_match`).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -40,7 +39,7 @@ from .fastsheet import (
     texts,
     write_column,
 )
-from .safe import cell_text, workbook_options, write_text
+from .safe import cell_text, safe_sheet_name, workbook_options, write_text
 
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
@@ -48,8 +47,6 @@ SHEET_FLAGS = "预警与处理"
 BANK_TOTAL_LABEL = "全行合计"
 NOT_SCORED = "未计分"  # 考核结论 of a person who was not scored
 NOT_SCORED_REASON = "未计分原因:"  # 预警与处理 of that person starts with this
-SHEET_NAME_MAX = 31
-_SHEET_BAD_RE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 OUTCOME_ORDER = ("none", "warning", "demote", "dismiss")
 
 HEADER_ROW = 1  # row 0 holds the sheet title, row 1 the column headers
@@ -222,29 +219,6 @@ def flag_frame(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.Data
     table = table.sort_values("_pos", kind="stable").reset_index(drop=True)
     rows = ordered[FLAG_PERSON_KEYS].iloc[table["_pos"].to_numpy()].reset_index(drop=True)
     return pd.concat([rows, table.drop(columns="_pos")], axis=1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Sheet names
-
-
-def safe_sheet_name(wanted: str, taken: set[str]) -> str:
-    """An Excel sheet name: no []:*?/\\, not starting/ending with ', ≤31 chars, unique.
-
-    `taken` holds the casefolded names already used (Excel compares them case-insensitively);
-    the returned name is added to it.
-    """
-    base = _SHEET_BAD_RE.sub("_", wanted).strip().strip("'").strip() or "机构"
-    if base.casefold() == "history":  # reserved by Excel
-        base = "_history"
-    name = base[:SHEET_NAME_MAX].rstrip("'")
-    n = 1
-    while name.casefold() in taken:
-        n += 1
-        suffix = f"~{n}"
-        name = base[: SHEET_NAME_MAX - len(suffix)].rstrip("'") + suffix
-    taken.add(name.casefold())
-    return name
 
 
 # ---------------------------------------------------------------------------------------------
