@@ -49,7 +49,7 @@ def discover(inbox: Path, max_bytes: int | None = None) -> Inbox:
     limit = max_bytes if max_bytes is not None else DEFAULT_LIMITS["max_file_bytes"]
     found = Inbox()
     for path in sorted(inbox.iterdir(), key=lambda p: p.name):
-        name = path.name
+        name = display_name(path)
         if _not_a_submission(path):
             found.skipped.append(name)
             continue
@@ -68,6 +68,15 @@ def discover(inbox: Path, max_bytes: int | None = None) -> Inbox:
         else:
             found.skipped.append(name)
     return found
+
+
+def display_name(path: Path) -> str:
+    """A file's name as every output can hold it: bytes that are not UTF-8 (a name written on
+    another system) show as U+FFFD; the file itself is still opened by its real path."""
+    name = path.name
+    if name.isascii():
+        return name
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _size(path: Path) -> int:

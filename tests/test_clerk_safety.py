@@ -481,3 +481,14 @@ def test_output_into_a_closed_pipe_ends_quietly(scored, args) -> None:
         os.close(write_end)
     assert done.stderr == b""
     assert done.returncode == 141
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names are bytes")
+def test_a_file_name_that_is_not_utf8_is_read_and_shown(inbox) -> None:
+    path = inbox.add("b.xlsx", [GOOD_SENIOR])
+    os.rename(bytes(path), bytes(path.parent) + b"/\xff\xfe\xe6\x94\xaf.xlsx")
+    result = inbox.run()
+    assert result.exit_code == 0, result.output
+    assert inbox.results()["E001"]["status"] == "scored"
+    report = (inbox.out / "2026Q3" / "report.html").read_text(encoding="utf-8")
+    assert "\ufffd\ufffd" in report
