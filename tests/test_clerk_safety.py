@@ -272,24 +272,28 @@ def test_failed_commit_undoes_the_swap(scored, rules, monkeypatch) -> None:
     assert manifest["run_id"] == after.run_id and after.replaces
 
 
-def test_failed_commit_undoes_an_in_place_publish(scored, rules, monkeypatch) -> None:
-    """The period folder is locked (Windows: a file open in Excel): files are replaced one by
-    one, and put back one by one when the commit fails."""
-    before = current_state(scored.out)
-    _rerun_inbox(scored)
-    (scored.dir / "二.xlsx").unlink()  # the new set lacks a branch workbook the old one has
+def _lock_period_folder(monkeypatch, period_dir: Path) -> None:
+    """The period folder cannot be renamed (Windows: a file in it is open in Excel)."""
     real = os.replace
-    period_dir = scored.out / "2026Q3"
 
     def locked(src, dst) -> None:
         if Path(src) == period_dir:
             raise PermissionError(13, "locked", str(src))
         real(src, dst)
 
+    monkeypatch.setattr(os, "replace", locked)
+
+
+def test_failed_commit_undoes_an_in_place_publish(scored, rules, monkeypatch) -> None:
+    """The period folder is locked (Windows: a file open in Excel): files are replaced one by
+    one, and put back one by one when the commit fails."""
+    before = current_state(scored.out)
+    _rerun_inbox(scored)
+    (scored.dir / "二.xlsx").unlink()  # the new set lacks a branch workbook the old one has
     def fail(self) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(os, "replace", locked)
+    _lock_period_folder(monkeypatch, scored.out / "2026Q3")
     monkeypatch.setattr(Ledger, "commit", fail)
     with pytest.raises(sqlite3.OperationalError):
         run(Q3, scored.dir, scored.out, rules)
@@ -305,15 +309,7 @@ def test_in_place_publish_replaces_the_set_and_keeps_the_old_one(scored, rules, 
     first = json.loads((scored.out / "2026Q3" / "manifest.json").read_text("utf-8"))["run_id"]
     old = tree(scored.out / "2026Q3")
     (scored.dir / "二.xlsx").unlink()
-    real = os.replace
-    period_dir = scored.out / "2026Q3"
-
-    def locked(src, dst) -> None:
-        if Path(src) == period_dir:
-            raise PermissionError(13, "locked", str(src))
-        real(src, dst)
-
-    monkeypatch.setattr(os, "replace", locked)
+    _lock_period_folder(monkeypatch, scored.out / "2026Q3")
     result = run(Q3, scored.dir, scored.out, rules)
     monkeypatch.undo()
     now = tree(period_dir)
