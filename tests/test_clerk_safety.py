@@ -312,7 +312,7 @@ def test_in_place_publish_replaces_the_set_and_keeps_the_old_one(scored, rules, 
     _lock_period_folder(monkeypatch, scored.out / "2026Q3")
     result = run(Q3, scored.dir, scored.out, rules)
     monkeypatch.undo()
-    now = tree(period_dir)
+    now = tree(scored.out / "2026Q3")
     assert [k for k in now if k.startswith("branches/") and k.count("/") == 1] == [
         "branches/B001_一支行.xlsx"
     ]  # the branch workbook of B002 is gone from the current set...
