@@ -27,10 +27,17 @@ def _months_before(period: Period, months: list[int], count: int) -> list[tuple[
     return list(reversed(out))
 
 
-def build_history(ledger: Ledger, rules: Rulebook, period: Period, emp_ids: list[str]) -> History:
+def build_history(
+    ledger: Ledger, rules: Rulebook, period: Period, groups: dict[str, str]
+) -> History:
+    """What the ledger says of the people (`groups`: emp_id -> group) for the rules across
+    periods; each flag looks at the people of its own groups only."""
     history = History()
     months = rules.months[period.kind]
     for flag in rules.flags:
+        emp_ids = [e for e, g in groups.items() if g in flag.groups]
+        if not emp_ids:
+            continue
         if flag.kind == "consecutive_months":
             _deposit_months(ledger, rules, flag.params, period, months, emp_ids, history)
         elif flag.kind == "repeat" and period.is_annual:

@@ -171,8 +171,9 @@ def run(
             result.replaces = current.run_id
             before = ledger.scored_branches(current.id)
             result.missing_branches = missing_branches(before, v, got.books)
-        scored_ids = v.people.loc[~v.people["refused"], "emp_id"].dropna().tolist()
-        history = build_history(ledger, rules, period, scored_ids)
+        scored = v.people.loc[~v.people["refused"]].dropna(subset=["emp_id"])
+        groups = dict(zip(scored["emp_id"], scored["group"], strict=True))
+        history = build_history(ledger, rules, period, groups)
         result.people = evaluate(v, rules, period, history)
         staging = staging_dir(output, period.code, result.run_id)
         try:
