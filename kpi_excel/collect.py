@@ -23,6 +23,7 @@ from . import problems as P
 from .discover import Inbox, discover
 from .errors import WorkbookRefused
 from .read import READER_VERSION, WorkbookData, read_workbook
+from .schema import Contract
 
 log = logging.getLogger("kpi_excel")
 PARALLEL_MIN_FILES = 8  # below this, starting workers costs more than it saves
@@ -39,17 +40,19 @@ class Collected:
     total: int = 0
 
 
-def _cache_path(cache: Path | None, sha: str) -> Path | None:
-    return cache / f"{sha}-{__version__}-r{READER_VERSION}.pkl" if cache else None
+def _cache_path(cache: Path | None, sha: str, contract: Contract) -> Path | None:
+    """A parsed workbook depends on its bytes, the reader and the fields it was read for."""
+    name = f"{sha}-{__version__}-r{READER_VERSION}-{contract.digest}.pkl"
+    return cache / name if cache else None
 
 
 def _read_one(
-    args: tuple[Path, str, dict | None, Path | None],
+    args: tuple[Path, str, dict | None, Path | None, Contract],
 ) -> tuple[dict, bytes | None, str, str]:
     """(input record, the parsed workbook pickled or None, refusal reason, traceback) for one
     file. The workbook travels pickled: that one pickle is also the cache entry, and a cache hit
     is passed on as read, without unpickling it here."""
-    path, display, limits, cache = args
+    path, display, limits, cache, contract = args
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -57,14 +60,14 @@ def _read_one(
         return rec, None, f"{display} 无法打开:{exc.strerror or exc}", ""
     sha = hashlib.sha256(data).hexdigest()
     rec = {"name": display, "size": len(data), "sha256": sha, "status": "read"}
-    cached = _cache_path(cache, sha)
+    cached = _cache_path(cache, sha, contract)
     if cached and cached.exists():
         try:
             return rec, cached.read_bytes(), "", ""
         except OSError:  # unreadable: parse again
             pass
     try:
-        book = read_workbook(path, display, limits, data, sha)  # bytes read and hashed once
+        book = read_workbook(path, display, contract, limits, data, sha)  # read and hashed once
     except WorkbookRefused as exc:
         return rec, None, exc.message, ""
     except MemoryError:
@@ -99,14 +102,14 @@ def _load(answer: tuple, task: tuple) -> tuple[dict, WorkbookData | None, str, s
         if not isinstance(book, WorkbookData):
             raise TypeError("not a workbook")
     except Exception:  # noqa: BLE001 - any damage: parse the file again
-        path, display, limits, cache = task
-        entry = _cache_path(cache, rec["sha256"])
+        path, display, limits, cache, contract = task
+        entry = _cache_path(cache, rec["sha256"], contract)
         if entry:
             with contextlib.suppress(OSError):
                 entry.unlink(missing_ok=True)
         if entry and entry.exists():  # could not be removed: leave the cache out of it
             cache = None
-        rec, blob, reason, tb = _read_one((path, display, limits, cache))
+        rec, blob, reason, tb = _read_one((path, display, limits, cache, contract))
         return rec, pickle.loads(blob) if blob is not None else None, reason, tb
     book.file = task[1]
     return rec, book, reason, tb
@@ -127,13 +130,15 @@ def _hash_file(path: Path) -> tuple[int, str]:
 
 def collect(
     inbox: Path,
+    contract: Contract,
     jobs: int,
     limits: dict | None,
     cache: Path | None,
     progress: Progress | None,
     found: Inbox | None = None,
 ) -> Collected:
-    """Read every submission of `inbox` (`found`: what `discover` already found there)."""
+    """Read every submission of `inbox` for the fields of `contract` (`found`: what `discover`
+    already found there)."""
     if found is None:
         found = discover(inbox, (limits or {}).get("max_file_bytes"))
     out = Collected(refused=list(found.refused), skipped=found.skipped)
@@ -143,7 +148,7 @@ def collect(
         out.inputs.append(
             {"name": name, "size": size, "sha256": sha, "status": "refused", "reason": reason}
         )
-    tasks = [(p, d, limits, cache) for p, d in found.files]
+    tasks = [(p, d, limits, cache, contract) for p, d in found.files]
     if jobs > 1 and len(tasks) >= PARALLEL_MIN_FILES:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             results = pool.map(

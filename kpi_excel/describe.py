@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from .rulebook import Flag, Rule, Rulebook
-from .schema import FIELD_BY_KEY
 
 SCORE_KEYS = ("total", "business_score")
 SCORE_LABELS = {"total": "综合得分", "business_score": "业务得分"}
@@ -38,9 +37,9 @@ def unit(key: str, rules: Rulebook) -> str:
     ratios; a difference keeps its inputs' unit."""
     if is_score(key, rules) or key == "conduct_deduction":
         return "分"
-    f = FIELD_BY_KEY.get(key)
+    f = rules.contract.by_key.get(key)
     if f is not None:
-        return f.label[f.label.index("(") + 1 : -1] if f.label.endswith(")") else ""
+        return f.unit
     d = next((d for d in rules.derived if d.key == key), None)
     return unit(d.a, rules) if d is not None and d.kind == "difference" else ""
 
@@ -55,8 +54,8 @@ def label(key: str, rules: Rulebook) -> str:
     item = next((i for i in rules.items if i.key == key), None)
     if item is not None:
         return item.label + "得分"
-    f = FIELD_BY_KEY.get(key)
-    return f.label.split("(")[0] if f else key
+    f = rules.contract.by_key.get(key)
+    return f.name if f else key
 
 
 def amount(key: str, value: Decimal, rules: Rulebook) -> str:
@@ -108,7 +107,7 @@ def flag_text(flag: Flag, rules: Rulebook) -> str:
         return condition(flag.condition or {}, rules)
     p = flag.params
     if flag.kind == "consecutive_months":
-        month = FIELD_BY_KEY.get(f"{p['field']}1")
+        month = rules.contract.by_key.get(f"{p['field']}1")
         what = month.label.split("(")[0][2:] if month else p["field"]
         bound = "低于" if p["op"] == "<" else "不高于"
         return (

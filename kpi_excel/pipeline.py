@@ -158,7 +158,7 @@ def run(
         result = RunResult(period, out_dir, started_at=_now())
         result.run_id = f"{period.code}-{dt.datetime.now():%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
         workers = jobs or os.cpu_count() or 1
-        got = collect(inbox, workers, limits, output / ".cache", progress, found)
+        got = collect(inbox, rules.contract, workers, limits, output / ".cache", progress, found)
         result.files_total, result.files_skipped = got.total, got.skipped
         result.files_read = len(got.books)
         result.files_duplicate = got.duplicates

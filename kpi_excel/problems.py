@@ -55,8 +55,12 @@ YESNO_INVALID = _t(
 DENOMINATOR_ZERO = _t(
     "denominator-zero", "refuse_row", "{file} {where}「{label}」为0,无法计算{extra},该行不能计分"
 )
-NPL_GT_LOAN = _t(
-    "npl-gt-loan", "refuse_row", "{file} {where}「不良贷款余额」{value} 大于「贷款余额」{extra}"
+ABOVE_FIELD = _t("above-field", "refuse_row", "{file} {where}「{label}」{value} 大于{extra}")
+NUMBER_BELOW_MIN = _t(
+    "number-below-min", "refuse_row", "{file} {where}「{label}」不能小于 {extra},实际为「{value}」"
+)
+NUMBER_ABOVE_MAX = _t(
+    "number-above-max", "refuse_row", "{file} {where}「{label}」不能大于 {extra},实际为「{value}」"
 )
 EMP_DUPLICATE = _t(
     "emp-duplicate",

@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 from . import problems as P
 from .errors import WorkbookRefused
 from .guard import CORRUPT, ENCRYPTED, check_container
-from .schema import DATA_SHEET, INFO_FIELDS, INFO_SHEET, LABEL_TO_KEY, REQUIRED_COLUMNS
+from .schema import DATA_SHEET, INFO_FIELDS, INFO_SHEET, Contract
 from .schema import label_key as _label_key
 from .sheetxml import SheetScan, parse_ref
 
@@ -97,11 +97,13 @@ def _refused(display: str, why: str) -> WorkbookRefused:
 def read_workbook(
     path: Path,
     display: str,
+    contract: Contract,
     limits: dict[str, int] | None = None,
     data: bytes | None = None,
     sha256: str | None = None,
 ) -> WorkbookData:
-    """Read one branch workbook; raise WorkbookRefused with a Chinese reason if it cannot be used.
+    """Read one branch workbook, its 考核数据 columns found by the labels of `contract` (the
+    rulebook's fields); raise WorkbookRefused with a Chinese reason if it cannot be used.
 
     A caller that has already read (and hashed) the file passes `data` (and `sha256`).
     """
@@ -125,7 +127,7 @@ def read_workbook(
             )
     assert info_rows is not None and data_rows is not None
     info, info_marks = _read_info(info_rows, container.sheets.get(info_name or ""))
-    wb = _read_data(data_rows, display, container.sheets.get(data_name or ""))
+    wb = _read_data(data_rows, display, contract, container.sheets.get(data_name or ""))
     wb.info = info
     wb.marks.update(info_marks)
     wb.size = len(data)
@@ -161,17 +163,20 @@ def _mark(scan: SheetScan | None, row: int, col: int) -> Mark | None:
     return None
 
 
-def _find_header(rows: list[list[Any]]) -> int:
+def _find_header(rows: list[list[Any]], label_to_key: dict[str, str]) -> int:
     """Index of the header row: row 1, or the first early row that holds the 员工编号 label."""
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        keys = {LABEL_TO_KEY.get(label_key(v)) for v in row if not _blank(v)}
+        keys = {label_to_key.get(label_key(v)) for v in row if not _blank(v)}
         if "emp_id" in keys and len(keys) >= 3:
             return i
     return 0
 
 
-def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = None) -> WorkbookData:
-    h = _find_header(rows) if rows else 0
+def _read_data(
+    rows: list[list[Any]], display: str, contract: Contract, scan: SheetScan | None = None
+) -> WorkbookData:
+    label_to_key = contract.label_to_key
+    h = _find_header(rows, label_to_key) if rows else 0
     header = rows[h] if rows else []
     notes: list[dict[str, Any]] = []
     if h:
@@ -182,7 +187,7 @@ def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = Non
     for j, label in enumerate(header):
         if _blank(label):
             continue
-        key = LABEL_TO_KEY.get(label_key(label))
+        key = label_to_key.get(label_key(label))
         letter = get_column_letter(j + 1)
         if key is None:
             extra_cols[j] = str(label).strip()
@@ -199,13 +204,11 @@ def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = Non
             )
         letters[key] = letter
         keyed[j] = key
-    for key in REQUIRED_COLUMNS:
+    for key in contract.required_columns:
         if key not in letters:
-            from .schema import FIELD_BY_KEY
-
             raise WorkbookRefused(
                 P.COLUMN_MISSING.code,
-                P.COLUMN_MISSING.message(file=display, label=FIELD_BY_KEY[key].label),
+                P.COLUMN_MISSING.message(file=display, label=contract.by_key[key].label),
             )
     body = rows[h + 1 :]
     kept: list[list[Any]] = []  # values beyond the header have no label: they are not data
@@ -222,7 +225,7 @@ def _read_data(rows: list[list[Any]], display: str, scan: SheetScan | None = Non
     if scan is not None:
         # the columns holding data (blank rows hold none) matter only when some column is hidden
         filled = _filled([*keyed, *extra_cols], kept) if scan.hidden_cols else set()
-        _check_merged_header(scan, h, header, body, display)
+        _check_merged_header(scan, h, header, body, display, label_to_key)
         notes.extend(_hidden_notes(scan, display, excel_rows, header, filled, h))
         marks = _data_marks(scan, excel_rows, keyed)
     wb = WorkbookData(display, 0, "", {}, frame, letters, extras_frame, notes, h + 1)
@@ -291,7 +294,12 @@ def _has_data(body: list[list[Any]], j: int) -> bool:
 
 
 def _check_merged_header(
-    scan: SheetScan, h: int, header: list[Any], body: list[list[Any]], display: str
+    scan: SheetScan,
+    h: int,
+    header: list[Any],
+    body: list[list[Any]],
+    display: str,
+    label_to_key: dict[str, str],
 ) -> None:
     """A header label merged across columns is fine unless the columns it covers hold data."""
     for ref in scan.merged:
@@ -304,7 +312,7 @@ def _check_merged_header(
         covered = range(a[1], min(b[1], a[1] + 1000))  # 0-based columns right of j
         if (
             not _blank(label)
-            and LABEL_TO_KEY.get(label_key(label))
+            and label_to_key.get(label_key(label))
             and any(_has_data(body, k) for k in covered)
         ):
             raise WorkbookRefused(

@@ -24,7 +24,7 @@ from .exact import Q
 from .numbers import fmt_number, parse_numbers, show, show_values
 from .read import WorkbookData
 from .rulebook import Rulebook
-from .schema import DATA_SHEET, FIELDS, NO, NUMERIC_KINDS, YES, label_key
+from .schema import DATA_SHEET, NO, NUMERIC_KINDS, YES, label_key
 
 MAX_TEXT = 32767  # Excel's limit for one cell
 
@@ -125,7 +125,8 @@ def check_rows(
     c = _Collector(frame, books)
     index = frame.index
     out = frame[["_file", "_order", "_row", "branch_code", "branch_name"]].copy()
-    texts = {key: _texts(frame[key]) for key in ("emp_id", "name", "remarks")}
+    contract = rules.contract
+    texts = {f.key: _texts(frame[f.key]) for f in contract.fields if f.kind == "text"}
     for key, values in texts.items():
         out[key] = _series(values, index)
     role_raw = _texts(frame["role"])
@@ -139,7 +140,8 @@ def check_rows(
     out["group"] = out["role"].map(group_of)
     texts["role"] = role_label
 
-    for f in FIELDS:
+    exact: dict[str, Q] = {}
+    for f in contract.fields:
         raw = frame[f.key]
         if f.kind == "text" or f.kind == "role":
             shown = texts[f.key]
@@ -154,11 +156,21 @@ def check_rows(
                 blank = blank & ~formula[f.key].to_numpy()
             num = value.to_numpy()
             c.add(P.NUMBER_INVALID, invalid, f.key, f.label, raw)
-            with np.errstate(invalid="ignore"):
-                c.add(P.NUMBER_NEGATIVE, num < 0, f.key, f.label, raw)
-                if f.kind == "count":
-                    whole = (num >= 0) & (num != np.floor(num))
-                    c.add(P.COUNT_NOT_WHOLE, whole, f.key, f.label, raw)
+            q = exact[f.key] = Q.from_floats(num)
+            if long_text is not None:
+                at = np.flatnonzero(long_text.notna().to_numpy())
+                q.put(at, Q.from_decimals(long_text.iloc[at].tolist()))
+            if f.minimum == 0:
+                c.add(P.NUMBER_NEGATIVE, q.cmp("<", 0), f.key, f.label, raw)
+            elif f.minimum is not None:
+                low = q.cmp("<", f.minimum)
+                c.add(P.NUMBER_BELOW_MIN, low, f.key, f.label, raw, fmt_number(float(f.minimum)))
+            if f.maximum is not None:
+                high = q.cmp(">", f.maximum)
+                c.add(P.NUMBER_ABOVE_MAX, high, f.key, f.label, raw, fmt_number(float(f.maximum)))
+            if f.whole:
+                whole = ~q.cmp("<", 0) & ~q.is_multiple_of(0)
+                c.add(P.COUNT_NOT_WHOLE, whole, f.key, f.label, raw)
             c.add(
                 P.TEXT_NUMBER,
                 from_text,
@@ -167,15 +179,9 @@ def check_rows(
                 raw,
                 lambda at, num=num: [fmt_number(v) for v in num[at].tolist()],
             )
-            places = rules.input_decimals.get(f.key)
-            if places is not None:
-                exact = Q.from_floats(num)
-                if long_text is not None:
-                    at = np.flatnonzero(long_text.notna().to_numpy())
-                    exact.put(at, Q.from_decimals(long_text.iloc[at].tolist()))
-                c.add(
-                    P.TOO_MANY_DECIMALS, ~exact.is_multiple_of(places), f.key, f.label, raw, places
-                )
+            if f.decimals is not None:
+                places = ~q.is_multiple_of(f.decimals)
+                c.add(P.TOO_MANY_DECIMALS, places, f.key, f.label, raw, f.decimals)
             if f.default is not None:
                 value = value.where(~blank, float(f.default))  # type: ignore[arg-type]
             out[f.key] = value
@@ -211,19 +217,24 @@ def check_rows(
         map(_is_none, role_label), bool, len(role_label)
     )
     c.add(P.ROLE_UNKNOWN, unknown, "role", "岗位", role_raw, roles_text)
-    loans = frame["loan_balance"]
-    c.add(
-        P.NPL_GT_LOAN,
-        out["npl_balance"] > out["loan_balance"],
-        "npl_balance",
-        "不良贷款余额",
-        frame["npl_balance"],
-        lambda at: [show(v) for v in _take(loans, at)],
-    )
+    for f in contract.fields:
+        if f.at_most is not None:
+            other = frame[f.at_most]
+            label = contract.by_key[f.at_most].name
+            c.add(
+                P.ABOVE_FIELD,
+                exact[f.key].cmp(">", exact[f.at_most]),
+                f.key,
+                f.label,
+                frame[f.key],
+                lambda at, other=other, label=label: [
+                    f"「{label}」{show(v)}" for v in _take(other, at)
+                ],
+            )
     for d in rules.derived:
-        if d.when_zero == "reject" and d.b in out:
-            mask = out["role"].isin(d.reject_roles) & (out[d.b] == 0)
-            c.add(P.DENOMINATOR_ZERO, mask, d.b, _label(d.b), None, d.label)
+        if d.when_zero == "reject" and d.b in exact:
+            mask = out["role"].isin(d.reject_roles).to_numpy() & exact[d.b].is_zero()
+            c.add(P.DENOMINATOR_ZERO, mask, d.b, contract.by_key[d.b].name, None, d.label)
     _check_duplicate_ids(texts["emp_id"], c, error.get("emp_id"))
 
     errors = np.full(len(frame), "", dtype=object)
@@ -318,13 +329,6 @@ def _check_duplicate_ids(texts: np.ndarray, c: _Collector, error: pd.Series | No
         texts,
         lambda pos: [others[i] for i in pos.tolist()],
     )
-
-
-def _label(key: str) -> str:
-    from .schema import FIELD_BY_KEY
-
-    f = FIELD_BY_KEY.get(key)
-    return f.label.split("(")[0] if f else key
 
 
 def _text(v: Any) -> str | None:

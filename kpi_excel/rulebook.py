@@ -24,13 +24,12 @@ from typing import Any
 from .errors import RulebookError
 from .periods import ALL_MONTHS, Calendar
 from .rulebook_schema import Problems, check_schema, parse_yaml, suggest
-from .schema import FIELD_BY_KEY, NUMERIC_KINDS, label_key
+from .schema import NUMERIC_KINDS, Contract, Field, label_key
 
 OPS = ("<", "<=", ">", ">=", "==")
 ACTIONS = ("dismiss", "demote")
 # What score.py computes besides the items, usable in a flag condition.
 SCORE_OUTPUTS = ("business_score", "total")
-NUMERIC_FIELDS = [k for k, f in FIELD_BY_KEY.items() if f.kind in NUMERIC_KINDS]
 
 
 def default_rulebook_path() -> Path:
@@ -115,13 +114,13 @@ class Rulebook:
     required_by_group: dict[str, list[str]]
     grades_article: str
     income_article: str
-    # input field -> most decimals a cell may carry (RULES.md §0: typed points)
-    input_decimals: dict[str, int]
+    contract: Contract  # the fields of sheet 考核数据
 
     @property
     def total_decimals(self) -> int:
-        """Decimals that hold the total exactly: the items' and the typed points'."""
-        return max([self.decimals, *self.input_decimals.values()])
+        """Decimals that hold the total exactly: the items' and those of typed numbers."""
+        places = [f.decimals for f in self.contract.fields if f.decimals is not None]
+        return max([self.decimals, *places])
 
     def role_of_label(self) -> dict[str, str]:
         """岗位 label -> role key."""
@@ -176,15 +175,17 @@ class _Builder:
     def figure(self, path: tuple, name: str, also: Iterable[str] = ()) -> bool:
         """`name` is a numeric input field or one of `also` (derived figures, …)."""
         also = list(also)
-        if name in FIELD_BY_KEY and name not in NUMERIC_FIELDS:
+        spec = self.fields.by_key.get(name)
+        if spec is not None and not spec.numeric:
             self.p.add(path, f"引用的字段「{name}」不是数值字段")
             return False
-        return self.known(path, name, "字段", [*NUMERIC_FIELDS, *also])
+        return self.known(path, name, "字段", [*self.fields.numeric, *also])
 
     # --- sections ---------------------------------------------------------------------
 
     def build(self, path: Path, sha256: str, text: str) -> Rulebook:
         raw = self.raw
+        self.fields = self._fields()
         self.groups = {g: node["label"] for g, node in raw["groups"].items()}
         self.roles = self._roles()
         required = self._required_fields()
@@ -227,15 +228,65 @@ class _Builder:
             required_by_group=required,
             grades_article=raw["grades"]["article"],
             income_article=inc["article"],
-            input_decimals=self._input_decimals(),
+            contract=self.fields,
         )
 
-    def _input_decimals(self) -> dict[str, int]:
-        out = {}
-        for key, places in self.raw.get("input_decimals", {}).items():
-            if self.figure(("input_decimals", key), key):
-                out[key] = int(places)
-        return out
+    def _fields(self) -> Contract:
+        out: list[Field] = []
+        for key, node in self.raw["fields"].items():
+            where = ("fields", key)
+            kind = node["type"]
+            numeric = kind in NUMERIC_KINDS
+            for option in ("decimals", "min", "max"):
+                if option in node and not numeric:
+                    self.p.add((*where, option), "只能用于数值字段")
+            default = node.get("default")
+            if default is not None and isinstance(default, bool) != (kind == "yesno"):
+                self.p.add(
+                    (*where, "default"), "应为 true 或 false" if kind == "yesno" else "应为数字"
+                )
+            if node.get("required") and default is not None:
+                self.p.add((*where, "default"), "必填字段不能有默认值")
+            low = _number(node["min"]) if "min" in node else (Decimal(0) if numeric else None)
+            high = _number(node["max"]) if "max" in node else None
+            if low is not None and high is not None and low > high:
+                self.p.add((*where, "min"), f"应不大于 max({node['max']})")
+            if node.get("monthly") and "{m}" not in node["label"]:
+                self.p.add((*where, "label"), "按月填写的字段,标签中应有 {m} 表示月份")
+            spec = dict(
+                kind=kind,
+                required=bool(node.get("required", False)),
+                default=_number(default) if numeric and default is not None else default,
+                minimum=low,
+                maximum=high,
+                decimals=node.get("decimals"),
+                at_most=node.get("at_most"),
+                note=node.get("note", ""),
+            )
+            if node.get("monthly"):
+                for m in ALL_MONTHS:
+                    label = node["label"].replace("{m}", str(m))
+                    out.append(Field(f"{key}{m}", label, month=m, **spec))
+            else:
+                out.append(Field(key, node["label"], **spec))
+        seen: dict[str, str] = {}
+        for f in out:
+            other = seen.setdefault(label_key(f.label), f.key)
+            if other != f.key:
+                self.p.add(("fields", f.key, "label"), f"与字段「{other}」的标签相同")
+        keys = [f.key for f in out]
+        for f in out:
+            if f.at_most is not None and self.known(
+                ("fields", f.key, "at_most"), f.at_most, "字段", keys
+            ):
+                if not next(g for g in out if g.key == f.at_most).numeric or not f.numeric:
+                    self.p.add(("fields", f.key, "at_most"), "只能用于两个数值字段之间")
+        for key, kind in (("emp_id", "text"), ("name", "text"), ("role", "role")):
+            if next((f.kind for f in out if f.key == key), None) != kind:
+                self.p.add(
+                    ("fields", key), f"缺失或类型不是 {kind}(每个方案都需要员工编号、姓名、岗位)"
+                )
+        return Contract(tuple(out))
 
     def _roles(self) -> dict[str, Role]:
         roles: dict[str, Role] = {}
@@ -259,7 +310,7 @@ class _Builder:
         out = {}
         for g, node in self.raw["groups"].items():
             for j, key in enumerate(node["required_fields"]):
-                self.known(("groups", g, "required_fields", j), key, "字段", FIELD_BY_KEY)
+                self.known(("groups", g, "required_fields", j), key, "字段", self.fields.keys)
             out[g] = list(node["required_fields"])
         return out
 
@@ -292,7 +343,7 @@ class _Builder:
         shadowed = False  # a figure named like a field: its references cannot be ordered
         for key, node in nodes.items():
             where = ("derived", key)
-            if key in FIELD_BY_KEY:
+            if key in self.fields.by_key:
                 self.p.add(where, "与输入字段同名")
                 shadowed = True
             for side in ("a", "b"):
@@ -338,7 +389,7 @@ class _Builder:
             if first.setdefault(key, i) != i:
                 self.p.add((*where, "key"), f"「{key}」与 items[{first[key]}].key 重复")
             for taken, what in (
-                (FIELD_BY_KEY, "输入字段"), (self.derived_keys, "派生指标"), (SCORE_OUTPUTS, "得分结果")
+                (self.fields.keys, "输入字段"), (self.derived_keys, "派生指标"), (SCORE_OUTPUTS, "得分结果")
             ):  # fmt: skip
                 if key in taken:
                     self.p.add((*where, "key"), f"「{key}」与{what}同名")
@@ -459,9 +510,9 @@ class _Builder:
 
     def _monthly(self, where: tuple, prefix: str) -> None:
         """`prefix` names a field filled in per calendar month (`deposit_m` -> deposit_m1..12)."""
-        if all(f"{prefix}{m}" in NUMERIC_FIELDS for m in ALL_MONTHS):
+        if all(f"{prefix}{m}" in self.fields.numeric for m in ALL_MONTHS):
             return
-        prefixes = {k.rstrip("0123456789") for k in NUMERIC_FIELDS if k[-1].isdigit()}
+        prefixes = {k.rstrip("0123456789") for k in self.fields.numeric if k[-1].isdigit()}
         self.p.add(
             where,
             f"「{prefix}」不是按月填写的字段(应有 {prefix}1 至 {prefix}12){suggest(prefix, prefixes)}",
@@ -474,13 +525,13 @@ class _Builder:
                 return {mode: [self._condition(c, (*where, mode, j)) for j, c in enumerate(parts)]}
         name, op, value = node["field"], node["op"], node["value"]
         at = (*where, "field")
-        spec = FIELD_BY_KEY.get(name)
+        spec = self.fields.by_key.get(name)
         if spec is not None and spec.kind == "yesno":
             if not isinstance(value, bool):
                 self.p.add((*where, "value"), f"应为 true 或 false(「{name}」是「是/否」字段)")
         elif spec is not None and spec.kind not in NUMERIC_KINDS:
             self.p.add(at, f"引用的字段「{name}」不是数值或「是/否」字段,不能比较")
-        elif self.known(at, name, "字段", [*FIELD_BY_KEY, *self.scores]) and isinstance(
+        elif self.known(at, name, "字段", [*self.fields.keys, *self.scores]) and isinstance(
             value, bool
         ):
             self.p.add((*where, "value"), f"应为数字(「{name}」是数值)")

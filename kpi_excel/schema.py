@@ -1,19 +1,26 @@
-"""The input contract (CONTRACT.md), declared apart from the code that checks it.
+"""The input contract, declared apart from the code that checks it.
 
-Each field has a key, its canonical label, a type and whether every row must fill it in (such
-a column must also be present). What people of one group must fill in besides is a rule: the
-rulebook's `groups.<group>.required_fields`. `validate.py` runs these declarations; `read.py`
-uses the labels to find columns.
+The fields of sheet 考核数据 (key, label with its unit, type, range, decimals, whether every row
+must fill it, the value of a blank cell) are declared by the rulebook's `fields` section: a
+scheme's input is part of its rules. `Contract` holds them for the code that reads (`read.py`,
+labels to columns), checks (`rowchecks.py`) and writes (the template, 原始数据). What people of
+one group must fill in besides is the rulebook's `groups.<group>.required_fields`.
+
+The 基本信息 sheet (机构号, 机构名称, 考核期 …) is the same for every scheme and is declared here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
 
 DATA_SHEET = "考核数据"
 INFO_SHEET = "基本信息"
+NUMERIC_KINDS = ("amount", "count", "number")
 
 
 @dataclass(frozen=True)
@@ -23,36 +30,74 @@ class Field:
     kind: str  # text | role | amount | count | number | yesno
     required: bool  # every row must fill it in (and the column must be present)
     default: object = None  # value of a blank optional cell
+    minimum: Decimal | None = None  # numbers: the smallest value allowed (inclusive)
+    maximum: Decimal | None = None  # numbers: the largest value allowed (inclusive)
+    decimals: int | None = None  # numbers: the most decimals a cell may carry
+    month: int | None = None  # a field filled in per calendar month: its month
+    at_most: str | None = None  # numbers: another field this one may not exceed
+    note: str = ""  # what the field holds, for the template's hint
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in NUMERIC_KINDS
+
+    @property
+    def whole(self) -> bool:
+        return self.kind == "count"
+
+    @property
+    def name(self) -> str:
+        """The label without its unit, as messages name the column."""
+        return self.label.split("(")[0]
+
+    @property
+    def unit(self) -> str:
+        """The unit in the label's brackets (万元, 个), '' if none."""
+        if self.label.endswith(")") and "(" in self.label:
+            return self.label[self.label.rindex("(") + 1 : -1]
+        return ""
 
 
-def _month_fields() -> list[Field]:
-    return [Field(f"deposit_m{m}", f"{m}月存款日均(万元)", "amount", False) for m in range(1, 13)]
+@dataclass(frozen=True)
+class Contract:
+    """The fields of 考核数据, in sheet order."""
 
+    fields: tuple[Field, ...]
+    by_key: dict[str, Field] = field(init=False, repr=False, compare=False)
 
-FIELDS: list[Field] = [
-    Field("emp_id", "员工编号", "text", True),
-    Field("name", "姓名", "text", True),
-    Field("role", "岗位", "role", True),
-    Field("deposit_base", "基数存款日均(万元)", "amount", True),
-    Field("deposit_avg", "本期存款日均(万元)", "amount", True),
-    *_month_fields(),
-    Field("loan_balance", "贷款余额(万元)", "amount", True),
-    Field("npl_balance", "不良贷款余额(万元)", "amount", True),
-    Field("due_amount", "应收贷款本息(万元)", "amount", True),
-    Field("collected_amount", "实收贷款本息(万元)", "amount", True),
-    Field("mid_income_base", "上年同期中间业务收入(万元)", "amount", False),
-    Field("mid_income", "本期中间业务收入(万元)", "amount", False),
-    Field("new_accounts", "新开对公基本账户(个)", "count", False),
-    Field("conduct_deduction", "行为规范扣分", "number", False, 0.0),
-    Field("major_violation", "重大违规违纪", "yesno", False, False),
-    Field("incident_loss", "案件事故损失及罚款(万元)", "amount", False, 0.0),
-    Field("major_accident", "重大安全责任事故", "yesno", False, False),
-    Field("remarks", "备注", "text", False),
-]
-FIELD_BY_KEY = {f.key: f for f in FIELDS}
-NUMERIC_KINDS = ("amount", "count", "number")
-# Columns without which a workbook cannot be scored at all.
-REQUIRED_COLUMNS = [f.key for f in FIELDS if f.required]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_key", {f.key: f for f in self.fields})
+
+    @cached_property
+    def label_to_key(self) -> dict[str, str]:
+        return {label_key(f.label): f.key for f in self.fields}
+
+    @property
+    def keys(self) -> list[str]:
+        return [f.key for f in self.fields]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [f.key for f in self.fields if f.numeric]
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Columns without which a workbook cannot be scored at all."""
+        return [f.key for f in self.fields if f.required]
+
+    @cached_property
+    def digest(self) -> str:
+        """Identifies what reading depends on (labels and required columns), for caches."""
+        text = "\n".join(f"{f.key}\t{f.label}\t{f.required}" for f in self.fields)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def __getstate__(self) -> dict:  # cached properties are rebuilt after pickling
+        return {"fields": self.fields}
+
+    def __setstate__(self, state: dict) -> None:
+        object.__setattr__(self, "fields", state["fields"])
+        self.__post_init__()
+
 
 # 基本信息: label -> key
 INFO_FIELDS = {
@@ -78,6 +123,3 @@ def label_key(label: object) -> str:
         label = "" if label is None else str(label)
     text = _SPACE_RE.sub("", unicodedata.normalize("NFKC", label))
     return _UNIT_RE.sub("", text)
-
-
-LABEL_TO_KEY = {label_key(f.label): f.key for f in FIELDS}

@@ -18,7 +18,7 @@ from . import describe as D
 from .errors import UsageError
 from .periods import Period
 from .rulebook import Rule, Rulebook
-from .schema import BRANCH_CODE_RE, DATA_SHEET, FIELDS, INFO_SHEET, Field
+from .schema import BRANCH_CODE_RE, DATA_SHEET, INFO_SHEET, Field
 from .write.atomic import write_atomic
 from .write.safe import SafeSheet, cell_text, cut_utf16, file_component, write_text
 
@@ -30,15 +30,12 @@ ROSTER_COLUMNS = dict(
 )
 _OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 _TEXT_LIMITS = {"emp_id": 32, "name": 50, "remarks": 500}
-_KIND_HINT = dict(
-    amount="单位:万元,填数字,不小于0", count="填整数,不小于0", number="填数字,不小于0;空白按0计"
-)
 
 
 def template_fields(period: Period, rules: Rulebook) -> list[Field]:
     """The 考核数据 columns of a period's template: contract order, only this period's months."""
     months = set(rules.months[period.kind])
-    return [f for f in FIELDS if not f.key.startswith("deposit_m") or int(f.key[9:]) in months]
+    return [f for f in rules.contract.fields if f.month is None or f.month in months]
 
 
 def _roles_text(rules: Rulebook, roles: list[str]) -> str:
@@ -61,6 +58,7 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
     """The 说明 sheet as (style, text) lines; style is title, head or text."""
     fields = template_fields(period, rules)
     everyone = "、".join(f.label for f in fields if f.required)
+    keys_needed = {k for keys in rules.required_by_group.values() for k in keys}
     by_group = ";".join(
         _roles_text(rules, [r.key for r in rules.roles.values() if r.group == g])
         + "另须填写:"
@@ -68,20 +66,35 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         for g, keys in rules.required_by_group.items()
         if any(f.key in keys for f in fields)
     )
-    months = "、".join(f"{m}月" for m in rules.months[period.kind])
+    monthly_fields = [f for f in fields if f.month is not None]
     monthly = [D.flag_text(f, rules) for f in rules.flags if f.kind == "consecutive_months"]
+    units = list(dict.fromkeys(f.unit for f in fields if f.numeric and f.unit not in ("", "个")))
+    unit = f"金额单位均为{units[0]}" if len(units) == 1 else "金额单位见表头括号"
+    defaults = "、".join(
+        f.name for f in fields if f.numeric and f.default is not None and f.month is None
+    )
+    optional = "、".join(
+        f.name for f in fields if f.kind == "text" and not f.required and f.key not in keys_needed
+    )
     fill = [
         f"先在「{INFO_SHEET}」表填写机构号、机构名称、填报人和联系电话;考核期已预填为 {period.code},请勿修改。",
         f"在「{DATA_SHEET}」表每行填写一名人员,第1行是表头;空白行会被忽略。",
-        "金额单位均为万元;数字请直接填数字,不要带单位、百分号或文字说明。",
+        f"{unit};数字请直接填数字,不要带单位、百分号或文字说明。",
         "「是/否」列请从下拉列表选择「是」或「否」,空白按「否」处理。",
         "请勿修改工作表名称和表头文字,请勿删除列;可以在最右侧增加列,增加的列不参与计分。",
         f"岗位只能是:{_roles_text(rules, list(rules.roles))}。",
         f"所有人员必填:{everyone}。",
         *([f"{by_group}。"] if by_group else []),
-        f"本期月度存款日均列为 {months}"
-        + (f",用于「{monthly[0]}」检查,建议填写。" if monthly else ",可不填。"),
-        "行为规范扣分、案件事故损失及罚款空白按0处理;备注可不填。",
+        *(
+            [
+                f"本期按月填写的列为 {'、'.join(f.label for f in monthly_fields)}"
+                + (f",用于「{monthly[0]}」检查,建议填写。" if monthly else ",可不填。")
+            ]
+            if monthly_fields
+            else []
+        ),
+        *([f"{defaults}空白按0处理。"] if defaults else []),
+        *([f"{optional}可不填。"] if optional else []),
     ]
     scoring = [
         f"{item.label}({item.article}),{_roles_text(rules, roles)}:{D.rule_text(rule, rules, len(rules.months[period.kind]))}。"
@@ -204,13 +217,39 @@ def _validation(f: Field, rules: Rulebook) -> dict[str, Any]:
         msg = "填写文字" + ("(必填)" if f.required else "")
         err = f"不能超过{_TEXT_LIMITS.get(f.key, 255)}个字符"
     else:
-        kind = "integer" if f.kind == "count" else "decimal"
-        v = {"validate": kind, "criteria": ">=", "value": 0}
-        msg, err = _KIND_HINT[f.kind], "请填写不小于0的" + ("整数" if f.kind == "count" else "数字")
+        v, msg, err = _number_validation(f)
     v.update(
         input_title=name, input_message=msg, error_title=f"{name}填写有误"[:32], error_message=err
     )
     return v
+
+
+def _number_validation(f: Field) -> tuple[dict[str, Any], str, str]:
+    """A number column's validation, its prompt and its error text, from the field's type,
+    range, decimals and default."""
+    kind, what = ("integer", "整数") if f.whole else ("decimal", "数字")
+    low, high = f.minimum, f.maximum
+
+    def num(d: Any) -> int | float:
+        return int(d) if d == int(d) else float(d)
+
+    if low is not None and high is not None:
+        v = {"criteria": "between", "minimum": num(low), "maximum": num(high)}
+        bound = f"{D.const(low)}到{D.const(high)}之间"
+    elif low is not None:
+        v, bound = {"criteria": ">=", "value": num(low)}, f"不小于{D.const(low)}"
+    elif high is not None:
+        v, bound = {"criteria": "<=", "value": num(high)}, f"不大于{D.const(high)}"
+    else:
+        v, bound = {"criteria": "between", "minimum": -1e15, "maximum": 1e15}, "可为负数"
+    hint = [f"单位:{f.unit}"] if f.unit and f.unit != "个" else []
+    hint += [f"填{what}", bound]
+    if f.decimals is not None and not f.whole:
+        hint.append(f"最多{f.decimals}位小数")
+    msg = ",".join(hint)
+    if f.default is not None:
+        msg += f";空白按{D.const(f.default)}计"
+    return {"validate": kind, **v}, msg, f"请填写{bound}的{what}"
 
 
 def build_template(

@@ -21,7 +21,7 @@ from .periods import Calendar, Period, parse_period
 from .read import NO_INFO, WorkbookData
 from .rowchecks import check_rows
 from .rulebook import Rulebook
-from .schema import BRANCH_CODE_RE, FIELDS, INFO_SHEET
+from .schema import BRANCH_CODE_RE, INFO_SHEET, Contract
 
 
 @dataclass
@@ -105,7 +105,7 @@ def validate(
         else:
             candidates.append(wb)
     accepted = _drop_duplicate_branches(candidates, problems, refused_files)
-    frame = _concat(accepted)
+    frame = _concat(accepted, rules.contract)
     people, row_problems = check_rows(frame, accepted, rules)
     problems.extend(row_problems)
     table = pd.DataFrame(problems, columns=P.PROBLEM_COLUMNS)
@@ -140,10 +140,10 @@ def _drop_duplicate_branches(
     return keep
 
 
-def _concat(books: list[WorkbookData]) -> pd.DataFrame:
+def _concat(books: list[WorkbookData], contract: Contract) -> pd.DataFrame:
     """Every accepted row in one frame, with its file, order and branch (one concat, no copies
     of the books' frames; the per-book columns are repeated in bulk)."""
-    columns = [fl.key for fl in FIELDS] + ["_row", "_file", "_order", "branch_code", "branch_name"]
+    columns = [*contract.keys, "_row", "_file", "_order", "branch_code", "branch_name"]
     if not books:
         return pd.DataFrame(columns=columns)
     frame = pd.concat([wb.frame for wb in books], ignore_index=True, sort=False)

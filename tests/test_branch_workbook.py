@@ -60,7 +60,7 @@ def scored(tmp_path_factory, rules):
     box = Inbox(tmp_path_factory.mktemp("branch"))
     path = box.add(FILE, ROWS)
     result = run(PERIOD, box.dir, box.out, rules, jobs=1)
-    book = read_workbook(path, FILE)
+    book = read_workbook(path, FILE, rules.contract)
     return result, book
 
 

@@ -290,6 +290,7 @@ def test_failed_commit_undoes_an_in_place_publish(scored, rules, monkeypatch) ->
     before = current_state(scored.out)
     _rerun_inbox(scored)
     (scored.dir / "二.xlsx").unlink()  # the new set lacks a branch workbook the old one has
+
     def fail(self) -> None:
         raise sqlite3.OperationalError("database is locked")
 

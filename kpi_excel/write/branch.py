@@ -82,7 +82,7 @@ def write_branch(
         if rows.explain is not None:
             write_explain(add_sheet(wb, SHEET_EXPLAIN), fm, rows, title, rules)
         if book is not None:
-            write_raw(add_sheet(wb, SHEET_RAW), fm, book, problems)
+            write_raw(add_sheet(wb, SHEET_RAW), fm, book, problems, rules.contract)
         close_workbook(wb)
         tmp.write_bytes(buffer.getbuffer())
 

@@ -18,7 +18,7 @@ from ..explain import REFUSED_LABEL
 from ..numbers import show
 from ..read import WorkbookData
 from ..rulebook import Rulebook
-from ..schema import DATA_SHEET, FIELD_BY_KEY
+from ..schema import DATA_SHEET, Contract
 from .fastsheet import FastSheet, write_column
 from .rows import RESULT_COLUMNS, SheetRows, explain_columns
 from .safe import cell_text, cell_texts_ready, write_text
@@ -254,16 +254,18 @@ def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
     _row_heights(ws, head + 1, lines)
 
 
-def _raw_columns(book: WorkbookData) -> list[tuple[pd.DataFrame, int, str, str]]:
+def _raw_columns(
+    book: WorkbookData, contract: Contract
+) -> list[tuple[pd.DataFrame, int, str, str]]:
     """(frame, column position, header label, source letter) in the order of the branch's sheet.
 
     Contract columns come in their sheet order; the columns outside the template follow.
     """
     keyed = sorted(book.letters.items(), key=lambda kv: column_index_from_string(kv[1]))
     cols = [
-        (book.frame, book.frame.columns.get_loc(k), FIELD_BY_KEY[k].label, letter)
+        (book.frame, book.frame.columns.get_loc(k), contract.by_key[k].label, letter)
         for k, letter in keyed
-        if k in book.frame.columns and k in FIELD_BY_KEY
+        if k in book.frame.columns and k in contract.by_key
     ]
     return cols + [(book.extras, j, str(name), "") for j, name in enumerate(book.extras.columns)]
 
@@ -340,9 +342,13 @@ def _marks(
 
 
 def write_raw(
-    ws, fm: Formats, book: WorkbookData, problems: pd.DataFrame | list[dict] | None
+    ws,
+    fm: Formats,
+    book: WorkbookData,
+    problems: pd.DataFrame | list[dict] | None,
+    contract: Contract,
 ) -> None:
-    cols = _raw_columns(book)
+    cols = _raw_columns(book, contract)
     head = HEAD_ROW
     marks, loose = _marks(book, problems, cols, head)
 
