@@ -111,3 +111,15 @@ def test_scores_are_written_with_two_decimals(tmp_path: Path) -> None:
     )
     assert got["E-halfup1"]["score_deposit"] == "42.51"
     assert got["E-colhalf"]["score_collection"] == "20.03"
+
+
+def test_the_bundled_sample_gives_the_recorded_results_byte_for_byte(tmp_path: Path) -> None:
+    """A guard for refactors: the README's sample run writes exactly the recorded results.csv
+    (recorded after the exact-numbers change; any difference must be explained)."""
+    sample = Path(__file__).parent.parent / "sample_workbooks" / "2026Q3"
+    result = CliRunner().invoke(
+        main, ["run", "2026Q3", "--inbox", str(sample), "--output", str(tmp_path)]
+    )
+    assert result.exit_code == 1, result.output  # the sample holds refused rows on purpose
+    got = (tmp_path / "2026Q3" / "results.csv").read_bytes()
+    assert got == (DATA / "sample_results_2026Q3.csv").read_bytes()
