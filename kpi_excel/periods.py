@@ -19,6 +19,8 @@ ALL_MONTHS = tuple(range(1, 13))
 # A period as written: an optional year, an optional separator, a kind code (checked later
 # against the calendar). Kind codes start with a letter, so the year never runs into them.
 _PERIOD_RE = re.compile(r"^(?:(\d{4})\s*[-_/]?\s*)?([A-Z][A-Z0-9]*)$")
+# A month as written: 2026M07, 2026M7, 2026-07, 2026/7, 2026年7月 (the kind is then M07).
+_MONTH_RE = re.compile(r"^(\d{4})(?:M|[-_/.]|年)(\d{1,2})月?$")
 
 
 @dataclass(frozen=True, order=True)
@@ -68,8 +70,12 @@ class Calendar:
         return next((k for k in self.sub_annual if month in self.months[k]), self.annual)
 
     def example(self) -> str:
-        """How a period is written, for messages: `2026Q1、2026-Q1、Q1 或 2026FY`."""
+        """How a period is written, for messages: `2026Q1、2026-Q1、Q1 或 2026FY`, or for a
+        calendar of months `2026M07、2026-07、2026年7月 或 2026FY`."""
         k = (self.sub_annual or [self.annual])[0]
+        if re.fullmatch(r"M\d\d", k):
+            m = int(k[1:])
+            return f"2026{k}、2026-{m:02d}、2026年{m}月 或 2026{self.annual}"
         return f"2026{k}、2026-{k}、{k} 或 2026{self.annual}"
 
 
@@ -84,11 +90,17 @@ def split_period(text: object, default_year: int | None = None) -> tuple[int, st
     For looking a period up where its rulebook is not known yet (the ledger of `explain`).
     """
     cleaned = normalise_text(text).upper().replace(" ", "") if isinstance(text, str) else ""
+    month = _MONTH_RE.match(cleaned)
+    if month and 1 <= int(month.group(2)) <= 12:
+        return int(month.group(1)), f"M{int(month.group(2)):02d}"
     match = _PERIOD_RE.match(cleaned)
     if not match:
         raise UsageError(f"考核期「{text}」格式不正确,应为年份加考核期代码,如 2026Q3、2026-Q3")
     year = int(match.group(1)) if match.group(1) else (default_year or _dt.date.today().year)
-    return year, match.group(2)
+    kind = match.group(2)
+    if re.fullmatch(r"M\d", kind):  # M7 is M07
+        kind = f"M0{kind[1]}"
+    return year, kind
 
 
 def parse_period(text: object, calendar: Calendar, default_year: int | None = None) -> Period:

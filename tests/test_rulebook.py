@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from kpi_excel.cli import main
 from kpi_excel.errors import RulebookError, UsageError
-from kpi_excel.periods import Period, parse_period, previous_period
+from kpi_excel.periods import Calendar, Period, parse_period, previous_period
 from kpi_excel.rulebook import default_rulebook_path, load_rulebook
 from kpi_excel.rulebook_schema import _MESSAGES, STRUCTURAL_KEYWORDS, schema
 from kpi_excel.template import guide_lines
@@ -255,3 +255,16 @@ def test_cli_prints_one_line_per_problem(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["template", "2026Q3", "--rules", str(path)])
     assert res.exit_code == 2
     assert res.output.splitlines() == [f"错误: {line}" for line in expected.split("\n")]
+
+
+@pytest.mark.parametrize(
+    "text", ["2026M07", "2026M7", "2026-07", "2026/7", "2026年7月", "２０２６年７月", "M07", "M7"]
+)
+def test_a_calendar_of_months_reads_every_spelling_of_a_month(text: str) -> None:
+    cal = Calendar({f"M{m:02d}": (m,) for m in range(1, 13)} | {"FY": tuple(range(1, 13))}, "FY")
+    period = parse_period(text, cal, default_year=2026)
+    assert (period.code, period.is_annual) == ("2026M07", False)
+    assert previous_period(period, cal).code == "2026M06"
+    assert previous_period(parse_period("2026-01", cal), cal).code == "2025M12"
+    with pytest.raises(UsageError, match="应为 2026M01、2026-01、2026年1月 或 2026FY"):
+        parse_period("2026Q3", cal)
