@@ -24,6 +24,7 @@ import click
 
 from . import __version__
 from .errors import InboxRefused, KpiExcelError, NotFound, RulebookError, RunLocked, UsageError
+from .ledger import DEFAULT_SCHEME
 from .periods import parse_period, split_period
 from .rulebook import load_rulebook
 
@@ -113,9 +114,11 @@ def rules_option(func: Callable) -> Callable:
     return click.option(
         "--rules",
         "rules_path",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=str,
         default=None,
-        help="规则文件(YAML),默认使用随程序发布的 templates/rulebook.yaml",
+        metavar="方案或文件",
+        help="考核方案:随程序发布的方案编号(main、loan-eva、mgmt-monthly,见 kpi-excel rules list)"
+        "或规则文件(YAML)路径;默认 main(《银行客户经理考核管理办法》)",
     )(func)
 
 
@@ -185,7 +188,7 @@ def run(
     inbox: Path | None,
     output: Path,
     ledger_path: Path | None,
-    rules_path: Path | None,
+    rules_path: str | None,
     jobs: int | None,
     year: int | None,
 ) -> None:
@@ -297,7 +300,7 @@ def template(
     out_file: Path | None,
     roster: Path | None,
     outdir: Path | None,
-    rules_path: Path | None,
+    rules_path: str | None,
     year: int | None,
 ) -> None:
     """生成某考核期的标准填报模板(可按花名册为每个机构预填)。"""
@@ -351,12 +354,18 @@ def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
 @click.argument("emp_id")
 @output_option
 @ledger_option
+@rules_option
 @year_option
 @handle_errors
 def explain(
-    period: str, emp_id: str, output: Path, ledger_path: Path | None, year: int | None
+    period: str,
+    emp_id: str,
+    output: Path,
+    ledger_path: Path | None,
+    rules_path: str | None,
+    year: int | None,
 ) -> None:
-    """逐项说明某员工某考核期的得分是如何算出的。"""
+    """逐项说明某员工某考核期的得分是如何算出的(--rules 指定方案,默认 main)。"""
     import tempfile
 
     from .explain import explain_person
@@ -366,10 +375,12 @@ def explain(
     # only split into year and code to look the run up.
     year_, kind = split_period(period, default_year=year)
     code = f"{year_}{kind}"
+    scheme = load_rulebook(rules_path).id if rules_path else DEFAULT_SCHEME
     with _open_ledger(output, ledger_path) as ledger:
-        current = ledger.current_run(code)
+        current = ledger.current_run(code, scheme)
         if current is None:
-            raise NotFound(f"台账中没有考核期 {code} 的运行记录")
+            where = "" if scheme == DEFAULT_SCHEME else f"方案 {scheme} "
+            raise NotFound(f"台账中没有{where}考核期 {code} 的运行记录")
         person = ledger.people_of(current.id, [emp_id]).get(emp_id)
         if person is None:
             raise NotFound(f"考核期 {code} 中没有员工编号「{emp_id}」")
@@ -398,13 +409,18 @@ def runs(output: Path, ledger_path: Path | None) -> None:
     """列出台账中的全部运行(考核期、时间、人数)。"""
     with _open_ledger(output, ledger_path) as ledger:
         records = ledger.runs()
-        current = {r.period: ledger.current_run(r.period) for r in records}
+        current = {(r.scheme, r.period): ledger.current_run(r.period, r.scheme) for r in records}
     if not records:
         raise NotFound("台账中还没有任何运行记录")
-    click.echo("运行编号\t考核期\t完成时间\t工作簿\t拒收\t计分\t未计分\t当前")
+    schemes = len({r.scheme for r in records}) > 1  # a column only when there is a choice
+    click.echo(
+        "运行编号\t考核期\t完成时间\t工作簿\t拒收\t计分\t未计分\t当前"
+        + ("\t方案" if schemes else "")
+    )
     for r in records:
-        mark = "是" if current[r.period] and current[r.period].id == r.id else ""
+        now = current[(r.scheme, r.period)]
+        mark = "是" if now and now.id == r.id else ""
         click.echo(
             f"{r.run_id}\t{r.period}\t{r.finished_at}\t{r.files_total}\t{r.files_refused}\t"
-            f"{r.people_scored}\t{r.people_refused}\t{mark}"
+            f"{r.people_scored}\t{r.people_refused}\t{mark}" + (f"\t{r.scheme}" if schemes else "")
         )

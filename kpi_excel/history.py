@@ -42,7 +42,7 @@ def build_history(
             _deposit_months(ledger, rules, flag.params, period, months, emp_ids, history)
         elif flag.kind == "repeat" and period.is_annual:
             previous = previous_period(period, rules.calendar).code
-            _previous_fy(ledger, flag.params["of"], previous, emp_ids, history)
+            _previous_fy(ledger, rules.id, flag.params["of"], previous, emp_ids, history)
     return history
 
 
@@ -65,7 +65,7 @@ def _deposit_months(
         for kind in dict.fromkeys((rules.calendar.kind_of_month(month), rules.calendar.annual)):
             code = f"{year}{kind}"
             if code not in cache:
-                run = ledger.current_run(code)
+                run = ledger.current_run(code, rules.id)
                 cache[code] = ledger.people_of(run.id, emp_ids) if run else None
             if cache[code] is not None:
                 source, source_code = cache[code], code
@@ -109,9 +109,14 @@ def _deposit_months(
 
 
 def _previous_fy(
-    ledger: Ledger, codes: list[str], previous: str, emp_ids: list[str], history: History
+    ledger: Ledger,
+    scheme: str,
+    codes: list[str],
+    previous: str,
+    emp_ids: list[str],
+    history: History,
 ) -> None:
-    run = ledger.current_run(previous)
+    run = ledger.current_run(previous, scheme)
     if run is None:
         for e in emp_ids:
             history.notes[e] = _join(history.notes.get(e), f"无{previous}数据,连续两年降级未判断")

@@ -16,7 +16,8 @@ from typing import Any
 
 from .errors import KpiExcelError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DEFAULT_SCHEME = "main"  # the id of the main policy's rulebook, and of runs made before schemes
 MIGRATIONS: dict[int, str] = {
     1: """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,6 +65,12 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX people_emp ON people (emp_id, run);
     CREATE INDEX people_run ON people (run);
     """,
+    # Several schemes in one ledger: a run belongs to the scheme (rulebook id) it was scored by;
+    # a period's current run is the scheme's own.
+    2: """
+    ALTER TABLE runs ADD COLUMN scheme TEXT NOT NULL DEFAULT 'main';
+    CREATE INDEX runs_scheme_period ON runs (scheme, period, id);
+    """,
 }
 
 
@@ -83,6 +90,7 @@ class RunRecord:
     files_total: int
     files_refused: int
     rulebook_sha256: str
+    scheme: str = DEFAULT_SCHEME
 
 
 class Ledger:
@@ -162,10 +170,12 @@ class Ledger:
         (`write.outputs.ledger_rows` builds it column by column), stored as given."""
         cur = self.db.execute(
             """INSERT INTO runs (run_id, period, started_at, finished_at, tool_version, rulebook_path,
-               rulebook_sha256, rulebook_text, files_total, files_refused, people_scored, people_refused)
+               rulebook_sha256, rulebook_text, files_total, files_refused, people_scored, people_refused,
+               scheme)
                VALUES (:run_id, :period, :started_at, :finished_at, :tool_version, :rulebook_path,
-               :rulebook_sha256, :rulebook_text, :files_total, :files_refused, :people_scored, :people_refused)""",
-            run,
+               :rulebook_sha256, :rulebook_text, :files_total, :files_refused, :people_scored, :people_refused,
+               :scheme)""",
+            {"scheme": DEFAULT_SCHEME, **run},
         )
         rid = int(cur.lastrowid or 0)
         self.db.executemany(
@@ -191,11 +201,12 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
-    def current_run(self, period: str) -> RunRecord | None:
-        """The latest completed run of a period, or None."""
+    def current_run(self, period: str, scheme: str = DEFAULT_SCHEME) -> RunRecord | None:
+        """The latest completed run of a scheme's period, or None."""
         row = self.db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE period=? AND status='completed' ORDER BY id DESC LIMIT 1",
-            (period,),
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE scheme=? AND period=? AND status='completed'"
+            " ORDER BY id DESC LIMIT 1",
+            (scheme, period),
         ).fetchone()
         return RunRecord(*row) if row else None
 
@@ -248,10 +259,12 @@ class Ledger:
     def history(self, emp_id: str) -> list[dict[str, Any]]:
         """The person's current result in each period that has one, oldest period first."""
         rows = self.db.execute(
-            """SELECT p.period, p.status, p.total, p.grade, p.flags, p.outcome, p.branch_code, p.name, r.run_id
+            """SELECT p.period, p.status, p.total, p.grade, p.flags, p.outcome, p.branch_code, p.name,
+                      r.run_id, r.scheme
                FROM people p JOIN runs r ON r.id = p.run
-               WHERE p.emp_id = ? AND r.id = (SELECT MAX(id) FROM runs WHERE period = p.period AND status='completed')
-               ORDER BY p.period""",
+               WHERE p.emp_id = ? AND r.id = (SELECT MAX(id) FROM runs WHERE period = p.period
+                                              AND scheme = r.scheme AND status='completed')
+               ORDER BY r.scheme, p.period""",
             (emp_id,),
         ).fetchall()
         keys = (
@@ -264,6 +277,7 @@ class Ledger:
             "branch_code",
             "name",
             "run_id",
+            "scheme",
         )
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
@@ -274,5 +288,5 @@ def _json(value: Any) -> str:
 
 _RUN_COLUMNS = (
     "id, run_id, period, started_at, finished_at, people_scored, people_refused, files_total, "
-    "files_refused, rulebook_sha256"
+    "files_refused, rulebook_sha256, scheme"
 )

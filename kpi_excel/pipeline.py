@@ -21,7 +21,7 @@ from .errors import EmptyInbox, NothingScored, OutputError, UsageError
 from .explain import flags_text
 from .flags import History, apply_flags
 from .history import build_history
-from .ledger import Ledger, RunRecord
+from .ledger import DEFAULT_SCHEME, Ledger, RunRecord
 from .lock import OutputLock
 from .numbers import show
 from .periods import Period
@@ -134,7 +134,8 @@ def run(
     ledger_path: Path | None = None,
     after_write: Callable[[], None] | None = None,
 ) -> RunResult:
-    """Score one period's inbox into `output/<period>/`, recording the run in the ledger.
+    """Score one period's inbox into `output/<period>/` (`output/<scheme>/<period>/` for a
+    scheme other than the main policy), recording the run in the ledger.
 
     Raises EmptyInbox (nothing written, not even the lock) when the inbox holds no submission,
     and NothingScored when nobody could be scored while the period's current run scored people:
@@ -143,12 +144,13 @@ def run(
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
     found = discover(inbox, (limits or {}).get("max_file_bytes"))
-    out_dir = output / period.code
+    root = scheme_root(output, rules)
+    out_dir = root / period.code
     if not found.files and not found.refused:
         raise EmptyInbox(_empty_message(inbox, found, out_dir))
     with OutputLock(output), Ledger(ledger_path or output / "ledger.sqlite") as ledger:
         try:
-            tidied = recover(output, ledger.has_run)
+            tidied = recover(root, ledger.has_run)
         except OSError as exc:
             raise OutputError(
                 f"无法整理上次中断的运行在输出文件夹 {output} 中留下的文件:{exc}"
@@ -165,7 +167,7 @@ def run(
         v = validate(got.books, got.refused, period, rules, got.duplicates)
         result.files_refused, result.problems = v.refused_files, v.problems
         result.inputs = _input_status(got.inputs, v)
-        current = ledger.current_run(period.code)
+        current = ledger.current_run(period.code, rules.id)
         _refuse_if_nothing_scored(v, current, inbox, period)
         if current is not None:
             result.replaces = current.run_id
@@ -175,7 +177,7 @@ def run(
         groups = dict(zip(scored["emp_id"], scored["group"], strict=True))
         history = build_history(ledger, rules, period, groups)
         result.people = evaluate(v, rules, period, history)
-        staging = staging_dir(output, period.code, result.run_id)
+        staging = staging_dir(root, period.code, result.run_id)
         try:
             write_outputs(staging, result, v, rules, workers)
             if after_write:
@@ -195,6 +197,13 @@ def run(
         except OSError:  # committed and in place; the next run files the old outputs
             log.warning("could not file the earlier outputs\n%s", traceback.format_exc())
     return result
+
+
+def scheme_root(output: Path, rules: Rulebook) -> Path:
+    """Where a scheme's period folders are: the output folder itself for the main policy (as
+    before schemes existed), `output/<scheme id>/` for any other, so that schemes never
+    overwrite each other's outputs."""
+    return output if rules.id == DEFAULT_SCHEME else output / rules.id
 
 
 def _commit(ledger: Ledger, swap: Swap) -> None:
@@ -288,6 +297,7 @@ def _run_record(result: RunResult, rules: Rulebook) -> dict:
         "rulebook_path": str(rules.path),
         "rulebook_sha256": rules.sha256,
         "rulebook_text": rules.text,
+        "scheme": rules.id,
         "files_total": result.files_total,
         "files_refused": len(result.files_refused),
         "people_scored": result.scored,

@@ -37,6 +37,34 @@ def default_rulebook_path() -> Path:
     return Path(str(resources.files("kpi_excel.templates").joinpath("rulebook.yaml")))
 
 
+def shipped_rulebooks() -> dict[str, Path]:
+    """scheme id -> the rulebook shipped for it: the main policy, then `templates/schemes/`."""
+    found = {"main": default_rulebook_path()}
+    folder = resources.files("kpi_excel.templates").joinpath("schemes")
+    if folder.is_dir():
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".yaml"):
+                found[entry.name[: -len(".yaml")]] = Path(str(entry))
+    return found
+
+
+def rulebook_path(name: str | Path | None) -> Path:
+    """The rulebook a `--rules` value names: a file, else a shipped scheme's id (main,
+    loan-eva …); None is the main policy."""
+    if name is None:
+        return default_rulebook_path()
+    path = Path(name)
+    if path.exists() or path.suffix.lower() in (".yaml", ".yml") or len(path.parts) > 1:
+        return path
+    shipped = shipped_rulebooks()
+    if str(name) in shipped:
+        return shipped[str(name)]
+    known = "、".join(shipped)
+    raise RulebookError(
+        f"找不到规则文件或方案「{name}」{suggest(str(name), list(shipped))};随程序发布的方案有:{known}"
+    )
+
+
 @dataclass(frozen=True)
 class Role:
     key: str
@@ -93,6 +121,7 @@ class Flag:
 class Rulebook:
     path: Path
     sha256: str
+    id: str  # the scheme: runs of different schemes are kept apart
     name: str
     decimals: int
     roles: dict[str, Role]
@@ -136,7 +165,7 @@ class Rulebook:
 
 def load_rulebook(path: Path | str | None = None) -> Rulebook:
     """Read and check a rulebook; raise RulebookError with one line per problem found."""
-    path = Path(path) if path is not None else default_rulebook_path()
+    path = rulebook_path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -208,6 +237,7 @@ class _Builder:
         return Rulebook(
             path=path,
             sha256=sha256,
+            id=raw["id"],
             name=raw["name"],
             decimals=int(raw["rounding"]["decimals"]),
             roles=self.roles,

@@ -175,7 +175,7 @@ def test_manifest_and_reproducible_results(tmp_path: Path) -> None:
 def test_ledger_schema_and_migrations(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     with Ledger(path) as ledger:
-        assert ledger.version == SCHEMA_VERSION == 1
+        assert ledger.version == SCHEMA_VERSION == 2
     tables = {
         r[0]
         for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -187,6 +187,26 @@ def test_ledger_schema_and_migrations(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(LedgerError):
         Ledger(path)
+
+
+def test_a_version_1_ledger_keeps_its_runs_as_the_main_schemes(tmp_path: Path) -> None:
+    from kpi_excel.ledger import MIGRATIONS
+
+    path = tmp_path / "l.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[1] + "INSERT INTO meta VALUES ('schema_version', '1');")
+    db.execute(
+        "INSERT INTO runs (run_id, period, started_at, finished_at, tool_version, rulebook_path,"
+        " rulebook_sha256, rulebook_text, files_total, files_refused, people_scored,"
+        " people_refused) VALUES ('r1', '2026Q2', 't', 't', '0.1', 'p', 's', 'x', 1, 0, 3, 0)"
+    )
+    db.commit()
+    db.close()
+    with Ledger(path) as ledger:
+        assert ledger.version == 2
+        run_ = ledger.current_run("2026Q2")
+        assert run_ is not None and (run_.run_id, run_.scheme) == ("r1", "main")
+        assert ledger.current_run("2026Q2", "loan-eva") is None
 
 
 def test_unknown_ids_and_periods_get_a_clear_message(tmp_path: Path) -> None:
