@@ -10,6 +10,7 @@ exclude it.
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from .rulebook import Flag, Rule, Rulebook
@@ -22,6 +23,18 @@ def const(value: Decimal | float | int) -> str:
     """A rulebook constant as written: 30, 99.5, 0.1 (no trailing zeros, no exponent)."""
     text = format(Decimal(str(value)).normalize(), "f")
     return text[:-2] if text.endswith(".0") else text
+
+
+def fraction(value: Fraction) -> str:
+    """An exact fraction as a decimal when it has a finite one (2.5), else as n/d (10/3)."""
+    d = value.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d != 1:
+        return f"{value.numerator}/{value.denominator}"
+    return const(Decimal(value.numerator) / Decimal(value.denominator))
 
 
 def is_ratio(key: str, rules: Rulebook) -> bool:
@@ -71,7 +84,6 @@ _BOUND = {
     ">": "超过{v}",
     ">=": "{v}(含)以上",
     "==": "等于{v}",
-    "!=": "不等于{v}",
 }
 
 
@@ -176,5 +188,5 @@ def rule_text(rule: Rule, rules: Rulebook, months: int) -> str:
     text = f"{rule.input_label}按完成比例计分,满分{const(p['points'])}分,超额不加分;"
     if not p["scale_by_period"]:
         return text + f"目标{const(p['target'])}{u}"
-    scaled = p["target"] * months / 12
-    return text + f"全年目标{const(p['target'])}{u},本期({months}个月)目标{const(scaled)}{u}"
+    scaled = fraction(Fraction(p["target"]) * months / 12)
+    return text + f"全年目标{const(p['target'])}{u},本期({months}个月)目标{scaled}{u}"

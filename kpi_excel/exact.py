@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import operator
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-Scalar = int | Decimal | str
+Scalar = int | Decimal | Fraction | str
 _DIGITS = 15  # what Excel and WPS show of a double
 
 
@@ -28,8 +29,10 @@ def _ints(values: Any, n: int) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=n)
 
 
-def decimal_ratio(value: Decimal | int | str) -> tuple[int, int]:
-    """(numerator, denominator) of an exact decimal."""
+def decimal_ratio(value: Scalar) -> tuple[int, int]:
+    """(numerator, denominator) of an exact decimal or fraction."""
+    if isinstance(value, Fraction):
+        return value.numerator, value.denominator
     n, d = Decimal(value).as_integer_ratio()
     return n, d
 
@@ -175,7 +178,7 @@ class Q:
         return self.n * d, n * self.d, self.na | na
 
     def cmp(self, op: str, other: Q | Scalar) -> np.ndarray:
-        """`self op other` elementwise, op one of < <= > >= == !=; False where either is blank."""
+        """`self op other` elementwise, op one of < <= > >= ==; False where either is blank."""
         left, right, na = self._cross(other)
         out = _OPS[op](left, right)
         return np.asarray(out, dtype=bool) & ~np.asarray(na, dtype=bool)
@@ -199,18 +202,28 @@ class Q:
         return out.where(~out.cmp(">", hi), hi)
 
     def minimum(self, other: Q | Scalar) -> Q:
-        return self.where(~self.cmp(">", other), other)
+        """The smaller of the two, elementwise; blank where either is blank."""
+        out = self.where(~self.cmp(">", other), other)
+        _, _, na = self._parts(other)
+        out.na = out.na | self.na | np.asarray(na, dtype=bool)
+        return out
 
     # -- results ---------------------------------------------------------------------------
 
     def round_units(self, decimals: int) -> np.ndarray:
-        """Half away from zero to `decimals` places (Excel's ROUND, 四舍五入), as an int64
-        count of 10**-decimals units (0 where blank)."""
+        """Half away from zero to `decimals` places (Excel's ROUND, 四舍五入), as a count of
+        10**-decimals units (0 where blank): int64 when every count fits, else Python ints."""
         scale = 10**decimals
         mag = (2 * np.abs(self.n) * scale + self.d) // (2 * self.d)
         units = np.where((self.n < 0).astype(bool), -mag, mag)
-        units = np.where(self.na, 0, units)
+        units = np.where(self.na, 0, units).astype(object)
+        if len(units) and max(map(abs, units.tolist())) >= 2**62:
+            return units
         return units.astype(np.int64)
+
+    def rounded(self, decimals: int) -> Q:
+        """Rounded half away from zero to `decimals` places, as exact values."""
+        return Q.from_units(self.round_units(decimals), decimals, self.na)
 
     def is_multiple_of(self, decimals: int) -> np.ndarray:
         """Whether each value has at most `decimals` decimal places (blank: True)."""
@@ -223,7 +236,7 @@ class Q:
         ok = np.flatnonzero(~self.na)
         if len(ok):
             out[ok] = np.fromiter(
-                map(operator.truediv, self.n[ok].tolist(), self.d[ok].tolist()), float, len(ok)
+                map(_to_float, self.n[ok].tolist(), self.d[ok].tolist()), float, len(ok)
             )
         return out
 
@@ -237,19 +250,23 @@ class Q:
         )
 
 
+def _to_float(n: int, d: int) -> float:
+    """n / d correctly rounded; ±inf beyond the largest double."""
+    try:
+        return n / d
+    except OverflowError:
+        return float("inf") if n > 0 else float("-inf")
+
+
 _OPS = {
     "<": operator.lt,
     "<=": operator.le,
     ">": operator.gt,
     ">=": operator.ge,
     "==": operator.eq,
-    "!=": operator.ne,
 }
 
 
 def units_to_floats(units: np.ndarray, decimals: int, na: np.ndarray | None = None) -> np.ndarray:
     """Counts of 10**-decimals units as the nearest doubles (NaN where `na`)."""
-    out = np.asarray(units, dtype=np.int64) / 10**decimals  # exact for |units| < 2**53
-    if na is not None:
-        out = np.where(na, np.nan, out)
-    return out
+    return Q.from_units(units, decimals, na).floats()

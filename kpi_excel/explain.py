@@ -12,6 +12,8 @@ one stored results row, for `kpi-excel explain`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,17 @@ from .flags import MonthFigure, flag_warns, raised_flags
 from .numbers import fmt_number
 from .periods import Period, parse_period
 from .rulebook import Item, Rule, Rulebook
-from .score import BAND, CAPPED, GRADE_ROW, REACHED, SHOWN, TARGET, UNCLIPPED
+from .score import (
+    BAND,
+    CAPPED,
+    DELTA,
+    GRADE_ROW,
+    REACHED,
+    SHOWN,
+    SHOWN_PLACES,
+    UNCLIPPED,
+    period_target,
+)
 
 REFUSED_LABEL = "未计分"
 LINE_LABELS = {
@@ -56,22 +68,53 @@ def _each(fn: Callable[[Any], str], values: np.ndarray) -> np.ndarray:
     return _strs(map(fn, distinct.tolist()))[where]
 
 
-def fixed_texts(values: Any, decimals: int, scale: int = 1) -> np.ndarray:
-    """Figures shown with `decimals` places, rounded half away from zero from the decimal each
-    double stands for (×`scale`, e.g. 100 for a percentage); '' where blank."""
+def _places_texts(q: Q, places: np.ndarray) -> np.ndarray:
+    """Each value rounded half away from zero to its own number of places, as text."""
+    out = np.full(len(q), "", dtype=object)
+    for decimals in np.unique(places).tolist():
+        at = np.flatnonzero((places == decimals) & ~q.na)
+        if not len(at):
+            continue
+        spec = 10**decimals
+
+        def show(u: int, decimals: int = decimals, spec: int = spec) -> str:
+            sign = "-" if u < 0 else ""
+            whole, part = divmod(abs(u), spec)
+            return f"{sign}{whole}.{part:0{decimals}d}" if decimals else f"{sign}{whole}"
+
+        out[at] = _each(show, q.take(at).round_units(decimals))
+    return out
+
+
+def fixed_texts(
+    values: Any, decimals: int | np.ndarray, scale: int = 1, edges: Iterable[Any] = ()
+) -> np.ndarray:
+    """Figures shown with `decimals` places (one number, or one per value), rounded half away
+    from zero from the decimal each double stands for (×`scale`, e.g. 100 for a percentage);
+    '' where blank. With `edges` (thresholds, band edges: unscaled), a figure that those places
+    would show as an edge it is not equal to gets more places, up to 8 more, so that
+    收贷收息率98.996% is never shown as 99.00% beside "低于99%"."""
     q = Q.from_floats(values)
     if scale != 1:
         q = q * scale
-    units = q.round_units(decimals)
-    spec = 10**decimals
+    places = np.broadcast_to(np.asarray(decimals), len(q)).copy()
+    for edge in edges:
+        e = Q.full(len(q), Fraction(edge) * scale)
+        for _ in range(8):
+            clash = _clash(q, e, places)
+            if not clash.any():
+                break
+            places[clash] += 1
+    return _places_texts(q, places)
 
-    def show(u: int) -> str:
-        sign = "-" if u < 0 else ""
-        whole, part = divmod(abs(u), spec)
-        return f"{sign}{whole}.{part:0{decimals}d}" if decimals else f"{sign}{whole}"
 
-    out = _each(show, units)
-    out[q.na] = ""
+def _clash(q: Q, edge: Q, places: np.ndarray) -> np.ndarray:
+    """Where a value is not the edge but would be shown as it with `places` decimals."""
+    out = np.zeros(len(q), dtype=bool)
+    for decimals in np.unique(places).tolist():
+        at = places == decimals
+        shown = Q.from_units(q.round_units(decimals), decimals, q.na)
+        out |= at & shown.cmp("==", edge) & ~q.cmp("==", edge)
     return out
 
 
@@ -109,29 +152,25 @@ class _Frame:
             return np.full(self.n, None, dtype=object)
         return self._take(self.df[key].to_numpy(dtype=object))
 
-    def fixed(self, v: Any, scale: int = 1) -> np.ndarray:
-        return fixed_texts(v, self.dec, scale)
+    def fixed(self, v: Any, scale: int = 1, edges: Iterable[Any] = ()) -> np.ndarray:
+        return fixed_texts(v, self.dec, scale, edges)
 
     def number(self, v: Any) -> np.ndarray:
         return _each(fmt_number, np.asarray(v, dtype=float))
 
-    def value(self, key: str, is_bool: bool) -> np.ndarray:
-        """A figure as a branch head reads it: 31.25%, 1300万元, 是, 80.00分."""
+    def value(self, key: str, is_bool: bool, edges: Iterable[Any] = ()) -> np.ndarray:
+        """A figure as a branch head reads it: 31.25%, 1300万元, 是, 80.00分; never shown as
+        one of `edges` (the thresholds it was compared with) that it is not."""
         if is_bool:
             yes = ("true", "1", "是")
             values = self.objects(key)
             return _strs("是" if str(x).strip().lower() in yes else "否" for x in values)
         x = self.num(key)
         if D.is_score(key, self.rules):
-            return self.fixed(x) + "分"
+            return self.fixed(x, edges=edges) + "分"
         if D.is_ratio(key, self.rules):
-            return self.fixed(x, 100) + "%"
+            return self.fixed(x, 100, edges) + "%"
         return self.number(x) + D.unit(key, self.rules)
-
-
-def _units(values: np.ndarray, dec: int) -> np.ndarray:
-    """Figures that are whole counts of 10**-dec (scores) as those counts."""
-    return np.rint(np.nan_to_num(values) * 10**dec).astype(np.int64)
 
 
 def _linear(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
@@ -139,17 +178,19 @@ def _linear(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
     u = p["unit"]
     key = item.key
     unclipped = f.num(UNCLIPPED.format(key=key))
-    delta = (_units(unclipped, f.dec) - int(p["base"] * 10**f.dec)) / 10**f.dec
+    delta = f.num(DELTA.format(key=key))
     signs = np.where(delta < 0, "-", "+").astype(object)
     per = "个百分点" if u == "%" else u
-    shown = f.fixed(f.num(SHOWN.format(key=key))) + u
+    places = np.nan_to_num(f.num(SHOWN_PLACES.format(key=key)), nan=f.dec).astype(int)
+    shown = fixed_texts(f.num(SHOWN.format(key=key)), places) + u
     if p["divisor"] != 1:  # the figure the percentage is computed from
         shown = shown + "(" + D.label(rule.input, f.rules) + f.value(rule.input, False) + ")"
     how = (
         f",目标{D.const(p['target'])}{u},"
         f"每±{D.const(p['step'])}{per}±{D.const(p['points'])}分:{D.const(p['base'])}"
     )
-    text = rule.input_label + shown + how + signs + f.fixed(np.abs(delta)) + "="
+    base_places = max(f.dec, -Decimal(p["base"]).normalize().as_tuple().exponent)
+    text = rule.input_label + shown + how + signs + fixed_texts(np.abs(delta), base_places) + "="
     text = text + f.fixed(unclipped) + "分"
     capped = f.num(CAPPED.format(key=key))
     over, under = capped == 1, capped == -1
@@ -164,25 +205,27 @@ def _bands(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
     band = np.nan_to_num(f.num(BAND.format(key=item.key)), nan=-1).astype(int)
     where = _each(lambda b: D.band_text(rule, f.rules, int(b)), band)
     x = f.num(rule.input)
-    shown = f.fixed(x, 100) + "%" if D.is_ratio(rule.input, f.rules) else f.number(x)
+    edges = [e for e, _, _ in rule.params["bands"]]
+    ratio = D.is_ratio(rule.input, f.rules)
+    shown = f.fixed(x, 100, edges) + "%" if ratio else f.number(x)
     return rule.input_label + shown + "," + where + "档:" + f.fixed(score) + "分"
 
 
 def _pro_rata(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
     p = rule.params
     u = D.unit(rule.input, f.rules)
-    target = f.num(TARGET.format(key=item.key))
+    target = D.fraction(period_target(rule, f.period, f.rules))
     months = len(f.rules.months[f.period.kind])
     if p["scale_by_period"] and months != 12:
         whole = f"(全年{D.const(p['target'])}{u}×{months}/12)"
-        goal = "本期目标" + f.number(target) + f"{u}{whole},"
+        goal = f"本期目标{target}{u}{whole},"
     else:
-        goal = "目标" + f.number(target) + f"{u},"
+        goal = f"目标{target}{u},"
     value = f.number(f.num(rule.input))
     reached = f.num(REACHED.format(key=item.key)) == 1
     head = rule.input_label + value + u + "," + goal
     full = head + "已完成目标,得满分" + f.fixed(score) + "分"
-    part = head + f"按完成比例:{D.const(p['points'])}×" + value + "/" + f.number(target) + "="
+    part = head + f"按完成比例:{D.const(p['points'])}×" + value + f"/{target}="
     return np.where(reached, full, part + f.fixed(score) + "分")
 
 
@@ -230,14 +273,17 @@ def _grade(f: _Frame, total_text: np.ndarray) -> np.ndarray:
     return out
 
 
-def _month_text(months: tuple[MonthFigure, ...], this_period: str, unit: str) -> str:
+_SYMBOL = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "="}
+
+
+def _month_text(months: tuple[MonthFigure, ...], this_period: str, unit: str, op: str) -> str:
     """The months that raised a consecutive-months flag (2026年7月812.4万元<900万元), and
     where earlier months came from."""
     shown = []
     for m in months:
         amount = fmt_number(m.amount) if m.amount is not None else ""
         limit = fmt_number(m.threshold) if m.threshold is not None else ""
-        shown.append(f"{m.label}{amount}{unit}<{limit}{unit}")
+        shown.append(f"{m.label}{amount}{unit}{_SYMBOL[op]}{limit}{unit}")
     earlier = sorted({m.source for m in months if m.source and m.source != this_period})
     text = "、".join(shown)
     if earlier:
@@ -259,13 +305,18 @@ def _flags(f: _Frame) -> np.ndarray:
         text = np.full(len(at), f"{D.flag_text(flag, rules)}({flag.article})", dtype=object)
         keys = [(k, b) for k, b in dict.fromkeys(_fields(flag.condition or {})) if k in f.df]
         if keys:
-            parts = [D.label(k, rules) + ("为" if b else "") + sub.value(k, b) for k, b in keys]
+            edges = _edges(flag.condition or {})
+            parts = [
+                D.label(k, rules) + ("为" if b else "") + sub.value(k, b, edges.get(k, ()))
+                for k, b in keys
+            ]
             text = text + ",本人" + _strs(map("、".join, zip(*parts, strict=True)))
         if flag.kind == "consecutive_months":
             months = sub.objects(f"flag_months:{flag.code}")
             unit = D.unit(flag.params["of"], rules)
             text = text + _strs(
-                ",本人" + _month_text(tuple(m), f.period.code, unit) if m else "" for m in months
+                ",本人" + _month_text(tuple(m), f.period.code, unit, flag.params["op"]) if m else ""
+                for m in months
             )
         action = rules.outcomes[flag.action]
         if flag_warns(flag, f.period):
@@ -275,6 +326,18 @@ def _flags(f: _Frame) -> np.ndarray:
         for i, line in zip(at.tolist(), text.tolist(), strict=True):
             lines[i].append(line)
     return _strs(map("\n".join, lines))
+
+
+def _edges(cond: dict[str, Any]) -> dict[str, list[Any]]:
+    """The values each field of a flag condition is compared with."""
+    if "all" in cond or "any" in cond:
+        out: dict[str, list[Any]] = {}
+        for c in cond.get("all", cond.get("any", [])):
+            for k, v in _edges(c).items():
+                out.setdefault(k, []).extend(v)
+        return out
+    value = cond.get("value")
+    return {} if isinstance(value, bool) or value is None else {cond["field"]: [value]}
 
 
 def _fields(cond: dict[str, Any]) -> list[tuple[str, bool]]:

@@ -105,7 +105,11 @@ def parse_numbers(
         parsed = parsed[: len(at)]
         value[at] = parsed
         invalid[at[np.isnan(parsed)]] = True
-        long = [i for i, c in zip(at.tolist(), cleaned, strict=False) if c and _digits(c) > 15]
+        long = [
+            i
+            for i, c, v in zip(at.tolist(), cleaned, parsed.tolist(), strict=False)
+            if c and not _round_trips(c, v)
+        ]
     else:
         long = []
     value[invalid] = np.nan
@@ -125,9 +129,12 @@ def parse_numbers(
     )
 
 
-def _digits(text: str) -> int:
-    """Significant digits of a cleaned number text."""
-    return len(text.lstrip("+-").replace(".", "").lstrip("0").rstrip("0"))
+def _round_trips(text: str, value: float) -> bool:
+    """Whether the double read from a number text shows, at 15 significant digits, exactly the
+    decimal the text shows (false for more digits, and for values beyond the double's range)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return False
+    return Decimal(text) == Decimal(f"{value:.14e}")
 
 
 def _kind(v: Any) -> str:

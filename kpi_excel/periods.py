@@ -118,11 +118,6 @@ def parse_period(text: object, calendar: Calendar, default_year: int | None = No
     return calendar.period(year, kind)
 
 
-def period_months(period: Period, months_by_kind: dict[str, list[int]]) -> list[int]:
-    """The calendar months of a period, from the rulebook's table."""
-    return list(months_by_kind[period.kind])
-
-
 def previous_period(period: Period, calendar: Calendar) -> Period:
     """The period just before: the previous year's for the annual kind; otherwise the kind whose
     months end where this one's begin (the first of the year follows the previous year's last)."""

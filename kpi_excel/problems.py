@@ -55,6 +55,11 @@ YESNO_INVALID = _t(
 DENOMINATOR_ZERO = _t(
     "denominator-zero", "refuse_row", "{file} {where}「{label}」为0,无法计算{extra},该行不能计分"
 )
+NUMBER_TOO_LARGE = _t(
+    "number-too-large",
+    "refuse_row",
+    "{file} {where}「{label}」数值「{value}」超过15位整数,超出 Excel 能准确保存的范围,请核实",
+)
 ABOVE_FIELD = _t("above-field", "refuse_row", "{file} {where}「{label}」{value} 大于{extra}")
 NUMBER_BELOW_MIN = _t(
     "number-below-min", "refuse_row", "{file} {where}「{label}」不能小于 {extra},实际为「{value}」"

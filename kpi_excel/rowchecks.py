@@ -27,6 +27,7 @@ from .rulebook import Rulebook
 from .schema import DATA_SHEET, NO, NUMERIC_KINDS, YES, label_key
 
 MAX_TEXT = 32767  # Excel's limit for one cell
+LARGEST = 10**15  # a number with more than 15 integer digits is not one Excel holds exactly
 
 Extra = Any  # a scalar, a Series aligned with the frame, or a function of the failing positions
 
@@ -160,6 +161,8 @@ def check_rows(
             if long_text is not None:
                 at = np.flatnonzero(long_text.notna().to_numpy())
                 q.put(at, Q.from_decimals(long_text.iloc[at].tolist()))
+            huge = q.cmp(">=", LARGEST) | q.cmp("<=", -LARGEST)
+            c.add(P.NUMBER_TOO_LARGE, huge, f.key, f.label, raw)
             if f.minimum == 0:
                 c.add(P.NUMBER_NEGATIVE, q.cmp("<", 0), f.key, f.label, raw)
             elif f.minimum is not None:

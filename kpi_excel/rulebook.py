@@ -26,8 +26,8 @@ from .periods import ALL_MONTHS, Calendar
 from .rulebook_schema import Problems, check_schema, parse_yaml, suggest
 from .schema import NUMERIC_KINDS, Contract, Field, label_key
 
-OPS = ("<", "<=", ">", ">=", "==")
-ACTIONS = ("dismiss", "demote")
+# The field the total deducts from the business score (RULES §4); its decimals bound the total's.
+TOTAL_DEDUCTION = "conduct_deduction"
 # What score.py computes besides the items, usable in a flag condition.
 SCORE_OUTPUTS = ("business_score", "total")
 
@@ -147,9 +147,10 @@ class Rulebook:
 
     @property
     def total_decimals(self) -> int:
-        """Decimals that hold the total exactly: the items' and those of typed numbers."""
-        places = [f.decimals for f in self.contract.fields if f.decimals is not None]
-        return max([self.decimals, *places])
+        """Decimals that hold the total exactly: the items' and the deduction's (RULES §4:
+        综合得分 = 业务得分 − 行为规范扣分; the loader requires the deduction's decimals)."""
+        deduction = self.contract.by_key[TOTAL_DEDUCTION].decimals or 0
+        return max(self.decimals, deduction)
 
     def role_of_label(self) -> dict[str, str]:
         """岗位 label -> role key."""
@@ -311,6 +312,12 @@ class _Builder:
             ):
                 if not next(g for g in out if g.key == f.at_most).numeric or not f.numeric:
                     self.p.add(("fields", f.key, "at_most"), "只能用于两个数值字段之间")
+        deduction = next((f for f in out if f.key == TOTAL_DEDUCTION), None)
+        if deduction is None or not deduction.numeric or deduction.decimals is None:
+            self.p.add(
+                ("fields", TOTAL_DEDUCTION),
+                "缺失,或不是限定小数位数(decimals)的数值字段(综合得分 = 业务得分 − 该字段)",
+            )
         for key, kind in (("emp_id", "text"), ("name", "text"), ("role", "role")):
             if next((f.kind for f in out if f.key == key), None) != kind:
                 self.p.add(

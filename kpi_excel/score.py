@@ -12,6 +12,7 @@ never compute a score again.
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -21,11 +22,12 @@ from .periods import Period
 from .rulebook import Rule, Rulebook
 
 # Per item, the columns of the results layer that explain how its score came about.
-SHOWN = "{key}:shown"  # the item's input as the sentence shows it (rounded like a score)
+SHOWN = "{key}:shown"  # the item's input as the sentence shows it (rounded, see _shown)
+SHOWN_PLACES = "{key}:shown_places"  # the decimals it is shown with
 UNCLIPPED = "{key}:unclipped"  # linear: the score before the cap and floor
+DELTA = "{key}:delta"  # linear: the unclipped score less the base
 CAPPED = "{key}:capped"  # linear: 1 above the cap, -1 below the floor, 0 otherwise
 BAND = "{key}:band"  # bands: the index of the band reached, -1 for `else`
-TARGET = "{key}:target"  # pro_rata: this period's target
 REACHED = "{key}:reached"  # pro_rata: 1 where the input reached the target
 GRADE_ROW = "grade_row"  # the index of the grade row reached, in the person's group
 
@@ -85,9 +87,41 @@ def derive(df: pd.DataFrame, rules: Rulebook, fig: Figures) -> pd.DataFrame:
     return df
 
 
-def period_fraction(period: Period, rules: Rulebook) -> Decimal:
+def period_fraction(period: Period, rules: Rulebook) -> Fraction:
     """The share of a year in the period (months / 12), exact."""
-    return Decimal(len(rules.months[period.kind])) / 12
+    return Fraction(len(rules.months[period.kind]), 12)
+
+
+def period_target(rule: Rule, period: Period, rules: Rulebook) -> Fraction:
+    """A pro-rata rule's target in this period: scaled by the period's share of the year when
+    the rule says so."""
+    target = Fraction(rule.params["target"])
+    return target * period_fraction(period, rules) if rule.params["scale_by_period"] else target
+
+
+SHOWN_EXTRA = 6  # at most this many decimals more than a score's, to show an input faithfully
+
+
+def _linear(p: dict, x: Q) -> Q:
+    return (x - p["target"]) * p["points"] / p["step"] + p["base"]
+
+
+def _shown(p: dict, scaled: Q, unclipped: np.ndarray, dec: int) -> tuple[Q, np.ndarray]:
+    """The input as the sentence shows it: with a score's decimals, or with as many more as it
+    takes for the shown figure to give the same unclipped score by hand (收贷收息率98.467%,
+    not 98.47%, where 98.47 would give 20-20.60 but the item is 20-20.66)."""
+    shown = scaled.rounded(dec + SHOWN_EXTRA)
+    places = np.full(len(scaled), dec + SHOWN_EXTRA)
+    pending = ~scaled.na
+    for d in range(dec, dec + SHOWN_EXTRA):
+        if not pending.any():
+            break
+        candidate = scaled.rounded(d)
+        same = pending & (_linear(p, candidate).round_units(dec) == unclipped)
+        shown.put(same, candidate.take(same))
+        places[same] = d
+        pending &= ~same
+    return shown, places
 
 
 def _item(rule: Rule, x: Q, period: Period, rules: Rulebook, dec: int) -> dict[str, np.ndarray]:
@@ -95,12 +129,16 @@ def _item(rule: Rule, x: Q, period: Period, rules: Rulebook, dec: int) -> dict[s
     p = rule.params
     if rule.kind == "linear":
         scaled = x / p["divisor"] * p["scale"]
-        raw = (scaled - p["target"]) * p["points"] / p["step"] + p["base"]
+        raw = _linear(p, scaled)
         capped = np.where(raw.cmp(">", p["max"]), 1, np.where(raw.cmp("<", p["min"]), -1, 0))
+        unclipped = raw.round_units(dec)
+        shown, places = _shown(p, scaled, unclipped, dec)
         return {
             "units": raw.clip(p["min"], p["max"]).round_units(dec),
-            SHOWN: scaled.round_units(dec),
-            UNCLIPPED: raw.round_units(dec),
+            SHOWN: shown.floats(),
+            SHOWN_PLACES: places,
+            UNCLIPPED: Q.from_units(unclipped, dec).floats(),
+            DELTA: (Q.from_units(unclipped, dec) - p["base"]).floats(),
             CAPPED: capped,
         }
     if rule.kind == "bands":
@@ -114,11 +152,10 @@ def _item(rule: Rule, x: Q, period: Period, rules: Rulebook, dec: int) -> dict[s
             done |= hit
         return {"units": points.round_units(dec), BAND: band}
     # pro_rata
-    target = p["target"] * (period_fraction(period, rules) if p["scale_by_period"] else 1)
+    target = period_target(rule, period, rules)
     raw = (x / target).minimum(1) * p["points"]
     return {
         "units": raw.round_units(dec),
-        TARGET: np.full(len(x), float(target)),
         REACHED: x.cmp(">=", target).astype(int),
     }
 
@@ -149,8 +186,6 @@ def score(df: pd.DataFrame, rules: Rulebook, period: Period, fig: Figures) -> pd
         fig[item.key] = Q.from_units(units, dec, blank)
         df[item.key] = units_to_floats(units, dec, blank)
         for name, values in details.items():
-            if name.endswith((":shown", ":unclipped")):
-                values = values / 10**dec
             df[name] = values
         business_units += units
     business = Q.from_units(business_units, dec)

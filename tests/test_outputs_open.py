@@ -30,7 +30,6 @@ from kpi_excel.write.safe import (
     cell_texts_ready,
     is_rich_lookalike,
     safe_sheet_name,
-    utf16_len,
     workbook_options,
     write_text,
     xml_text,
@@ -41,6 +40,11 @@ from tests.support import hostile as H
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EXCEL_ESCAPE = re.compile("_x([0-9A-Fa-f]{4})_")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units, as Excel counts (a character above U+FFFF counts two)."""
+    return len(text) + sum(1 for ch in text if ch > "\uffff")
 
 
 def excel_unescape(text: str) -> str:

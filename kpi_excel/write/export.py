@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..numbers import fmt_exact, fmt_fixed
+from ..numbers import fmt_exact, fmt_fixed, fmt_number
 from .atomic import write_atomic
 from .safe import csv_texts
 
@@ -21,7 +21,8 @@ RESULT_COLUMNS = [
 ]  # fmt: skip
 TEXT_COLUMNS = ["branch_code", "branch_name", "emp_id", "name", "role", "errors"]
 RATIO_COLUMNS = ["deposit_growth", "npl_ratio", "collection_rate", "mid_income_growth"]
-AMOUNT_COLUMNS = ["new_deposit", "new_accounts", "conduct_deduction", "income_deduction"]
+AMOUNT_COLUMNS = ["new_deposit", "income_deduction"]  # computed: the exact value's double
+INPUT_COLUMNS = ["new_accounts", "conduct_deduction"]  # as typed: the decimal Excel shows
 SCORE_COLUMNS = [
     "score_deposit",
     "score_npl",
@@ -48,6 +49,8 @@ def results_table(
     out["errors"] = people["errors"].fillna("")
     for col in RATIO_COLUMNS + AMOUNT_COLUMNS:
         out[col] = _only(people, col, scored, fmt_exact)
+    for col in INPUT_COLUMNS:
+        out[col] = _only(people, col, scored, fmt_number)
     for col in SCORE_COLUMNS:
         out[col] = _only(people, col, scored, lambda v: fmt_fixed(v, decimals))
     out["total"] = _only(people, "total", scored, lambda v: fmt_fixed(v, total_decimals))

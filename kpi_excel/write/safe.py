@@ -66,11 +66,6 @@ def csv_texts(values: list[Any]) -> list[str]:
     return ["'" + t if t.startswith(FORMULA_START) else t for t in texts]
 
 
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, as Excel counts (a character above U+FFFF counts two)."""
-    return len(text) + sum(1 for ch in text if ch > "\uffff")
-
-
 def cut_utf16(text: str, limit: int) -> str:
     """`text` cut to at most `limit` UTF-16 code units, never inside a character."""
     if len(text) <= limit // 2:
@@ -226,9 +221,10 @@ _VALIDATION_TEXT = {
 
 def file_component(value: Any) -> str:
     """A 机构号 or 机构名称 made safe as one path component: no separators, no dot-dot, no
-    invisible or direction-changing characters, at most FILE_COMPONENT_BYTES bytes of UTF-8."""
+    invisible, direction-changing or unassigned characters (U+FFFE, U+FFFF), at most
+    FILE_COMPONENT_BYTES bytes of UTF-8."""
     text = "".join(
-        "_" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch
+        "_" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Cn", "Zl", "Zp") else ch
         for ch in _PATH_BAD_RE.sub("_", str(value)[: FILE_COMPONENT_BYTES * 2])
     ).strip(" .")[:FILE_COMPONENT_BYTES]
     while len(text.encode("utf-8")) > FILE_COMPONENT_BYTES:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import xlsxwriter
 from xlsxwriter.exceptions import DuplicateWorksheetName
 
 from ..describe import flag_text
+from ..exact import Q
 from ..flags import flag_mask, flag_warns, raised_flags
 from ..periods import Period
 from ..rulebook import Rulebook
@@ -91,11 +92,11 @@ def outcome_names(rules: Rulebook) -> list[str]:
 
 def _average(units: int, count: int, rules: Rulebook) -> Decimal | None:
     """Exact mean of the totals (given as their sum in units of 10**-total_decimals), rounded
-    half away from zero (ROUND_HALF_UP is away from zero) to the rulebook's decimals."""
+    half away from zero to the rulebook's decimals, as scores are."""
     if not count:
         return None
-    mean = Decimal(units) / count / (Decimal(10) ** rules.total_decimals)
-    return mean.quantize(Decimal(1).scaleb(-rules.decimals), rounding=ROUND_HALF_UP)
+    mean = Q.from_units(np.array([units], dtype=object), rules.total_decimals) / count
+    return Decimal(int(mean.round_units(rules.decimals)[0])).scaleb(-rules.decimals)
 
 
 def _make_tally(
