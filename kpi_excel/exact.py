@@ -208,6 +208,88 @@ class Q:
         out.na = out.na | self.na | np.asarray(na, dtype=bool)
         return out
 
+    def maximum(self, other: Q | Scalar) -> Q:
+        """The larger of self and other; like `minimum`, a blank `other` keeps self."""
+        return self.where(~self.cmp("<", other), other)
+
+    def __abs__(self) -> Q:
+        return Q(np.abs(self.n), self.d, self.na)
+
+    def reduced(self) -> Q:
+        """The same values in lowest terms (keeps the integers short after long sums)."""
+        g = np.gcd(self.n, self.d)
+        return Q(self.n // g, self.d // g, self.na)
+
+    # -- rounding to a Q ---------------------------------------------------------------------
+
+    def round(self, decimals: int) -> Q:
+        """Half away from zero to `decimals` places (negative: tens, hundreds...), exact, as a
+        Q of Python ints (no int64 limit); blank stays blank."""
+        if decimals >= 0:
+            num, den = 10**decimals, 1
+        else:
+            num, den = 1, 10**-decimals
+        mag = (2 * np.abs(self.n) * num + self.d * den) // (2 * self.d * den)
+        units = np.where((self.n < 0).astype(bool), -mag, mag)
+        units = np.where(self.na, 0, units).astype(object)
+        if den == 1:
+            return Q(units, np.full(len(self), num, dtype=object), self.na.copy())
+        return Q(units * den, np.ones(len(self), dtype=object), self.na.copy())
+
+    def floor(self, decimals: int = 0) -> Q:
+        """The largest multiple of 10**-decimals not above each value, exact."""
+        return self._toward(decimals, up=False)
+
+    def ceil(self, decimals: int = 0) -> Q:
+        """The smallest multiple of 10**-decimals not below each value, exact."""
+        return self._toward(decimals, up=True)
+
+    def _toward(self, decimals: int, up: bool) -> Q:
+        num, den = (10**decimals, 1) if decimals >= 0 else (1, 10**-decimals)
+        n = -self.n if up else self.n
+        units = (n * num) // (self.d * den)  # Python's // floors
+        if up:
+            units = -units
+        units = np.where(self.na, 0, units).astype(object)
+        if den == 1:
+            return Q(units, np.full(len(self), num, dtype=object), self.na.copy())
+        return Q(units * den, np.ones(len(self), dtype=object), self.na.copy())
+
+    # -- sums by group -----------------------------------------------------------------------
+
+    def group_sum(self, groups: np.ndarray, size: int) -> Q:
+        """The exact sum of the non-blank values of each group `0 … size-1` (`groups[i]` is row
+        i's group, -1 for none), as a Q of `size` values (0 for a group with no value).
+
+        Pairwise: each step adds neighbours within a group over all groups at once (one
+        vectorised addition), so a group of k values takes log2(k) steps and the integers of
+        the partial sums stay balanced; each addition divides out the denominators' common
+        factor (values with equal denominators keep theirs).
+        """
+        keep = ~self.na & (np.asarray(groups) >= 0)
+        g = np.asarray(groups)[keep]
+        order = np.argsort(g, kind="stable")
+        g, n, d = g[order], self.n[keep][order], self.d[keep][order]
+        while len(g) > 1:
+            start = np.r_[True, g[1:] != g[:-1]]
+            if start.all():
+                break
+            first = np.maximum.accumulate(np.where(start, np.arange(len(g)), 0))
+            even = (np.arange(len(g)) - first) % 2 == 0
+            partner = np.r_[g[1:] == g[:-1], False] & even  # i + 1 is in i's group
+            at = np.flatnonzero(partner)
+            nn, dd = n.copy(), d.copy()
+            # Knuth's addition (as fractions.Fraction): the gcd of the denominators only
+            common = np.gcd(d[at], d[at + 1])
+            left, right = d[at] // common, d[at + 1] // common
+            nn[at] = n[at] * right + n[at + 1] * left
+            dd[at] = left * d[at + 1]
+            g, n, d = g[even], nn[even], dd[even]
+        out_n = np.zeros(size, dtype=object)
+        out_d = np.ones(size, dtype=object)
+        out_n[g], out_d[g] = n, d
+        return Q(out_n, out_d, np.zeros(size, bool))
+
     # -- results ---------------------------------------------------------------------------
 
     def round_units(self, decimals: int) -> np.ndarray:
