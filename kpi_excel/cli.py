@@ -388,15 +388,27 @@ def explain(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rulebook.yaml"
         path.write_text(text, encoding="utf-8")
-        rules = load(path)  # the rulebook of that run, not today's
-    p = parse_period(code, rules.calendar)
+        try:
+            rules = load(path)  # the rulebook of that run, not today's
+        except RulebookError:
+            rules = None  # written by an earlier kpi-excel in a format this one does not read
     row = {**person["inputs"], **person["results"]}
     click.echo(
-        f"{p.code} {row.get('branch_name', '')} {emp_id} {row.get('name', '')}(运行 {current.run_id})"
+        f"{code} {row.get('branch_name', '')} {emp_id} {row.get('name', '')}(运行 {current.run_id})"
     )
     if person["status"] != "scored":
         click.echo(f"未计分:{row.get('errors', '')}")
         return
+    if rules is None or "grade_row" not in row:
+        # An earlier kpi-excel kept no item-by-item account: say what the run decided.
+        click.echo(
+            "说明: 该运行由较早版本的 kpi-excel 完成,台账中没有逐项计分说明,以下为当时的结果"
+        )
+        for label, key in (("综合得分", "total"), ("考核等级", "grade"), ("预警与处理", "flags"),
+                           ("考核结论", "outcome"), ("建议职级", "recommended_level")):  # fmt: skip
+            click.echo(f"{label}: {row.get(key, '')}")
+        return
+    p = parse_period(code, rules.calendar)
     for label, sentence in explain_person(row, rules, p):
         click.echo(f"{label}: {sentence}")
 

@@ -172,8 +172,8 @@ def show(v: Any) -> str:
     """A raw cell value as a clerk would recognise it in a message ('' for blank)."""
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return ""
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
+    if isinstance(v, float):
+        return fmt_number(v)  # as Excel shows it: 15 significant digits
     if isinstance(v, str):
         return v.strip()
     return str(v)

@@ -131,3 +131,49 @@ def test_conduct_deduction_with_three_decimals_is_refused(inbox) -> None:
     assert "「行为规范扣分」最多保留2位小数,实际为「14.995」" in got["E001"]["errors"]
     assert (got["E002"]["status"], got["E002"]["total"]) == ("scored", "85.01")
     assert (got["E003"]["status"], got["E003"]["total"]) == ("scored", "85.50")
+
+
+def test_a_number_beyond_15_integer_digits_is_refused_not_a_crash(inbox) -> None:
+    inbox.add(
+        "b.xlsx",
+        [
+            person(GOOD_SENIOR, deposit_avg=6222021234567890123),  # a card number, pasted
+            person(GOOD_SENIOR, emp_id="E002", conduct_deduction="110101199003074512"),
+            person(GOOD_SENIOR, emp_id="E003"),
+        ],
+    )
+    result = inbox.run()
+    assert result.exit_code == 1, result.output
+    got = inbox.results()
+    assert "「本期存款日均」数值「6222021234567890000」超过15位整数" in got["E001"]["errors"]
+    assert "「行为规范扣分」数值「110101199003074000」超过15位整数" in got["E002"]["errors"]
+    assert got["E003"]["status"] == "scored"
+
+
+def test_a_text_number_a_double_cannot_hold_keeps_its_decimal(inbox) -> None:
+    tiny = "0." + "0" * 400 + "1"  # typed as text: a double would make it 0
+    inbox.add("b.xlsx", [person(GOOD_SENIOR, npl_balance=" " + tiny)])  # a space: a text cell
+    inbox.run()
+    r = inbox.results()["E001"]
+    assert (r["status"], r["score_npl"]) == ("scored", "20.00")  # above 0: the 1% band
+
+
+def test_a_figure_is_never_shown_as_a_threshold_it_is_not(inbox) -> None:
+    from kpi_excel.explain import explain_person
+    from kpi_excel.periods import parse_period
+    from kpi_excel.pipeline import score_people
+    from kpi_excel.rulebook import load_rulebook
+    from tests.test_exact_edges import _frame
+
+    rules = load_rulebook()
+    people = score_people(
+        _frame([{"emp_id": "E1", **person(GOOD_SENIOR, collected_amount="989.96")}]),
+        rules,
+        parse_period("2026Q3", rules.calendar),
+    )
+    lines = [
+        s for label, s in explain_person(people.iloc[0], rules, "2026Q3") if label == "预警与处理"
+    ]
+    assert lines == ["收贷收息率低于99%(第十四条第(二)款第2项),本人收贷收息率98.996%:降级"]
+    text = dict(explain_person(people.iloc[0], rules, "2026Q3"))["收贷收息率"]
+    assert text.startswith("收贷收息率98.996%,目标99.5%,每±0.1个百分点±2分:20-10.08=9.92分")

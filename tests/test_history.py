@@ -229,3 +229,17 @@ def test_ledger_option_puts_the_ledger_anywhere(tmp_path: Path) -> None:
     assert res.exit_code == 0 and ledger.exists() and not (out / "ledger.sqlite").exists()
     res = _cli("history", "E001", "--ledger", str(ledger))
     assert "2026Q3\tB001\t已计分\t100.00" in res.output
+
+
+def test_explain_a_run_of_an_earlier_version_says_what_it_decided(tmp_path: Path) -> None:
+    """A run stored by an earlier kpi-excel: its rulebook is in an older format and it kept no
+    item details; explain says so and shows the stored result instead of failing."""
+    out = tmp_path / "out"
+    run(Q3, _inbox(tmp_path, "2026Q3", [GOOD_SENIOR]), out, load_rulebook())
+    db = sqlite3.connect(out / "ledger.sqlite")
+    db.execute("UPDATE runs SET rulebook_text = 'rulebook_version: 1\\nname: old\\n'")
+    db.commit()
+    db.close()
+    res = _cli("explain", "2026Q3", "E001", "--output", str(out))
+    assert res.exit_code == 0, res.output
+    assert "较早版本" in res.output and "综合得分: 100.00" in res.output
