@@ -235,9 +235,11 @@ def check_rows(
                 ],
             )
     for d in rules.derived:
-        if d.when_zero == "reject" and d.b in exact:
-            mask = out["role"].isin(d.reject_roles).to_numpy() & exact[d.b].is_zero()
-            c.add(P.DENOMINATOR_ZERO, mask, d.b, contract.by_key[d.b].name, None, d.label)
+        if d.when_zero != "reject":
+            continue
+        for key in d.zero_fields:
+            mask = out["role"].isin(d.reject_roles).to_numpy() & exact[key].is_zero()
+            c.add(P.DENOMINATOR_ZERO, mask, key, contract.by_key[key].name, None, d.label)
     _check_duplicate_ids(texts["emp_id"], c, error.get("emp_id"))
 
     errors = np.full(len(frame), "", dtype=object)

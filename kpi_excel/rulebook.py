@@ -22,10 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RulebookError
+from .formula import NUMBER, Formula, FormulaError
+from .formula import compile as compile_formula
+from .formula_ast import Name
 from .periods import ALL_MONTHS, Calendar
 from .rulebook_schema import Problems, check_schema, parse_yaml, suggest
 from .schema import NUMERIC_KINDS, Contract, Field, label_key
 
+# The columns a formula's peer aggregate may group by (AVG(x BY branch_code, role)).
+GROUP_KEYS = {"branch_code": "branch_code", "机构号": "branch_code", "role": "role",
+              "岗位": "role", "group": "group", "组别": "group"}  # fmt: skip
 # The field the total deducts from the business score (RULES §4); its decimals bound the total's.
 TOTAL_DEDUCTION = "conduct_deduction"
 # What score.py computes besides the items, usable in a flag condition.
@@ -84,16 +90,38 @@ class Derived:
     reject_roles: list[str]
     article: str
     roles: list[str] | None = None  # None: every role; else the figure is blank for the others
+    formula: Formula | None = None  # kind formula
+    show: str = ""  # kind formula: ratio | money | number
+    zero_fields: tuple[str, ...] = ()  # fields divided by: a 0 there refuses the row (reject)
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        """The figures it is computed from."""
+        return self.formula.refs if self.formula is not None else (self.a, self.b)
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.kind in ("ratio", "growth") or self.show == "ratio"
 
 
 @dataclass(frozen=True)
 class Rule:
     """How one item is scored for one role."""
 
-    kind: str  # linear | bands | pro_rata
+    kind: str  # linear | bands | pro_rata | formula (params["formula"]: a compiled Formula)
     input: str
     input_label: str
     params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named constant a formula may use."""
+
+    key: str
+    value: Decimal
+    label: str
+    article: str
 
 
 @dataclass(frozen=True)
@@ -144,6 +172,7 @@ class Rulebook:
     grades_article: str
     income_article: str
     contract: Contract  # the fields of sheet 考核数据
+    parameters: dict[str, Parameter]
 
     @property
     def total_decimals(self) -> int:
@@ -216,6 +245,10 @@ class _Builder:
     def build(self, path: Path, sha256: str, text: str) -> Rulebook:
         raw = self.raw
         self.fields = self._fields()
+        self.parameters = {
+            k: Parameter(k, _number(n["value"]), n["label"], n["article"])
+            for k, n in raw.get("parameters", {}).items()
+        }
         self.groups = {g: node["label"] for g, node in raw["groups"].items()}
         self.roles = self._roles()
         required = self._required_fields()
@@ -260,6 +293,7 @@ class _Builder:
             grades_article=raw["grades"]["article"],
             income_article=inc["article"],
             contract=self.fields,
+            parameters=self.parameters,
         )
 
     def _fields(self) -> Contract:
@@ -378,38 +412,84 @@ class _Builder:
         nodes = self.raw["derived"]
         out = []
         shadowed = False  # a figure named like a field: its references cannot be ordered
+        names = self.names(nodes)
         for key, node in nodes.items():
             where = ("derived", key)
-            if key in self.fields.by_key:
-                self.p.add(where, "与输入字段同名")
+            if key in self.fields.by_key or key in self.parameters:
+                self.p.add(where, "与输入字段或参数同名")
                 shadowed = True
-            for side in ("a", "b"):
-                self.figure((*where, side), node[side], nodes)
             when_zero = node.get("when_zero")
             rejects = list(node.get("reject_roles", []))
             for j, role in enumerate(rejects):
                 self.known((*where, "reject_roles", j), role, "岗位", self.roles)
             if rejects and when_zero != "reject":
                 self.p.add((*where, "reject_roles"), "只在 when_zero 为 reject 时使用")
-            if when_zero is not None and when_zero != "reject":
-                when_zero = _number(when_zero)
             roles = node.get("roles")
             for j, role in enumerate(roles or []):
                 self.known((*where, "roles", j), role, "岗位", self.roles)
+            roles = None if roles is None else list(roles)
+            if node["kind"] == "formula":
+                compiled = self.formula(node["formula"], (*where, "formula"), names)
+                zero = tuple(
+                    d.key
+                    for d in (compiled.divisors if compiled else ())
+                    if isinstance(d, Name) and d.key in self.fields.by_key
+                )
+                if when_zero == "reject" and not rejects:
+                    rejects = list(self.roles)
+                out.append(
+                    Derived(
+                        key, node["label"], "formula", "", "", when_zero, rejects,
+                        node["article"], roles, compiled, node.get("show", "number"), zero,
+                    )
+                )  # fmt: skip
+                continue
+            for side in ("a", "b"):
+                self.figure((*where, side), node[side], nodes)
+            if when_zero is not None and when_zero != "reject":
+                when_zero = _number(when_zero)
+            zero = (node["b"],) if node["b"] in self.fields.by_key else ()
             out.append(
                 Derived(
                     key, node["label"], node["kind"], node["a"], node["b"], when_zero, rejects,
-                    node["article"], None if roles is None else list(roles),
+                    node["article"], roles, None, "", zero,
                 )
             )  # fmt: skip
         return out if shadowed else self._dependency_order(out)
+
+    def names(self, derived: dict[str, Any], items: Iterable[Item] = ()) -> dict[str, str]:
+        """Every spelling a formula may use for a name (key, label, label without unit) ->
+        its key: numeric and 是/否 fields, parameters, derived figures, items given."""
+        out: dict[str, str] = {}
+        for f in self.fields.fields:
+            if f.numeric or f.kind == "yesno":
+                out.update({f.key: f.key, f.label: f.key, f.name: f.key})
+        for k, prm in self.parameters.items():
+            out.update({k: k, prm.label: k})
+        for k, node in derived.items():
+            out.update({k: k, node["label"]: k})
+        for item in items:
+            out.update({item.key: item.key, item.label: item.key})
+        return out
+
+    def formula(self, text: str, where: tuple, names: dict[str, str]) -> Formula | None:
+        """`text` compiled (a number formula), or None with the problem added."""
+        bools = {f.key for f in self.fields.fields if f.kind == "yesno"}
+        try:
+            return compile_formula(
+                text, names, keys=GROUP_KEYS, where=".".join(map(str, where)), bools=bools,
+                expect=NUMBER,
+            )  # fmt: skip
+        except FormulaError as exc:
+            self.p.add(where, exc.detail)
+            return None
 
     def _dependency_order(self, derived: list[Derived]) -> list[Derived]:
         """Derived figures ordered so that each one's inputs are computed before it."""
         pending = {d.key: d for d in derived}
         ordered: list[Derived] = []
         while pending:
-            ready = [d for d in pending.values() if d.a not in pending and d.b not in pending]
+            ready = [d for d in pending.values() if not any(r in pending for r in d.refs)]
             if not ready:
                 self.p.add(("derived",), f"存在循环引用:{'、'.join(pending)}")
                 return ordered + list(pending.values())
@@ -434,12 +514,16 @@ class _Builder:
             for role, rule in node["by_role"].items():
                 rw = (*where, "by_role", role)
                 self.known(rw, role, "岗位", self.roles)
-                by_role[role] = self._rule(rule, rw)
+                by_role[role] = self._rule(rule, rw, node["label"])
             items.append(Item(key, node["label"], node["article"], by_role))
         return items
 
-    def _rule(self, node: dict[str, Any], where: tuple) -> Rule:
+    def _rule(self, node: dict[str, Any], where: tuple, label: str = "") -> Rule:
         kind = node["kind"]
+        if kind == "formula":
+            names = self.names(self.raw["derived"])
+            compiled = self.formula(node["formula"], (*where, "formula"), names)
+            return Rule("formula", "", label, {"formula": compiled})
         self.figure((*where, "input"), node["input"], self.derived_keys)
         params: dict[str, Any] = {}
         if kind == "linear":

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .exact import Q, units_to_floats
+from .formula import Formula
 from .periods import Period
 from .rulebook import Rule, Rulebook
 
@@ -68,9 +70,36 @@ class Figures:
         return q
 
 
+def formula_env(
+    formula: Formula, df: pd.DataFrame, rules: Rulebook, fig: Figures | None = None
+) -> tuple[dict[str, Any], np.ndarray, dict[str, np.ndarray]]:
+    """What a formula reads, for every row of `df`: its names' exact values (是/否 fields as
+    booleans, parameters as constants), the members of its peer aggregates (every row: the
+    frame holds the scored people) and the key columns it groups by."""
+    fig = fig if fig is not None else Figures(df)
+    env: dict[str, Any] = {}
+    for key in formula.refs:
+        field = rules.contract.by_key.get(key)
+        if key in rules.parameters:
+            env[key] = rules.parameters[key].value
+        elif field is not None and field.kind == "yesno":
+            env[key] = df[key].fillna(False).astype(bool).to_numpy() if key in df else None
+        else:
+            env[key] = fig[key]
+    keys = {k: df[k].to_numpy(dtype=object) for k in formula.by_keys}
+    return env, np.ones(len(df), dtype=bool), keys
+
+
 def derive(df: pd.DataFrame, rules: Rulebook, fig: Figures) -> pd.DataFrame:
     """Derived figures, in rulebook order; a zero denominator per `when_zero`."""
     for d in rules.derived:
+        if d.formula is not None:
+            value = d.formula.evaluate(*formula_env(d.formula, df, rules, fig)).value
+            if d.roles is not None:
+                value = value.where(df["role"].isin(d.roles).to_numpy(), Q.blank(len(df)))
+            fig[d.key] = value
+            df[d.key] = value.floats()
+            continue
         a, b = fig[d.a], fig[d.b]
         if d.kind == "difference":
             value = a - b
@@ -173,6 +202,12 @@ def score(df: pd.DataFrame, rules: Rulebook, period: Period, fig: Figures) -> pd
         for role_key, rule in item.by_role.items():
             at = np.flatnonzero(role == role_key)
             if not len(at):
+                continue
+            if rule.kind == "formula":
+                f = rule.params["formula"]
+                x = f.evaluate(*formula_env(f, df, rules, fig)).value.take(at)
+                units[at] = np.where(x.na, 0, x.round_units(dec))
+                blank[at] = x.na
                 continue
             x = fig[rule.input].take(at)
             got = _item(rule, x, period, rules, dec)
