@@ -32,8 +32,6 @@ from .schema import NUMERIC_KINDS, Contract, Field, label_key
 # The columns a formula's peer aggregate may group by (AVG(x BY branch_code, role)).
 GROUP_KEYS = {"branch_code": "branch_code", "机构号": "branch_code", "role": "role",
               "岗位": "role", "group": "group", "组别": "group"}  # fmt: skip
-# The field the total deducts from the business score (RULES §4); its decimals bound the total's.
-TOTAL_DEDUCTION = "conduct_deduction"
 # What score.py computes besides the items, usable in a flag condition.
 SCORE_OUTPUTS = ("business_score", "total")
 
@@ -115,6 +113,17 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Total:
+    """综合得分: the business score less a field (`deduction`), or a formula; held exactly with
+    `decimals` places."""
+
+    label: str
+    formula: Formula | None
+    deduction: str | None
+    decimals: int
+
+
+@dataclass(frozen=True)
 class Parameter:
     """A named constant a formula may use."""
 
@@ -173,13 +182,13 @@ class Rulebook:
     income_article: str
     contract: Contract  # the fields of sheet 考核数据
     parameters: dict[str, Parameter]
+    total: Total
+    results: list[str]  # the results.csv columns after period … errors, in order
 
     @property
     def total_decimals(self) -> int:
-        """Decimals that hold the total exactly: the items' and the deduction's (RULES §4:
-        综合得分 = 业务得分 − 行为规范扣分; the loader requires the deduction's decimals)."""
-        deduction = self.contract.by_key[TOTAL_DEDUCTION].decimals or 0
-        return max(self.decimals, deduction)
+        """Decimals that hold the total exactly: the items' and the total's own."""
+        return max(self.decimals, self.total.decimals)
 
     def role_of_label(self) -> dict[str, str]:
         """岗位 label -> role key."""
@@ -191,6 +200,22 @@ class Rulebook:
     def required_groups(self, field_key: str) -> list[str]:
         """The groups whose people must fill in an input field (beyond everyone's fields)."""
         return [g for g, keys in self.required_by_group.items() if field_key in keys]
+
+
+# What results.csv may show besides the figures: the scorer's and the flags' outcomes.
+RESULT_OUTPUTS = ("grade", "rank_branch", "rank_bank", "flags", "outcome", "recommended_level")
+
+
+def result_keys(rules: Rulebook) -> list[str]:
+    """Every key a rulebook's `results` may list."""
+    return [
+        *rules.contract.numeric,
+        *(d.key for d in rules.derived),
+        *(i.key for i in rules.items),
+        *SCORE_OUTPUTS,
+        *RESULT_OUTPUTS,
+        *(["income_deduction"] if rules.income_input else []),
+    ]
 
 
 def load_rulebook(path: Path | str | None = None) -> Rulebook:
@@ -256,19 +281,26 @@ class _Builder:
         derived = self._derived()
         self.derived_keys = [d.key for d in derived]
         items = self._items()
-        inc = raw["income_deduction"]
-        self.figure(("income_deduction", "input"), inc["input"])
+        inc = raw.get("income_deduction")
+        if inc is not None:
+            self.figure(("income_deduction", "input"), inc["input"])
+        total = self._total(items)
         grades = self._grades()
         flags = self._flags(items)
-        rec = raw["recommended_level"]
+        rec = raw.get("recommended_level", {"dismiss": "", "demote": {}})
         demote = rec["demote"]
         for role in demote:
             self.known(("recommended_level", "demote", role), role, "岗位", self.roles)
-        for role in self.roles:
+        if flags and "recommended_level" not in raw:
+            self.p.add(("recommended_level",), "缺失(有第十四条类处理规定时须写明建议职级)")
+        for role in self.roles if flags else ():
             if role not in demote:
                 self.p.add(("recommended_level", "demote", role), "缺失")
-        outcomes = raw["outcomes"]
-        return Rulebook(
+        outcomes = raw.get("outcomes")
+        if flags and outcomes is None:
+            self.p.add(("outcomes",), "缺失(有处理规定时须写明各考核结论的名称)")
+        outcomes = outcomes or dict.fromkeys(("dismiss", "demote", "warning", "none"), "")
+        rules = Rulebook(
             path=path,
             sha256=sha256,
             id=raw["id"],
@@ -279,8 +311,8 @@ class _Builder:
             months={k: list(m) for k, m in calendar.months.items()},
             derived=derived,
             items=items,
-            income_share=_number(inc["share"]),
-            income_input=inc["input"],
+            income_share=_number(inc["share"]) if inc else Decimal(0),
+            income_input=inc["input"] if inc else "",
             grades=grades,
             flags=flags,
             outcomes={k: outcomes[k] for k in ("dismiss", "demote", "warning", "none")},
@@ -290,11 +322,44 @@ class _Builder:
             text=text,
             calendar=calendar,
             required_by_group=required,
-            grades_article=raw["grades"]["article"],
-            income_article=inc["article"],
+            grades_article=raw.get("grades", {}).get("article", ""),
+            income_article=inc["article"] if inc else "",
             contract=self.fields,
             parameters=self.parameters,
+            total=total,
+            results=[],
         )
+        if not self.p.found:  # a results list naming what an earlier problem broke: noise
+            rules.results.extend(self._results(rules))
+        return rules
+
+    def _total(self, items: list[Item]) -> Total:
+        node = self.raw["total"]
+        where = ("total",)
+        if ("formula" in node) == ("deduction" in node):
+            self.p.add(where, "应写 formula(公式)或 deduction(业务得分减去的字段)两者之一")
+            return Total(node["label"], None, None, int(node.get("decimals", 0)))
+        if "deduction" in node:
+            key = node["deduction"]
+            spec = self.fields.by_key.get(key)
+            if self.figure((*where, "deduction"), key) and (spec is None or spec.decimals is None):
+                self.p.add((*where, "deduction"), f"字段「{key}」须限定小数位数(decimals)")
+            places = spec.decimals if spec is not None and spec.decimals is not None else 0
+            return Total(node["label"], None, key, places)
+        if "decimals" not in node:
+            self.p.add((*where, "decimals"), "缺失(综合得分的小数位数)")
+        names = self.names(self.raw["derived"], items)
+        names.update({"business_score": "business_score", "业务得分": "business_score"})
+        compiled = self.formula(node["formula"], (*where, "formula"), names)
+        return Total(node["label"], compiled, None, int(node.get("decimals", 0)))
+
+    def _results(self, rules: Rulebook) -> list[str]:
+        known = result_keys(rules)
+        out = []
+        for j, key in enumerate(self.raw["results"]):
+            if self.known(("results", j), key, "结果列", known):
+                out.append(key)
+        return out
 
     def _fields(self) -> Contract:
         out: list[Field] = []
@@ -346,12 +411,6 @@ class _Builder:
             ):
                 if not next(g for g in out if g.key == f.at_most).numeric or not f.numeric:
                     self.p.add(("fields", f.key, "at_most"), "只能用于两个数值字段之间")
-        deduction = next((f for f in out if f.key == TOTAL_DEDUCTION), None)
-        if deduction is None or not deduction.numeric or deduction.decimals is None:
-            self.p.add(
-                ("fields", TOTAL_DEDUCTION),
-                "缺失,或不是限定小数位数(decimals)的数值字段(综合得分 = 业务得分 − 该字段)",
-            )
         for key, kind in (("emp_id", "text"), ("name", "text"), ("role", "role")):
             if next((f.kind for f in out if f.key == key), None) != kind:
                 self.p.add(
@@ -553,6 +612,8 @@ class _Builder:
         return Rule(kind, node["input"], node["input_label"], params)
 
     def _grades(self) -> dict[str, list[tuple[str, Decimal | None, bool]]]:
+        if "grades" not in self.raw:
+            return {}  # a scheme without grades
         node = self.raw["grades"]
         for g in node:
             if g != "article":
@@ -580,7 +641,7 @@ class _Builder:
         return grades
 
     def _flags(self, items: list[Item]) -> list[Flag]:
-        nodes = self.raw["flags"]
+        nodes = self.raw.get("flags", [])
         codes = [n["code"] for n in nodes]
         self.scores = [*self.derived_keys, *(i.key for i in items), *SCORE_OUTPUTS]
         flags = []

@@ -226,7 +226,12 @@ def score(df: pd.DataFrame, rules: Rulebook, period: Period, fig: Figures) -> pd
     business = Q.from_units(business_units, dec)
     fig["business_score"] = business
     df["business_score"] = units_to_floats(business_units, dec)
-    total = business - fig["conduct_deduction"]
+    if rules.total.formula is not None:
+        total = rules.total.formula.evaluate(
+            *formula_env(rules.total.formula, df, rules, fig)
+        ).value
+    else:
+        total = business - fig[rules.total.deduction or ""]
     fig["total"] = total
     total_decimals = rules.total_decimals
     df["total_units"] = total.round_units(total_decimals)
@@ -236,9 +241,10 @@ def score(df: pd.DataFrame, rules: Rulebook, period: Period, fig: Figures) -> pd
         df[column] = (
             df.groupby(keys)["total_units"].rank(method="min", ascending=False).astype("Int64")
         )
-    deduction = fig[rules.income_input] * rules.income_share
-    fig["income_deduction"] = deduction
-    df["income_deduction"] = deduction.floats()
+    if rules.income_input:
+        deduction = fig[rules.income_input] * rules.income_share
+        fig["income_deduction"] = deduction
+        df["income_deduction"] = deduction.floats()
     return df
 
 

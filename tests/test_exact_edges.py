@@ -258,7 +258,7 @@ def _library(rows: list[dict], period: str) -> dict[str, dict[str, str]]:
     rules = load_rulebook()
     p = parse_period(period, rules.calendar)
     people = score_people(_frame(rows), rules, p)
-    table = results_table(people, p.code, rules.decimals, rules.total_decimals)
+    table = results_table(people, p.code, rules)
     table["name"] = people["name"].to_numpy()
     return {r["emp_id"]: r for r in table.to_dict("records")}
 

@@ -9,36 +9,39 @@ import numpy as np
 import pandas as pd
 
 from ..numbers import fmt_exact, fmt_fixed, fmt_number
+from ..rulebook import Rulebook
 from .atomic import write_atomic
 from .safe import csv_texts
 
-RESULT_COLUMNS = [
-    "period", "branch_code", "branch_name", "emp_id", "name", "role", "status", "errors",
-    "new_deposit", "deposit_growth", "npl_ratio", "collection_rate", "mid_income_growth",
-    "new_accounts", "score_deposit", "score_npl", "score_collection", "score_income",
-    "score_accounts", "business_score", "conduct_deduction", "total", "grade", "rank_branch",
-    "rank_bank", "flags", "outcome", "recommended_level", "income_deduction",
-]  # fmt: skip
+FIXED_COLUMNS = ["period", "branch_code", "branch_name", "emp_id", "name", "role", "status", "errors"]  # fmt: skip
 TEXT_COLUMNS = ["branch_code", "branch_name", "emp_id", "name", "role", "errors"]
-RATIO_COLUMNS = ["deposit_growth", "npl_ratio", "collection_rate", "mid_income_growth"]
-AMOUNT_COLUMNS = ["new_deposit", "income_deduction"]  # computed: the exact value's double
-INPUT_COLUMNS = ["new_accounts", "conduct_deduction"]  # as typed: the decimal Excel shows
-SCORE_COLUMNS = [
-    "score_deposit",
-    "score_npl",
-    "score_collection",
-    "score_income",
-    "score_accounts",
-    "business_score",
-]
+_OUTCOME_TEXT = ("grade", "flags", "outcome", "recommended_level")
 
 
-def results_table(
-    people: pd.DataFrame, period_code: str, decimals: int, total_decimals: int
-) -> pd.DataFrame:
+def result_columns(rules: Rulebook) -> list[str]:
+    """results.csv's columns: the fixed ones (CONTRACT.md), then the rulebook's `results`."""
+    return FIXED_COLUMNS + rules.results
+
+
+def _formatter(key: str, rules: Rulebook):
+    """How results.csv writes a column: scores with the rulebook's decimals, the total with
+    its own, money with 2; typed inputs as Excel shows them; computed figures (ratios,
+    amounts) as the shortest text of the exact value's double."""
+    derived = next((d for d in rules.derived if d.key == key), None)
+    if key in rules.contract.by_key:
+        return fmt_number
+    if key == "total":
+        return lambda v: fmt_fixed(v, rules.total_decimals)
+    if key == "business_score" or any(i.key == key for i in rules.items):
+        return lambda v: fmt_fixed(v, rules.decimals)
+    if derived is not None and derived.show == "money":
+        return lambda v: fmt_fixed(v, 2)
+    return fmt_exact
+
+
+def results_table(people: pd.DataFrame, period_code: str, rules: Rulebook) -> pd.DataFrame:
     """The export's rows as text, one per person (refused ones with their reasons). Every
-    figure is the scorer's: exact decimals shown as they are (scores with `decimals` places,
-    the total with `total_decimals`), ratios as the nearest double of the exact value."""
+    figure is the scorer's, shown as `_formatter` says."""
     scored = ~people["refused"]
     out = pd.DataFrame(index=people.index)
     out["period"] = period_code
@@ -47,20 +50,16 @@ def results_table(
     out["role"] = people["role"].where(people["role"].notna(), people["role_label"]).fillna("")
     out["status"] = scored.map({True: "scored", False: "rejected"})
     out["errors"] = people["errors"].fillna("")
-    for col in RATIO_COLUMNS + AMOUNT_COLUMNS:
-        out[col] = _only(people, col, scored, fmt_exact)
-    for col in INPUT_COLUMNS:
-        out[col] = _only(people, col, scored, fmt_number)
-    for col in SCORE_COLUMNS:
-        out[col] = _only(people, col, scored, lambda v: fmt_fixed(v, decimals))
-    out["total"] = _only(people, "total", scored, lambda v: fmt_fixed(v, total_decimals))
-    for col in ("grade", "flags", "outcome", "recommended_level"):
-        out[col] = people[col].where(scored, "").fillna("") if col in people else ""
-    for col in ("rank_branch", "rank_bank"):
-        out[col] = (
-            people[col].astype("string").where(scored, "").fillna("") if col in people else ""
-        )
-    return out[RESULT_COLUMNS]
+    for col in rules.results:
+        if col in _OUTCOME_TEXT:
+            out[col] = people[col].where(scored, "").fillna("") if col in people else ""
+        elif col in ("rank_branch", "rank_bank"):
+            out[col] = (
+                people[col].astype("string").where(scored, "").fillna("") if col in people else ""
+            )
+        else:
+            out[col] = _only(people, col, scored, _formatter(col, rules))
+    return out[result_columns(rules)]
 
 
 def _only(people: pd.DataFrame, col: str, scored: pd.Series, fmt) -> list[str]:

@@ -115,9 +115,7 @@ def write_outputs(
     written: list[Path] = []
 
     def main_work() -> None:  # in this process, while the workers write the branch workbooks
-        result.table = table = results_table(
-            result.people, result.period.code, rules.decimals, rules.total_decimals
-        )
+        result.table = table = results_table(result.people, result.period.code, rules)
         written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
         rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
         written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
@@ -209,11 +207,14 @@ def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
         suffix[true] = suffix[true] + f", {json.dumps(c, ensure_ascii=False)}: true"
     inputs = [_json_values(people[k] if k in people else None, n, plain=True) for k in INPUT_KEYS]
     results_text = _json_objects(list(results), [*results.values(), suffix.tolist()])
-    flags = _box_all(table["flags"])
+    blank = pd.Series([""] * n, index=table.index)
+    flags = _box_all(table["flags"] if "flags" in table else blank)
     names = ("emp_id", "branch_code", "name", "role", "status", "total", "grade", "flags")
-    columns = [flags if k == "flags" else _box_all(table[k]) for k in names]
+    columns = [
+        flags if k == "flags" else _box_all(table[k] if k in table else blank) for k in names
+    ]
     decided = people["decided"].fillna("").tolist() if "decided" in people else [""] * n
-    columns += [decided, _box_all(table["outcome"])]
+    columns += [decided, _box_all(table["outcome"] if "outcome" in table else blank)]
     columns += [_json_objects(INPUT_KEYS, inputs), results_text]
     keys = (*names, "decided", "outcome", "inputs", "results")
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
