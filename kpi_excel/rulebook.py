@@ -184,6 +184,7 @@ class Rulebook:
     parameters: dict[str, Parameter]
     total: Total
     results: list[str]  # the results.csv columns after period … errors, in order
+    sheet: list[str] = field(default_factory=list)  # the figures of the 考核结果 sheet
 
     @property
     def total_decimals(self) -> int:
@@ -329,8 +330,10 @@ class _Builder:
             total=total,
             results=[],
         )
-        if not self.p.found:  # a results list naming what an earlier problem broke: noise
-            rules.results.extend(self._results(rules))
+        if not self.p.found:  # lists naming what an earlier problem broke: noise
+            rules.results.extend(self._listed(rules, "results", result_keys(rules)))
+            sheet = [*result_keys(rules), "flags_text"]
+            rules.sheet.extend(self._listed(rules, "sheet", sheet))
         return rules
 
     def _total(self, items: list[Item]) -> Total:
@@ -353,11 +356,11 @@ class _Builder:
         compiled = self.formula(node["formula"], (*where, "formula"), names)
         return Total(node["label"], compiled, None, int(node.get("decimals", 0)))
 
-    def _results(self, rules: Rulebook) -> list[str]:
-        known = result_keys(rules)
+    def _listed(self, rules: Rulebook, section: str, known: list[str]) -> list[str]:
+        """The keys a list section (`results`, `sheet`) names, each one known."""
         out = []
-        for j, key in enumerate(self.raw["results"]):
-            if self.known(("results", j), key, "结果列", known):
+        for j, key in enumerate(self.raw.get(section, [])):
+            if self.known((section, j), key, "结果列", known):
                 out.append(key)
         return out
 

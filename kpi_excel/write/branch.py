@@ -28,11 +28,10 @@ from .branch_sheets import (
     write_results,
 )
 from .fastsheet import add_sheet, close_workbook
-from .rows import RESULT_COLUMNS, SheetRows, prepare
+from .rows import SheetRows, prepare
 from .safe import file_component, workbook_options, xml_text
 
 __all__ = [
-    "RESULT_SHEET_COLUMNS",
     "SHEET_EXPLAIN",
     "SHEET_RAW",
     "SHEET_RESULTS",
@@ -40,9 +39,6 @@ __all__ = [
     "workbook_options",
     "write_branch",
 ]
-
-# (column key in the people table, Chinese header, kind) of the 考核结果 sheet
-RESULT_SHEET_COLUMNS = [(key, label, kind) for key, label, kind, _ in RESULT_COLUMNS]
 
 
 def branch_file_name(code: str, name: str) -> str:

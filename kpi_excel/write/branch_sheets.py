@@ -20,7 +20,7 @@ from ..read import WorkbookData
 from ..rulebook import Rulebook
 from ..schema import DATA_SHEET, Contract
 from .fastsheet import FastSheet, write_column
-from .rows import RESULT_COLUMNS, SheetRows, explain_columns
+from .rows import SheetRows, explain_columns, result_columns
 from .safe import cell_text, cell_texts_ready, write_text
 
 SHEET_RESULTS = "考核结果"
@@ -119,24 +119,25 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
     for j, (label, colour) in enumerate(legend):
         ws.write_string(1, 4 + j, label, fm.get("text", colour, align="center"))
     head = HEAD_ROW
-    for c, (_, label, _, width) in enumerate(RESULT_COLUMNS):
+    columns = result_columns(rules)
+    for c, (_, label, _, width) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
-    ws.set_row(head, row_height([(label, w) for _, label, _, w in RESULT_COLUMNS]))
+    ws.set_row(head, row_height([(label, w) for _, label, _, w in columns]))
     row_fills = [
         REFUSED_FILL if refused else fills.get(outcome)
         for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
     ]
-    if _put_rendered(ws, fm, rows, SHEET_RESULTS, head + 1, len(RESULT_COLUMNS) - 1, row_fills):
-        _results_end(ws, head, n)
+    if _put_rendered(ws, fm, rows, SHEET_RESULTS, head + 1, len(columns) - 1, row_fills):
+        _results_end(ws, head, n, columns)
         return
     table = {  # the format of each column for each row fill in use, made once
         fill: [fm.get(kind, fill, text_wrap=True) if width >= WRAP_WIDTH else fm.get(kind, fill)
-               for _, _, kind, width in RESULT_COLUMNS]
+               for _, _, kind, width in columns]
         for fill in dict.fromkeys([None, *row_fills])
     }  # fmt: skip
     wrapped: list[list[tuple[str, float]]] = [[] for _ in range(n)]
-    for c, (key, _, kind, width) in enumerate(RESULT_COLUMNS):
+    for c, (key, _, kind, width) in enumerate(columns):
         values = rows.cells[key]
         blank = [v == "" or v != v for v in values]  # '' or NaN
         formats = [  # a blank cell is written only where the row has a fill
@@ -150,14 +151,14 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
                 if not is_blank:
                     wrapped[i].append((v, width))
     _row_heights(ws, head + 1, wrapped)
-    _results_end(ws, head, n)
+    _results_end(ws, head, n, columns)
 
 
-def _results_end(ws, head: int, n: int) -> None:
+def _results_end(ws, head: int, n: int, columns: list) -> None:
     """Data bars on 综合得分, the filter, print setup."""
     last = head + n
-    if n:
-        total = next(i for i, col in enumerate(RESULT_COLUMNS) if col[0] == "total")
+    total = next((i for i, col in enumerate(columns) if col[0] == "total"), None)
+    if n and total is not None:
         ws.conditional_format(
             head + 1,
             total,
@@ -172,7 +173,8 @@ def _results_end(ws, head: int, n: int) -> None:
                 "max_type": "max",
             },
         )
-        ws.autofilter(head, 0, last, len(RESULT_COLUMNS) - 1)
+    if n:
+        ws.autofilter(head, 0, last, len(columns) - 1)
     print_ready(ws, head, (head + 1, 2))
 
 

@@ -28,7 +28,7 @@ from .branch_sheets import (
     row_height,
 )
 from .fastsheet import render_cells, style_token
-from .rows import RESULT_COLUMNS, SheetRows, explain_columns
+from .rows import SheetRows, explain_columns, result_columns
 from .safe import cell_text
 
 
@@ -82,7 +82,7 @@ def _results(
     ]
     columns: list[list[str]] = []
     wrapped: list[list[tuple[str, float]]] = [[] for _ in excel_rows]
-    for c, (key, _, kind, width) in enumerate(RESULT_COLUMNS):
+    for c, (key, _, kind, width) in enumerate(result_columns(rules)):
         values = rows.cells[key]
         extra = (("text_wrap", True),) if width >= WRAP_WIDTH else ()
         blank = [v == "" or v != v for v in values]  # '' or NaN

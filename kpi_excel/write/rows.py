@@ -18,31 +18,48 @@ from ..periods import Period
 from ..rulebook import Rulebook
 from .fastsheet import cell_numbers, cell_texts
 
-# (column key in the people table, Chinese header, kind, width) of the 考核结果 sheet
-RESULT_COLUMNS = [
+# The 考核结果 sheet: identity columns, the rulebook's `sheet` figures, then why not scored.
+_IDENTITY = [
     ("emp_id", "员工编号", "text", 9),
     ("name", "姓名", "text", 6.5),
     ("role_label", "岗位", "text", 11),
     ("status_label", "状态", "text", 5.5),
-    ("deposit_growth", "新增存款日均增幅", "pct", 7),
-    ("npl_ratio", "不良率", "pct", 7),
-    ("collection_rate", "收贷收息率", "pct", 7.5),
-    ("score_deposit", "存款得分", "score", 6.5),
-    ("score_npl", "不良率得分", "score", 6.5),
-    ("score_collection", "收贷收息率得分", "score", 6.5),
-    ("score_income", "中间业务收入得分", "score", 6.5),
-    ("score_accounts", "新开对公基本账户得分", "score", 6.5),
-    ("business_score", "业务得分", "score", 6.5),
-    ("conduct_deduction", "行为规范扣分", "score", 6.5),
-    ("total", "综合得分", "score", 9),
-    ("grade", "考核等级", "text", 7),
-    ("rank_branch", "支行内排名", "int", 5),
-    ("rank_bank", "全行排名", "int", 5),
-    ("outcome", "考核结论", "text", 6),
-    ("recommended_level", "建议职级", "text", 11),
-    ("flags_text", "预警与处理(依据条款)", "text", 28),
-    ("errors", "未计分原因", "text", 24),
 ]
+_OUTCOMES = {  # key -> (header, kind, width)
+    "grade": ("考核等级", "text", 7),
+    "rank_branch": ("支行内排名", "int", 5),
+    "rank_bank": ("全行排名", "int", 5),
+    "outcome": ("考核结论", "text", 6),
+    "recommended_level": ("建议职级", "text", 11),
+    "flags_text": ("预警与处理(依据条款)", "text", 28),
+}
+
+
+def result_columns(rules: Rulebook) -> list[tuple[str, str, str, float]]:
+    """(column key in the people table, Chinese header, kind, width) of the 考核结果 sheet:
+    the figures the rulebook's `sheet` lists, their headers from their labels."""
+    out = list(_IDENTITY)
+    derived = {d.key: d for d in rules.derived}
+    items = {i.key: i for i in rules.items}
+    for key in rules.sheet:
+        if key in _OUTCOMES:
+            header, kind, width = _OUTCOMES[key]
+        elif key in derived:
+            d = derived[key]
+            kind = "pct" if d.is_ratio else "score" if d.show == "money" else "number"
+            header, width = d.label, 7.5 if len(d.label) > 4 else 7
+        elif key in items:
+            header, kind, width = items[key].label + "得分", "score", 6.5
+        elif key == "total":
+            header, kind, width = rules.total.label, "score", 9
+        elif key == "business_score":
+            header, kind, width = "业务得分", "score", 6.5
+        else:  # an input field
+            f = rules.contract.by_key[key]
+            header, kind, width = f.name, "score" if f.decimals else "number", 6.5
+        out.append((key, header, kind, width))
+    return [*out, ("errors", "未计分原因", "text", 24)]
+
 
 # 计分说明: one row per person; a column per item, then the sums and the outcome lines.
 EXPLAIN_SUMS = ["business", "conduct", "total", "grade"]
@@ -72,7 +89,7 @@ def explain_cells(lines: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
 
 @dataclass
 class SheetRows:
-    """People in sheet order: `cells` by RESULT_COLUMNS key (cell-safe text, '' for blank, or
+    """People in sheet order: `cells` by result_columns key (cell-safe text, '' for blank, or
     floats with NaN for blank; a refused person's figures are blank), `explain` the 计分说明
     cells (one list per `explain_columns`, None without a period)."""
 
@@ -128,7 +145,7 @@ def prepare(
     n = len(rows)
     refused = rows["refused"].to_numpy(dtype=bool) if n else np.zeros(0, dtype=bool)
     cells: dict[str, list] = {}
-    for key, _, kind, _ in RESULT_COLUMNS:
+    for key, _, kind, _ in result_columns(rules):
         column = rows[key] if key in rows else pd.Series([None] * n, index=rows.index, dtype=object)
         if kind == "text":
             values = cell_texts(column)
