@@ -436,3 +436,69 @@ def runs(output: Path, ledger_path: Path | None) -> None:
             f"{r.run_id}\t{r.period}\t{r.finished_at}\t{r.files_total}\t{r.files_refused}\t"
             f"{r.people_scored}\t{r.people_refused}\t{mark}" + (f"\t{r.scheme}" if schemes else "")
         )
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """考核方案的规则文件:列出随程序发布的方案、生成规则说明、检查规则文件。"""
+
+
+@rules_group.command("list")
+@handle_errors
+def rules_list() -> None:
+    """列出随程序发布的考核方案(方案编号、名称、规则文件),--rules 可用其编号选用。"""
+    from .rulebook import shipped_rulebooks
+
+    click.echo("方案编号\t名称\t规则文件")
+    for scheme, path in shipped_rulebooks().items():
+        try:
+            name = load_rulebook(path).name
+        except RulebookError:
+            name = f"(规则文件有误,请运行 kpi-excel rules check {scheme})"
+        click.echo(f"{scheme}\t{name}\t{path}")
+
+
+@rules_group.command(
+    "show",
+    short_help="生成规则说明(xlsx,可打印),供审定考核方案使用。",
+    help="生成规则说明(xlsx,可打印,A4横向):每个输入字段,每个派生指标和计分项目的文字说明"
+    "(含分档),等级、预警与处理及参数,各附依据条款,供审定考核方案使用。"
+    "方案或文件:随程序发布的方案编号(见 kpi-excel rules list)或规则文件(YAML)路径。",
+)
+@click.argument("scheme", metavar="方案或文件")
+@click.option(
+    "-o",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="输出文件名,默认为当前文件夹中的 规则说明_<方案编号>.xlsx",
+)
+@click.option("--force", is_flag=True, help="输出文件已存在时覆盖它")
+@handle_errors
+def rules_show(scheme: str, out_file: Path | None, force: bool) -> None:
+    from .rules_doc import default_name, write_rules_doc
+
+    rules = load_rulebook(scheme)
+    target = out_file or Path(default_name(rules))
+    if target.exists() and not force:
+        raise UsageError(f"文件 {target} 已存在,未覆盖;如需覆盖请加 --force")
+    click.echo(f"已生成 {write_rules_doc(target, rules)}")
+
+
+@rules_group.command(
+    "check",
+    short_help="检查规则文件,每个问题一行。",
+    help="检查规则文件:格式与引用(未知的键或名称、循环引用等),以及未使用的字段和派生指标、"
+    "分母可能为0而没有规定、永远用不到的分档、得分恒定的项目、没有计分项目的岗位、"
+    "达不到的等级、永远不会成立或对所有人都成立的预警条件。每个问题一行;"
+    "没有问题时退出码为0,有问题时为2。",
+)
+@click.argument("scheme", metavar="方案或文件")
+@handle_errors
+def rules_check(scheme: str) -> None:
+    from .rules_lint import check_file
+
+    rules, problems = check_file(scheme)
+    if problems or rules is None:
+        raise Exit("\n".join(problems), EXIT_USAGE)
+    click.echo(f"规则文件 {rules.path.name} 检查通过(方案 {rules.id}:{rules.name})")

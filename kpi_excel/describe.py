@@ -13,7 +13,8 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .rulebook import Flag, Rule, Rulebook
+from .formula import Formula
+from .rulebook import TOTAL_DEDUCTION, Derived, Flag, Rule, Rulebook
 
 SCORE_KEYS = ("total", "business_score")
 SCORE_LABELS = {"total": "综合得分", "business_score": "业务得分"}
@@ -168,9 +169,12 @@ def grade_text(rules: Rulebook, group: str, row: int) -> str:
     return "、".join(parts) or "全部"
 
 
-def rule_text(rule: Rule, rules: Rulebook, months: int) -> str:
-    """One scoring rule as a sentence, for the template's 说明 (`months`: of the period)."""
+def rule_text(rule: Rule, rules: Rulebook, months: int | None) -> str:
+    """One scoring rule as a sentence, for the template's 说明 (`months`: of the period; None
+    for a text that holds for every period, as the 规则说明 states it)."""
     p = rule.params
+    if rule.kind not in ("linear", "bands", "pro_rata"):
+        return formula_text(rule, rules) or rule.input_label
     if rule.kind == "linear":
         u = p["unit"]
         return (
@@ -188,5 +192,98 @@ def rule_text(rule: Rule, rules: Rulebook, months: int) -> str:
     text = f"{rule.input_label}按完成比例计分,满分{const(p['points'])}分,超额不加分;"
     if not p["scale_by_period"]:
         return text + f"目标{const(p['target'])}{u}"
+    if months is None:
+        counts = sorted({len(m) for m in rules.months.values()})
+        each = "、".join(f"{n}个月{fraction(Fraction(p['target']) * n / 12)}{u}" for n in counts)
+        return text + f"全年目标{const(p['target'])}{u},按考核期的月数折算({each})"
     scaled = fraction(Fraction(p["target"]) * months / 12)
     return text + f"全年目标{const(p['target'])}{u},本期({months}个月)目标{scaled}{u}"
+
+
+def roles_text(rules: Rulebook, roles: list[str]) -> str:
+    """Roles as their 岗位 labels: 支行行长、营业部总经理、高级客户经理."""
+    return "、".join(label for r in roles for label in rules.roles[r].labels)
+
+
+def groups_text(rules: Rulebook, groups: list[str]) -> str:
+    return "、".join(rules.groups[g] for g in groups)
+
+
+def formula_of(element: object) -> Formula | None:
+    """The compiled formula a rulebook element (derived figure, item rule …) carries, if any,
+    whatever its attribute is called."""
+    values = list(vars(element).values()) if hasattr(element, "__dict__") else []
+    params = getattr(element, "params", None)
+    if isinstance(params, dict):
+        values += list(params.values())
+    return next((v for v in values if isinstance(v, Formula)), None)
+
+
+def formula_labels(rules: Rulebook) -> dict[str, str]:
+    """key -> Chinese name of every figure a formula may read."""
+    keys = [*rules.contract.keys, *(d.key for d in rules.derived), *(i.key for i in rules.items)]
+    return {k: label(k, rules) for k in [*keys, *SCORE_KEYS]}
+
+
+def formula_text(element: object, rules: Rulebook) -> str:
+    """A rulebook element's formula in words (`max(0, 10 − 0.5×档案缺漏项数)`), '' if none."""
+    formula = formula_of(element)
+    return formula.describe(formula_labels(rules)) if formula is not None else ""
+
+
+def derived_text(d: Derived, rules: Rulebook) -> str:
+    """How a derived figure is computed, with what a zero denominator means and for whom:
+    不良率 = 不良贷款余额 ÷ 贷款余额;贷款余额为0时按0%计."""
+    a, b = label(d.a, rules), label(d.b, rules)
+    if d.kind == "difference":
+        text = f"{d.label} = {a} − {b}"
+    elif d.kind == "ratio":
+        text = f"{d.label} = {a} ÷ {b}"
+    elif d.kind == "growth":
+        text = f"{d.label} = ({a} − {b}) ÷ {b}"
+    else:
+        return f"{d.label} = {formula_text(d, rules) or '(见规则文件)'}"
+    if d.kind != "difference" and d.when_zero == "reject":
+        others = [r for r in (d.roles or rules.roles) if r not in d.reject_roles]
+        text += f";{b}为0时无法计算"
+        if d.reject_roles:
+            text += f",{roles_text(rules, d.reject_roles)}不予计分"
+        if others:
+            text += f",{roles_text(rules, others)}本指标为空"
+    elif d.kind != "difference" and d.when_zero is not None:
+        text += f";{b}为0时按{amount(d.key, Decimal(d.when_zero), rules)}计"
+    if d.roles is not None:
+        text += f";仅对{roles_text(rules, d.roles)}计算"
+    return text
+
+
+def rounding_text(rules: Rulebook) -> str:
+    return f"每项得分四舍五入保留{rules.decimals}位小数"
+
+
+def total_text(rules: Rulebook) -> str:
+    """How the business score and the total are made from the items (score.py)."""
+    return f"业务得分 = 各项得分之和;综合得分 = 业务得分 − {label(TOTAL_DEDUCTION, rules)}"
+
+
+def income_text(rules: Rulebook) -> str:
+    return f"{label(rules.income_input, rules)}按{const(rules.income_share * 100)}%扣减收入"
+
+
+def flag_when(flag: Flag, rules: Rulebook) -> str:
+    """When a flag decides: an annual flag only in the annual period, a warning elsewhere."""
+    if flag.annual:
+        return f"年度考核({rules.calendar.annual})时认定,其他考核期仅作{rules.outcomes['warning']}"
+    return "任一考核期均认定"
+
+
+def merged_rules(by_role: dict[str, Rule]) -> list[tuple[Rule, list[str]]]:
+    """Roles that share one rule, together (the rulebook repeats a rule per role via anchors)."""
+    merged: list[tuple[Rule, list[str]]] = []
+    for role, rule in by_role.items():
+        same = next((m for m in merged if m[0] == rule), None)
+        if same:
+            same[1].append(role)
+        else:
+            merged.append((rule, [role]))
+    return merged

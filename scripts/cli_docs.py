@@ -15,7 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kpi_excel.cli import main  # noqa: E402
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
-COMMANDS = ["run", "template", "history", "explain", "runs"]
+COMMANDS = [
+    "run", "template", "history", "explain", "runs", "rules", "rules list", "rules show", "rules check",
+]  # fmt: skip
 
 
 def render() -> str:
@@ -33,7 +35,7 @@ def render() -> str:
     ]
     for name in COMMANDS:
         text = runner.invoke(
-            main, [name, "--help"], prog_name="kpi-excel", terminal_width=100
+            main, [*name.split(), "--help"], prog_name="kpi-excel", terminal_width=100
         ).output.rstrip()
         parts += ["", f"## kpi-excel {name}", "", "```", text, "```"]
     return "\n".join(parts) + "\n"

@@ -24,8 +24,11 @@ def test_libreoffice_renders_every_output_workbook(tmp_path: Path) -> None:
     runner.invoke(main, ["run", "2026Q3", "--inbox", str(SAMPLES), "--output", str(out)])
     template = tmp_path / "模板.xlsx"
     assert runner.invoke(main, ["template", "2026Q3", "-o", str(template)]).exit_code == 0
+    rule_book = tmp_path / "规则说明.xlsx"
+    assert runner.invoke(main, ["rules", "show", "main", "-o", str(rule_book)]).exit_code == 0
     books = [
         template,
+        rule_book,
         out / "2026Q3" / "summary.xlsx",
         *sorted((out / "2026Q3" / "branches").glob("*.xlsx"))[:2],
     ]
