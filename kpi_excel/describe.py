@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from .formula import Formula
-from .rulebook import TOTAL_DEDUCTION, Derived, Flag, Rule, Rulebook
+from .rulebook import Derived, Flag, Rule, Rulebook
 
 SCORE_KEYS = ("total", "business_score")
 SCORE_LABELS = {"total": "综合得分", "business_score": "业务得分"}
@@ -263,7 +263,15 @@ def rounding_text(rules: Rulebook) -> str:
 
 def total_text(rules: Rulebook) -> str:
     """How the business score and the total are made from the items (score.py)."""
-    return f"业务得分 = 各项得分之和;综合得分 = 业务得分 − {label(TOTAL_DEDUCTION, rules)}"
+    total = rules.total
+    if total.formula is not None:
+        labels = {d.key: d.label for d in rules.derived} | {i.key: i.label for i in rules.items}
+        labels |= {f.key: f.name for f in rules.contract.fields} | {"business_score": "业务得分"}
+        labels |= {k: p.label for k, p in rules.parameters.items()}
+        return f"业务得分 = 各项得分之和;{total.label} = {total.formula.describe(labels)}"
+    return (
+        f"业务得分 = 各项得分之和;{total.label} = 业务得分 − {label(total.deduction or '', rules)}"
+    )
 
 
 def income_text(rules: Rulebook) -> str:

@@ -59,3 +59,13 @@ class EmptyInbox(InboxRefused):
 
 class NothingScored(InboxRefused):
     """Nobody in the inbox could be scored, while the period's current run scored people."""
+
+
+class FrameRefused(KpiExcelError):
+    """A DataFrame given to the library cannot be scored as a whole (a required column missing,
+    two columns for one field, a row with no or a malformed 机构号): what would refuse a
+    workbook. `lines` holds one Chinese line per problem; str() joins them."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = list(lines)
+        super().__init__("\n".join(self.lines))

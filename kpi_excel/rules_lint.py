@@ -37,7 +37,7 @@ from typing import Any
 from . import describe as D
 from .errors import RulebookError
 from .formula_ast import Call, Logic, Name, Node
-from .rulebook import TOTAL_DEDUCTION, Rule, Rulebook, load_rulebook
+from .rulebook import Rule, Rulebook, load_rulebook
 from .rulebook_schema import Problems
 from .rules_ranges import Ranges, Span
 
@@ -153,7 +153,10 @@ class _Lint:
         raw = self.rules.raw
         named = _names({k: v for k, v in raw.items() if k != "fields"})
         named |= {f.at_most for f in self.rules.contract.fields if f.at_most}
-        named.add(TOTAL_DEDUCTION)
+        if self.rules.total.deduction:
+            named.add(self.rules.total.deduction)
+        if self.rules.total.formula is not None:
+            named |= set(self.rules.total.formula.refs)
         for key in self._formula_refs():
             f = self.rules.contract.by_key.get(key)
             named.add(key[: -len(str(f.month))] if f is not None and f.month else key)

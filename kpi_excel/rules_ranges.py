@@ -28,7 +28,7 @@ from decimal import Decimal
 from fractions import Fraction
 from functools import cached_property
 
-from .rulebook import TOTAL_DEDUCTION, Derived, Rule, Rulebook
+from .rulebook import Derived, Rule, Rulebook
 
 Number = Fraction | None  # None: unbounded on that side
 _INF = math.inf
@@ -195,7 +195,10 @@ class Ranges:
                 total = add(total, s.join(Span.point(0)) if s.blank else s)
             return replace(total, blank=False)
         if key == "total":
-            return sub(self.span("business_score", role), self.span(TOTAL_DEDUCTION, role))
+            deduction = self.rules.total.deduction
+            if deduction is None:  # a formula: any value
+                return Span(blank=True)
+            return sub(self.span("business_score", role), self.span(deduction, role))
         return self.field_span(key, role)
 
     def field_span(self, key: str, role: str) -> Span:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -159,18 +160,14 @@ def test_a_text_number_a_double_cannot_hold_keeps_its_decimal(inbox) -> None:
 
 
 def test_a_figure_is_never_shown_as_a_threshold_it_is_not(inbox) -> None:
+    import kpi_excel
     from kpi_excel.explain import explain_person
-    from kpi_excel.periods import parse_period
-    from kpi_excel.pipeline import score_people
-    from kpi_excel.rulebook import load_rulebook
-    from tests.test_exact_edges import _frame
 
-    rules = load_rulebook()
-    people = score_people(
-        _frame([{"emp_id": "E1", **person(GOOD_SENIOR, collected_amount="989.96")}]),
-        rules,
-        parse_period("2026Q3", rules.calendar),
-    )
+    row = person(GOOD_SENIOR, collected_amount="989.96")
+    people = kpi_excel.score(
+        pd.DataFrame([row]), "2026Q3", branch_code="B001", branch_name="第一支行"
+    ).people
+    rules = kpi_excel.load_rulebook()
     lines = [
         s for label, s in explain_person(people.iloc[0], rules, "2026Q3") if label == "预警与处理"
     ]

@@ -8,14 +8,11 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from fractions import Fraction
 
-import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpi_excel.periods import parse_period
-from kpi_excel.pipeline import score_people
-from kpi_excel.rulebook import load_rulebook
+import kpi_excel
 from tests.support import reference
 
 SENIOR = {
@@ -220,47 +217,14 @@ def test_adversarial_edges_through_the_cli(inbox) -> None:
     assert _mismatches(inbox.results(), _expected(ROWS, "2026Q3")) == []
 
 
-def _frame(rows: list[dict]) -> pd.DataFrame:
-    """People as the row checks give them: role keys, groups and numbers."""
-    rules = load_rulebook()
-    role_of = rules.role_of_label()
-    frame = pd.DataFrame(rows)
-    out = pd.DataFrame(
-        {
-            "emp_id": frame["emp_id"],
-            "name": frame.get("name", frame["emp_id"]),
-            "branch_code": "B001",
-            "branch_name": "第一支行",
-            "errors": "",
-            "role_label": frame["role"],
-            "role": frame["role"].map(role_of),
-        }
-    )
-    out["group"] = out["role"].map({k: r.group for k, r in rules.roles.items()})
-    for key in ["deposit_base", "deposit_avg", "loan_balance", "npl_balance", "due_amount",
-                "collected_amount", "mid_income_base", "mid_income", "new_accounts",
-                *(f"deposit_m{m}" for m in range(1, 13))]:  # fmt: skip
-        column = frame[key] if key in frame else pd.Series([None] * len(frame))
-        out[key] = [float(v) if v not in (None, "") and v == v else np.nan for v in column]
-    for key in ("conduct_deduction", "incident_loss"):
-        column = frame[key] if key in frame else pd.Series([None] * len(frame))
-        out[key] = [float(v) if v not in (None, "") and v == v else 0.0 for v in column]
-    for key in ("major_violation", "major_accident"):
-        column = frame[key] if key in frame else pd.Series([None] * len(frame))
-        out[key] = [v == "是" for v in column]
-    out["refused"] = False
-    return out
-
-
 def _library(rows: list[dict], period: str) -> dict[str, dict[str, str]]:
-    from kpi_excel.write.export import results_table
-
-    rules = load_rulebook()
-    p = parse_period(period, rules.calendar)
-    people = score_people(_frame(rows), rules, p)
-    table = results_table(people, p.code, rules)
-    table["name"] = people["name"].to_numpy()
-    return {r["emp_id"]: r for r in table.to_dict("records")}
+    """The rows as a DataFrame of the decimal texts a branch types, through `kpi_excel.score`
+    (the row checks and the scorer of a run, without a workbook)."""
+    frame = pd.DataFrame(rows)
+    if "name" not in frame:
+        frame["name"] = frame["emp_id"]
+    scored = kpi_excel.score(frame, period, branch_code="B001", branch_name="第一支行")
+    return {r["emp_id"]: r for r in scored.results.to_dict("records")}
 
 
 def test_adversarial_edges_through_the_library_in_a_year() -> None:
