@@ -11,11 +11,15 @@ The names below are imported on first use, so `import kpi_excel` stays cheap.
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 from typing import Any
 
 __version__ = "0.1.0"
+
+# A library logs only where its user says: nothing reaches stderr by default.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 _EXPORTS = {
     "score": "api",

@@ -91,7 +91,11 @@ def handle_errors(func: Callable) -> Callable:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception:
-            logging.getLogger("kpi_excel").error("unexpected error\n%s", traceback.format_exc())
+            log = logging.getLogger("kpi_excel")
+            files = [h for h in log.handlers if isinstance(h, logging.FileHandler)]
+            if not files and isinstance(kwargs.get("output"), Path):
+                _log_to(kwargs["output"] / "kpi-excel.log")  # commands other than run
+            log.error("unexpected error\n%s", traceback.format_exc())
             raise Exit(
                 "发生意外错误,详情已记录到输出文件夹中的 kpi-excel.log,请联系管理员", EXIT_REFUSED
             ) from None
@@ -248,7 +252,8 @@ def _summary(result: Any, log_path: Path | None) -> None:
     echo(f"人员: 计分 {result.scored} 人, 未计分 {result.refused_people} 人")
     counts = result.outcome_counts()
     if counts:
-        echo("考核结论: " + ", ".join(f"{k} {v} 人" for k, v in counts.items()))
+        if any(counts):  # a scheme without Article 14-like rules has no outcomes
+            echo("考核结论: " + ", ".join(f"{k} {v} 人" for k, v in counts.items()))
     if result.files_skipped:
         echo(f"已跳过(非提交文件): {', '.join(result.files_skipped)}")
     for _file, reason in result.files_refused:

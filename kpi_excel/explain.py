@@ -22,6 +22,8 @@ import pandas as pd
 from . import describe as D
 from .exact import Q
 from .flags import MonthFigure, flag_warns, raised_flags
+from .formula import Formula
+from .formula_ast import Aggregate
 from .numbers import fmt_number
 from .periods import Period, parse_period
 from .rulebook import Item, Rule, Rulebook
@@ -34,6 +36,7 @@ from .score import (
     SHOWN,
     SHOWN_PLACES,
     UNCLIPPED,
+    formula_env,
     period_target,
 )
 
@@ -229,7 +232,43 @@ def _pro_rata(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarra
     return np.where(reached, full, part + f.fixed(score) + "分")
 
 
-_KINDS = {"linear": _linear, "bands": _bands, "pro_rata": _pro_rata}
+def _labels(rules: Rulebook) -> dict[str, str]:
+    """Every name a formula may use -> the Chinese name a sentence shows."""
+    out = {f.key: f.name for f in rules.contract.fields}
+    out |= {k: p.label for k, p in rules.parameters.items()}
+    out |= {d.key: d.label for d in rules.derived} | {i.key: i.label for i in rules.items}
+    return out | {"business_score": "业务得分"}
+
+
+def formula_texts(
+    f: _Frame, formula: Formula, stored: np.ndarray, places: int, unit: str, percent: bool = False
+) -> np.ndarray:
+    """A formula with the person's values, ending in the scorer's figure (`stored`), e.g.
+    `max(0, 10 − 0.5×档案缺漏项数3) = 8.50分`. A formula that averages or sums over other
+    people is shown in words with the figure only: one person's row cannot recompute it."""
+    rules = f.rules
+    shown = (fixed_texts(stored, places, 100 if percent else 1) + ("%" if percent else "")) + unit
+    if any(isinstance(n, Aggregate) for n in formula.ast.walk()):
+        return f"{formula.describe(_labels(rules))} = " + shown
+    env, members, keys = formula_env(formula, f.df, rules)
+    ratios = {d.key for d in rules.derived if d.is_ratio}
+    text = formula.explain(env, members, keys, labels=_labels(rules), ratios=ratios, rows=f.rows)
+    return _strs(map(_with_result, text.tolist(), shown.tolist()))
+
+
+def _with_result(text: str, shown: str) -> str:
+    """An explanation ending in the scorer's figure: `… = 3.00分`, or `…,所以得0.00分`."""
+    last = text.rsplit(",", 1)[-1]
+    if last.startswith("所以得"):
+        return text[: len(text) - len(last)] + "所以得" + shown
+    return text.rsplit(" = ", 1)[0] + " = " + shown
+
+
+def _formula(f: _Frame, item: Item, rule: Rule, score: np.ndarray) -> np.ndarray:
+    return formula_texts(f, rule.params["formula"], score, f.dec, "分")
+
+
+_KINDS = {"linear": _linear, "bands": _bands, "pro_rata": _pro_rata, "formula": _formula}
 
 
 def _item(f: _Frame, item: Item, roles: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -244,9 +283,8 @@ def _item(f: _Frame, item: Item, roles: Mapping[str, np.ndarray]) -> tuple[np.nd
         score = sub.num(item.key)
         blank = np.isnan(score)
         sentence = _KINDS[rule.kind](sub, item, rule, score) + f"({item.article})"
-        text[mask] = np.where(
-            blank, f"{rule.input_label}无法计算,本项不计分({item.article})", sentence
-        )
+        what = rule.input_label or item.label
+        text[mask] = np.where(blank, f"{what}无法计算,本项不计分({item.article})", sentence)
         counted[mask] = ~blank
     return text, counted
 
@@ -380,25 +418,33 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
         text, counted = _item(f, item, roles)
         out[item.key] = column(text, object)
         parts[i, counted] = item.label + f.fixed(f.num(item.key)[counted])
-    conduct_text = f.number(np.nan_to_num(f.num("conduct_deduction"))) + "分"
-    article = next(
-        (
-            fl.article
-            for fl in rules.flags
-            if "conduct_deduction" in dict(_fields(fl.condition or {}))
-        ),
-        "",
-    )
+    for d in rules.derived:  # figures computed by a formula: each its own line
+        if d.formula is not None:
+            places = 2 if d.show == "money" else f.dec
+            unit = "元" if d.show == "money" else "分" if d.show == "points" else ""
+            text = formula_texts(f, d.formula, f.num(d.key), places, unit, d.is_ratio)
+            out[d.key] = column(text + f"({d.article})", object)
     business_text = f.fixed(f.num("business_score"))
     sums = _strs("+".join(filter(None, p)) for p in parts.T.tolist())
     out["business"] = column(sums + "=" + business_text + "分")
-    out["conduct"] = column("行为规范扣分" + conduct_text + (f"({article})" if article else ""))
     total_text = fixed_texts(f.num("total"), rules.total_decimals)
-    out["total"] = column(
-        "业务得分" + business_text + "-行为规范扣分" + conduct_text + "=" + total_text + "分"
-    )
+    total = rules.total
+    if total.formula is not None:
+        sentence = formula_texts(f, total.formula, f.num("total"), rules.total_decimals, "分")
+        out["total"] = column(sentence)
+    else:
+        key = total.deduction or ""
+        name = D.label(key, rules)
+        deducted = f.number(np.nan_to_num(f.num(key))) + "分"
+        article = next(
+            (fl.article for fl in rules.flags if key in dict(_fields(fl.condition or {}))), ""
+        )
+        out["conduct"] = column(name + deducted + (f"({article})" if article else ""))
+        out["total"] = column(
+            "业务得分" + business_text + f"-{name}" + deducted + "=" + total_text + "分"
+        )
     out["grade"] = column(_grade(f, total_text), object)
-    loss = f.num(rules.income_input)
+    loss = f.num(rules.income_input) if rules.income_input else np.full(f.n, np.nan)
     lost = np.nan_to_num(loss) > 0
     income = np.full(f.n, "", dtype=object)
     if lost.any():
@@ -423,7 +469,11 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
 
 def line_labels(rules: Rulebook) -> dict[str, str]:
     """Column of explain_frame -> its Chinese label."""
-    return {**{i.key: i.label for i in rules.items}, **LINE_LABELS}
+    labels = {**{i.key: i.label for i in rules.items}, **LINE_LABELS}
+    labels |= {d.key: d.label for d in rules.derived if d.formula is not None}
+    if rules.total.deduction:
+        labels["conduct"] = D.label(rules.total.deduction, rules)
+    return labels | {"total": rules.total.label}
 
 
 def _refused(row: Mapping[str, Any]) -> bool:

@@ -83,7 +83,8 @@ def formula_env(
         if key in rules.parameters:
             env[key] = rules.parameters[key].value
         elif field is not None and field.kind == "yesno":
-            env[key] = df[key].fillna(False).astype(bool).to_numpy() if key in df else None
+            column = df[key] if key in df else pd.Series(False, index=df.index)
+            env[key] = column.fillna(False).astype(bool).to_numpy()
         else:
             env[key] = fig[key]
     keys = {k: df[k].to_numpy(dtype=object) for k in formula.by_keys}

@@ -36,6 +36,8 @@ def _formatter(key: str, rules: Rulebook):
         return lambda v: fmt_fixed(v, rules.decimals)
     if derived is not None and derived.show == "money":
         return lambda v: fmt_fixed(v, 2)
+    if derived is not None and derived.show == "points":
+        return lambda v: fmt_fixed(v, rules.decimals)
     return fmt_exact
 
 

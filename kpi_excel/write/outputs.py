@@ -27,11 +27,10 @@ from .prerender import prerender
 from .rows import prepare
 from .summary import write_summary
 
-INPUT_KEYS = [
-    "deposit_base", "deposit_avg", *[f"deposit_m{m}" for m in range(1, 13)], "loan_balance",
-    "npl_balance", "due_amount", "collected_amount", "mid_income_base", "mid_income",
-    "new_accounts", "conduct_deduction", "major_violation", "incident_loss", "major_accident",
-]  # fmt: skip
+
+def input_keys(rules: Rulebook) -> list[str]:
+    """The inputs the ledger keeps of each person: the rulebook's numeric and 是/否 fields."""
+    return [f.key for f in rules.contract.fields if f.numeric or f.kind == "yesno"]
 
 
 _SHARED: dict[str, Any] = {}  # what forked writer processes inherit (see _write_branches)
@@ -120,7 +119,7 @@ def write_outputs(
         rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
         written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
         written.append(write_summary(staging / "summary.xlsx", result, rules))
-        result.ledger_rows = ledger_rows(result)
+        result.ledger_rows = ledger_rows(result, input_keys(rules))
 
     (staging / "branches").mkdir(parents=True, exist_ok=True)
     fast_cells_match()  # checked (and any failure logged) once, here, before workers fork
@@ -168,7 +167,7 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def ledger_rows(result: Any) -> list[dict]:
+def ledger_rows(result: Any, inputs: list[str]) -> list[dict]:
     """One ledger row per person: identity, the export row, typed inputs, decided flags.
 
     Built column by column: each column's values are encoded to JSON once, in bulk, and each
@@ -183,17 +182,17 @@ def ledger_rows(result: Any) -> list[dict]:
     rows: list[dict] = []
     for start in range(0, len(table), LEDGER_SLICE):
         part = slice(start, start + LEDGER_SLICE)
-        rows += _ledger_rows(people.iloc[part], table.iloc[part])
+        rows += _ledger_rows(people.iloc[part], table.iloc[part], inputs)
     return rows
 
 
 LEDGER_SLICE = 5000
 
 
-def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
+def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> list[dict]:
     n = len(table)
     results: dict[str, list[str]] = {c: _json_values(table[c], plain=False) for c in table.columns}
-    for c in ("role_label", "group", "total_units", "history_note", "flags_text"):
+    for c in ("role_label", "group", "total_units", "history_note", "flags_text", "business_score"):
         results[c] = _json_values(people[c] if c in people else None, n, plain=True)
     for c in detail_columns(people):
         column = people[c]
@@ -205,7 +204,7 @@ def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
         col = people[c]
         true = col.to_numpy() if col.dtype == bool else _true(col.tolist())
         suffix[true] = suffix[true] + f", {json.dumps(c, ensure_ascii=False)}: true"
-    inputs = [_json_values(people[k] if k in people else None, n, plain=True) for k in INPUT_KEYS]
+    inputs = [_json_values(people[k] if k in people else None, n, plain=True) for k in keys]
     results_text = _json_objects(list(results), [*results.values(), suffix.tolist()])
     blank = pd.Series([""] * n, index=table.index)
     flags = _box_all(table["flags"] if "flags" in table else blank)
@@ -215,7 +214,7 @@ def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame) -> list[dict]:
     ]
     decided = people["decided"].fillna("").tolist() if "decided" in people else [""] * n
     columns += [decided, _box_all(table["outcome"] if "outcome" in table else blank)]
-    columns += [_json_objects(INPUT_KEYS, inputs), results_text]
+    columns += [_json_objects(keys, inputs), results_text]
     keys = (*names, "decided", "outcome", "inputs", "results")
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
 

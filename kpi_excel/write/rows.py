@@ -68,20 +68,22 @@ EXPLAIN_OUTCOME = ["flags", "income", "outcome", "history"]
 
 def explain_columns(rules: Rulebook) -> list[tuple[str, list[str], float]]:
     """(header, explain_frame columns joined in the cell, width) of the 计分说明 sheet."""
+    computed = [d.key for d in rules.derived if d.formula is not None]
     return [
         *[(item.label, [item.key], 34) for item in rules.items],
-        ("得分合计与等级", EXPLAIN_SUMS, 40),
-        ("预警、处理与结论", EXPLAIN_OUTCOME, 40),
+        ("得分合计与等级" if rules.grades else "得分合计", [*computed, *EXPLAIN_SUMS], 40),
+        ("预警、处理与结论" if rules.flags else "结论", EXPLAIN_OUTCOME, 40),
     ]
 
 
 def explain_cells(lines: pd.DataFrame, rules: Rulebook) -> pd.DataFrame:
     """explain_frame's lines joined into the 计分说明 cells (one column per sheet column)."""
     out = pd.DataFrame(index=lines.index)
+    blank = pd.Series("", index=lines.index)
     for header, keys, _ in explain_columns(rules):
-        text = lines[keys[0]].astype(str)
+        text = lines[keys[0]].astype(str) if keys[0] in lines else blank
         for key in keys[1:]:
-            nxt = lines[key].astype(str)
+            nxt = lines[key].astype(str) if key in lines else blank
             text = text + np.where((text != "") & (nxt != ""), "\n", "") + nxt
         out[header] = text
     return out
