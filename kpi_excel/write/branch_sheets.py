@@ -111,11 +111,12 @@ def _blank(v: Any) -> bool:
 
 
 def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook) -> None:
-    fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()}
+    fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()} if rules.flags else {}
     n, refused = len(rows), sum(rows.refused)
     write_text(ws, 0, 0, cell_text(title), fm.title)
     ws.write_string(1, 0, f"已计分 {n - refused} 人,未计分 {refused} 人。颜色:", fm.note)
-    legend = [(rules.outcomes[k], c) for k, c in OUTCOME_FILLS.items()] + [("未计分", REFUSED_FILL)]
+    legend = [(rules.outcomes[k], c) for k, c in OUTCOME_FILLS.items() if rules.flags]
+    legend.append(("未计分", REFUSED_FILL))
     for j, (label, colour) in enumerate(legend):
         ws.write_string(1, 4 + j, label, fm.get("text", colour, align="center"))
     head = HEAD_ROW

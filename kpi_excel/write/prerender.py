@@ -75,7 +75,7 @@ def _refs(col: int, excel_rows: list[int]) -> list[str]:
 def _results(
     rows: SheetRows, excel_rows: list[int], styles: _Styles, rules: Rulebook
 ) -> tuple[list[str], list[float | None]]:
-    fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()}
+    fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()} if rules.flags else {}
     row_fills = [
         REFUSED_FILL if refused else fills.get(outcome)
         for refused, outcome in zip(rows.refused, rows.outcome, strict=True)

@@ -46,7 +46,7 @@ def result_columns(rules: Rulebook) -> list[tuple[str, str, str, float]]:
             header, kind, width = _OUTCOMES[key]
         elif key in derived:
             d = derived[key]
-            kind = "pct" if d.is_ratio else "score" if d.show == "money" else "number"
+            kind = "pct" if d.is_ratio else "score" if d.show in ("money", "points") else "number"
             header, width = d.label, 7.5 if len(d.label) > 4 else 7
         elif key in items:
             header, kind, width = items[key].label + "得分", "score", 6.5

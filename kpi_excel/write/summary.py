@@ -86,8 +86,9 @@ def grade_names(rules: Rulebook) -> list[str]:
 
 
 def outcome_names(rules: Rulebook) -> list[str]:
-    """正常, 预警, 降级, 解聘 (as the rulebook names them), mildest first."""
-    return [rules.outcomes[k] for k in OUTCOME_ORDER]
+    """正常, 预警, 降级, 解聘 (as the rulebook names them), mildest first; none for a scheme
+    without flags."""
+    return [rules.outcomes[k] for k in OUTCOME_ORDER] if rules.flags else []
 
 
 def _average(units: int, count: int, rules: Rulebook) -> Decimal | None:
@@ -331,7 +332,7 @@ def _totals_sheet(
     columns: list[Column] = [
         ("机构号", "code", "text", 10), ("机构名称", "name", "text", 16), ("人数", "people", "int", 7),
         ("已计分", "scored", "int", 7), ("未计分", "refused", "int", 7),
-        ("平均综合得分", "average", "score", 12),
+        (f"平均{rules.total.label}", "average", "score", 12),
         *[(g, f"grade:{g}", "int", 8) for g in grades],
         *[(o, f"outcome:{o}", "int", 7) for o in outcomes],
     ]  # fmt: skip
@@ -356,15 +357,48 @@ def _totals_sheet(
     for c, (_, key, kind, _) in enumerate(columns):
         write_column(ws, total_row, c, kind, total[key], f.of(kind, total=True))
     ws.freeze_panes(FIRST_DATA_ROW, 2)
-    _charts(wb, ws, f.num, SHEET_TOTALS, len(per_branch), total_row, len(grades))
+    _charts(wb, ws, f.num, SHEET_TOTALS, len(per_branch), total_row, len(grades), rules)
 
 
 def _charts(
-    wb, ws, num_format: str, sheet: str, branches: int, total_row: int, grades: int
+    wb,
+    ws,
+    num_format: str,
+    sheet: str,
+    branches: int,
+    total_row: int,
+    grades: int,
+    rules: Rulebook,
 ) -> None:
-    """Native charts below the table: bank grade distribution, and average total per branch."""
+    """Native charts below the table: bank grade distribution (a scheme with grades), and
+    average total per branch."""
     first = 6  # 机构号, 机构名称, 人数, 已计分, 未计分, 平均综合得分, then the grades
     at = total_row + 2
+    if grades:
+        _grade_chart(wb, ws, sheet, first, grades, total_row, at)
+    if not branches:
+        return
+    avg = wb.add_chart({"type": "bar"})
+    last = FIRST_DATA_ROW + branches - 1
+    average = f"平均{rules.total.label}"
+    avg.add_series(
+        {
+            "name": average,
+            "categories": [sheet, FIRST_DATA_ROW, 1, last, 1],
+            "values": [sheet, FIRST_DATA_ROW, 5, last, 5],
+            "data_labels": {"value": True, "num_format": num_format},
+            "fill": {"color": "#70AD47"},
+        }
+    )
+    avg.set_title({"name": f"各机构{average}"})
+    avg.set_legend({"none": True})
+    avg.set_y_axis({"reverse": True})  # a bar chart's category axis: first branch on top
+    avg.set_x_axis({"num_format": "0"})
+    height = max(288, 60 + 24 * branches)  # 288 px is XlsxWriter's default chart height
+    ws.insert_chart(at, 8 if grades else 0, avg, {"x_scale": 1.2, "y_scale": height / 288})
+
+
+def _grade_chart(wb, ws, sheet: str, first: int, grades: int, total_row: int, at: int) -> None:
     dist = wb.add_chart({"type": "column"})
     dist.add_series(
         {
@@ -379,25 +413,6 @@ def _charts(
     dist.set_legend({"none": True})
     dist.set_y_axis({"name": "人数"})
     ws.insert_chart(at, 0, dist, {"x_scale": 1.2, "y_scale": 1.1})
-    if not branches:
-        return
-    avg = wb.add_chart({"type": "bar"})
-    last = FIRST_DATA_ROW + branches - 1
-    avg.add_series(
-        {
-            "name": "平均综合得分",
-            "categories": [sheet, FIRST_DATA_ROW, 1, last, 1],
-            "values": [sheet, FIRST_DATA_ROW, 5, last, 5],
-            "data_labels": {"value": True, "num_format": num_format},
-            "fill": {"color": "#70AD47"},
-        }
-    )
-    avg.set_title({"name": "各机构平均综合得分"})
-    avg.set_legend({"none": True})
-    avg.set_y_axis({"reverse": True})  # a bar chart's category axis: first branch on top
-    avg.set_x_axis({"num_format": "0"})
-    height = max(288, 60 + 24 * branches)  # 288 px is XlsxWriter's default chart height
-    ws.insert_chart(at, 8, avg, {"x_scale": 1.2, "y_scale": height / 288})
 
 
 def _group_order(people: pd.DataFrame, rules: Rulebook) -> pd.Series:
