@@ -418,8 +418,15 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
         text, counted = _item(f, item, roles)
         out[item.key] = column(text, object)
         parts[i, counted] = item.label + f.fixed(f.num(item.key)[counted])
-    for d in rules.derived:  # figures computed by a formula: each its own line
-        if d.formula is not None:
+    for d in rules.derived:  # figures computed by a formula, period sums: each its own line
+        if d.kind == "period_sum":
+            value = f.num(d.key)
+            places = 2 if d.show == "money" else f.dec
+            unit = "元" if d.show == "money" else ""
+            what = f"{period.year}年各{'月' if len(rules.calendar.sub_annual) == 12 else '期'}"
+            text = what + D.label(d.a, rules) + "合计" + fixed_texts(value, places) + unit
+            out[d.key] = column(np.where(np.isnan(value), "", text + f"({d.article})"), object)
+        elif d.formula is not None:
             places = 2 if d.show == "money" else f.dec
             unit = "元" if d.show == "money" else "分" if d.show == "points" else ""
             text = formula_texts(f, d.formula, f.num(d.key), places, unit, d.is_ratio)
@@ -470,7 +477,9 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
 def line_labels(rules: Rulebook) -> dict[str, str]:
     """Column of explain_frame -> its Chinese label."""
     labels = {**{i.key: i.label for i in rules.items}, **LINE_LABELS}
-    labels |= {d.key: d.label for d in rules.derived if d.formula is not None}
+    labels |= {
+        d.key: d.label for d in rules.derived if d.formula is not None or d.kind == "period_sum"
+    }
     if rules.total.deduction:
         labels["conduct"] = D.label(rules.total.deduction, rules)
     return labels | {"total": rules.total.label}

@@ -13,6 +13,7 @@ from the ledger; without it, the parts that need it are not judged and the expla
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,9 @@ class History:
     previous_fy_demoted: set[str] = field(default_factory=set)
     previous_fy_known: bool = False
     notes: dict[str, str] = field(default_factory=dict)  # emp_id -> note for the explanation
+    # period sums (annual runs): figure key -> emp_id -> the exact sum over the year's other
+    # periods; a figure is absent when one of those periods was never run (nothing is guessed)
+    period_sums: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
 
 def flag_warns(flag: Flag, period: Period) -> bool:

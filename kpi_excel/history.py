@@ -8,6 +8,8 @@ run, nothing is guessed: the person's explanation says the cross-period part was
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from .exact import Q
 from .flags import History, MonthFigure
 from .ledger import Ledger
@@ -34,6 +36,10 @@ def build_history(
     periods; each flag looks at the people of its own groups only."""
     history = History()
     months = rules.months[period.kind]
+    if period.is_annual:
+        for d in rules.derived:
+            if d.kind == "period_sum":
+                _period_sum(ledger, rules, d.key, d.a, period, list(groups), history)
     for flag in rules.flags:
         emp_ids = [e for e, g in groups.items() if g in flag.groups]
         if not emp_ids:
@@ -126,6 +132,38 @@ def _previous_fy(
         decided = set(person["decided"].split(";")) if person["decided"] else set()
         if decided & set(codes):
             history.previous_fy_demoted.add(emp)
+
+
+def _period_sum(
+    ledger: Ledger,
+    rules: Rulebook,
+    key: str,
+    figure: str,
+    period: Period,
+    emp_ids: list[str],
+    history: History,
+) -> None:
+    """Each person's sum of `figure` over the current runs of the year's other periods (a
+    period whose run has no scored row for the person counts 0); when a period was never run,
+    no sum, and every person's explanation names the missing periods."""
+    sums = dict.fromkeys(emp_ids, Decimal(0))
+    missing = []
+    for kind in rules.calendar.sub_annual:
+        code = f"{period.year}{kind}"
+        run = ledger.current_run(code, rules.id)
+        if run is None:
+            missing.append(code)
+            continue
+        for emp, person in ledger.people_of(run.id, emp_ids).items():
+            value = person["results"].get(figure) if person["status"] == "scored" else None
+            if value not in (None, ""):
+                sums[emp] += Decimal(str(value))
+    if missing:
+        note = f"缺少{'、'.join(missing)}的考核结果,未清算"
+        for e in emp_ids:
+            history.notes[e] = _join(history.notes.get(e), note)
+        return
+    history.period_sums[key] = sums
 
 
 def _join(a: str | None, b: str) -> str:

@@ -99,7 +99,7 @@ def score_people(
     and the contract's inputs as numbers), exactly, in one vectorised pass."""
     ok = people.copy()
     fig = Figures(ok)
-    ok = derive(ok, rules, fig)
+    ok = derive(ok, rules, fig, history.period_sums if history else None)
     ok = score(ok, rules, period, fig)
     return apply_flags(ok, rules, period, fig, history)
 

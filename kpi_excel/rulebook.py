@@ -94,7 +94,9 @@ class Derived:
 
     @property
     def refs(self) -> tuple[str, ...]:
-        """The figures it is computed from."""
+        """The figures of this run it is computed from (a period sum reads earlier runs)."""
+        if self.kind == "period_sum":
+            return ()
         return self.formula.refs if self.formula is not None else (self.a, self.b)
 
     @property
@@ -381,6 +383,8 @@ class _Builder:
             if node.get("required") and default is not None:
                 self.p.add((*where, "default"), "必填字段不能有默认值")
             low = _number(node["min"]) if "min" in node else (Decimal(0) if numeric else None)
+            if node.get("signed"):
+                low = None
             high = _number(node["max"]) if "max" in node else None
             if low is not None and high is not None and low > high:
                 self.p.add((*where, "min"), f"应不大于 max({node['max']})")
@@ -394,6 +398,7 @@ class _Builder:
                 maximum=high,
                 decimals=node.get("decimals"),
                 at_most=node.get("at_most"),
+                show=node.get("show", "number"),
                 note=node.get("note", ""),
             )
             if node.get("monthly"):
@@ -490,6 +495,14 @@ class _Builder:
             for j, role in enumerate(roles or []):
                 self.known((*where, "roles", j), role, "岗位", self.roles)
             roles = None if roles is None else list(roles)
+            if node["kind"] == "period_sum":
+                out.append(
+                    Derived(
+                        key, node["label"], "period_sum", node["figure"], "", None, [],
+                        node["article"], roles, None, node.get("show", "number"), (),
+                    )
+                )  # fmt: skip
+                continue
             if node["kind"] == "formula":
                 compiled = self.formula(node["formula"], (*where, "formula"), names)
                 zero = tuple(

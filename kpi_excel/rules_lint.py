@@ -225,8 +225,15 @@ class _Lint:
             if formula is None:
                 continue
             parents = _parents(formula.ast)
+            refused = (
+                getattr(element, "zero_fields", ())
+                if getattr(element, "when_zero", None) == "reject"
+                else ()
+            )
             for divisor in formula.divisors:
                 if not isinstance(divisor, Name) or not self._can_be_zero(divisor.key):
+                    continue
+                if divisor.key in refused:  # a 0 there refuses the row (when_zero: reject)
                     continue
                 if _guarded(divisor, parents, divisor.key):
                     continue
@@ -285,6 +292,8 @@ class _Lint:
             self.p.add(at, f"永远用不到({band}得{D.const(D.band_points(rule, j))}分):{why}")
 
     def roles_without_items(self) -> None:
+        if not self.rules.items:  # a scheme paid by figures alone has no business score
+            return
         for role in self.rules.roles:
             if not any(role in item.by_role for item in self.rules.items):
                 self.p.add(

@@ -35,6 +35,7 @@ class Field:
     decimals: int | None = None  # numbers: the most decimals a cell may carry
     month: int | None = None  # a field filled in per calendar month: its month
     at_most: str | None = None  # numbers: another field this one may not exceed
+    show: str = "number"  # money: shown with 2 decimals
     note: str = ""  # what the field holds, for the template's hint
 
     @property

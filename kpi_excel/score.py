@@ -91,9 +91,19 @@ def formula_env(
     return env, np.ones(len(df), dtype=bool), keys
 
 
-def derive(df: pd.DataFrame, rules: Rulebook, fig: Figures) -> pd.DataFrame:
-    """Derived figures, in rulebook order; a zero denominator per `when_zero`."""
+def derive(
+    df: pd.DataFrame, rules: Rulebook, fig: Figures, sums: dict | None = None
+) -> pd.DataFrame:
+    """Derived figures, in rulebook order; a zero denominator per `when_zero`; a period sum
+    from `sums` (History.period_sums: blank where the history has none)."""
     for d in rules.derived:
+        if d.kind == "period_sum":
+            found = (sums or {}).get(d.key)
+            values = [None if found is None else found.get(e) for e in df["emp_id"].tolist()]
+            value = Q.from_decimals(["" if v is None else v for v in values])
+            fig[d.key] = value
+            df[d.key] = value.floats()
+            continue
         if d.formula is not None:
             value = d.formula.evaluate(*formula_env(d.formula, df, rules, fig)).value
             if d.roles is not None:

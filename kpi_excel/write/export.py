@@ -29,7 +29,8 @@ def _formatter(key: str, rules: Rulebook):
     amounts) as the shortest text of the exact value's double."""
     derived = next((d for d in rules.derived if d.key == key), None)
     if key in rules.contract.by_key:
-        return fmt_number
+        money = rules.contract.by_key[key].show == "money"
+        return (lambda v: fmt_fixed(v, 2)) if money else fmt_number
     if key == "total":
         return lambda v: fmt_fixed(v, rules.total_decimals)
     if key == "business_score" or any(i.key == key for i in rules.items):

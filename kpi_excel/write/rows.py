@@ -56,7 +56,8 @@ def result_columns(rules: Rulebook) -> list[tuple[str, str, str, float]]:
             header, kind, width = "业务得分", "score", 6.5
         else:  # an input field
             f = rules.contract.by_key[key]
-            header, kind, width = f.name, "score" if f.decimals else "number", 6.5
+            money = f.show == "money" or bool(f.decimals)
+            header, kind, width = f.name, "score" if money else "number", 6.5
         out.append((key, header, kind, width))
     return [*out, ("errors", "未计分原因", "text", 24)]
 
@@ -68,7 +69,7 @@ EXPLAIN_OUTCOME = ["flags", "income", "outcome", "history"]
 
 def explain_columns(rules: Rulebook) -> list[tuple[str, list[str], float]]:
     """(header, explain_frame columns joined in the cell, width) of the 计分说明 sheet."""
-    computed = [d.key for d in rules.derived if d.formula is not None]
+    computed = [d.key for d in rules.derived if d.formula is not None or d.kind == "period_sum"]
     return [
         *[(item.label, [item.key], 34) for item in rules.items],
         ("得分合计与等级" if rules.grades else "得分合计", [*computed, *EXPLAIN_SUMS], 40),
