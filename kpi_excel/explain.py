@@ -11,7 +11,7 @@ one stored results row, for `kpi-excel explain`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -90,24 +90,42 @@ def _places_texts(q: Q, places: np.ndarray) -> np.ndarray:
 
 
 def fixed_texts(
-    values: Any, decimals: int | np.ndarray, scale: int = 1, edges: Iterable[Any] = ()
+    values: Any, decimals: int | np.ndarray, scale: int = 1, edges: Collection[Any] = ()
 ) -> np.ndarray:
     """Figures shown with `decimals` places (one number, or one per value), rounded half away
     from zero from the decimal each double stands for (×`scale`, e.g. 100 for a percentage);
     '' where blank. With `edges` (thresholds, band edges: unscaled), a figure that those places
     would show as an edge it is not equal to gets more places, up to 8 more, so that
     收贷收息率98.996% is never shown as 99.00% beside "低于99%"."""
+    values = np.asarray(values, dtype=float)
+    if scale == 1 and np.ndim(decimals) == 0 and not edges:
+        # Scores and totals are already decimals of these places: the double of such a
+        # decimal formats as itself. Only the other values need the exact path.
+        step = 10.0 ** int(decimals)
+        with np.errstate(invalid="ignore", over="ignore"):
+            exact = (np.abs(values) < 1e12) & (np.rint(values * step) / step == values)
+        if exact.all():
+            out = _each(lambda v: format(v + 0.0, f".{int(decimals)}f"), values)
+            return np.where(np.isnan(values), "", out).astype(object)
     q = Q.from_floats(values)
     if scale != 1:
         q = q * scale
     places = np.broadcast_to(np.asarray(decimals), len(q)).copy()
+    approx = np.asarray(values, dtype=float) * scale
     for edge in edges:
-        e = Q.full(len(q), Fraction(edge) * scale)
+        # Only a value within a unit of the shown places of the edge can be shown as it: the
+        # exact check runs on those rows alone (a generous float margin picks them).
+        near = np.flatnonzero(np.abs(approx - float(edge) * scale) <= 2.0 * 10.0**-places)
+        if not len(near):
+            continue
+        sub, at = q.take(near), places[near]
+        e = Q.full(len(near), Fraction(edge) * scale)
         for _ in range(8):
-            clash = _clash(q, e, places)
+            clash = _clash(sub, e, at)
             if not clash.any():
                 break
-            places[clash] += 1
+            at[clash] += 1
+        places[near] = at
     return _places_texts(q, places)
 
 
