@@ -90,7 +90,7 @@ def grade_chart(counts: dict[str, int]) -> Chart:
     )
 
 
-def average_chart(branches: list[BranchTally]) -> Chart:
+def average_chart(branches: list[BranchTally], total_label: str = "综合得分") -> Chart:
     """Horizontal bars, one per branch, length proportional to the average total."""
     top = max((b.average for b in branches if b.average is not None), default=0.0)
     top = max(top, 1.0)
@@ -111,7 +111,7 @@ def average_chart(branches: list[BranchTally]) -> Chart:
         height,
         bars,
         (x0, MARGIN - 4, x0, height - MARGIN),
-        "各机构平均综合得分",
+        f"各机构平均{total_label}",
         False,
         "#70AD47",
     )
@@ -215,8 +215,10 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         "outcomes": outcome_names(rules),
         "flag_count": len(flag_frame(result.people, rules, result.period)),
         "grade_chart": grade_chart(bank.grades),
-        "average_chart": average_chart(per_branch),
+        "average_chart": average_chart(per_branch, rules.total.label),
         "rules": {"name": rules.name, "path": str(rules.path), "sha256": rules.sha256},
+        "has_flags": bool(rules.flags),
+        "total_label": rules.total.label,
         "inputs": [
             {
                 "name": text_of(i.get("name")),

@@ -287,6 +287,21 @@ BRANCH_COLUMNS: list[Column] = [
 ]  # fmt: skip
 
 
+def scheme_columns(columns: list[Column], rules: Rulebook) -> list[Column]:
+    """A table's columns for this scheme: the total under the scheme's own name, no grade
+    column without grades, no outcome, level or flag columns without flags."""
+    drop = set()
+    if not rules.grades:
+        drop.add("grade")
+    if not rules.flags:
+        drop |= {"outcome", "conclusion", "recommended_level"}
+    return [
+        (rules.total.label if key == "total" else header, key, kind, width)
+        for header, key, kind, width in columns
+        if key not in drop
+    ]
+
+
 def _values(frame: pd.DataFrame, columns: list[Column]) -> dict[str, list]:
     """Each column's cell values, ready to write: cell-safe text, or floats (NaN = blank)."""
     return {
@@ -439,7 +454,7 @@ def _ranking_values(people: pd.DataFrame, rules: Rulebook) -> dict[str, list]:
         },
     )
     labels = texts(ordered["group"]).map(lambda g: rules.groups.get(g, g))
-    return _values(ordered.assign(group_label=labels), RANKING_COLUMNS)
+    return _values(ordered.assign(group_label=labels), scheme_columns(RANKING_COLUMNS, rules))
 
 
 def _branch_values(people: pd.DataFrame, rules: Rulebook) -> tuple[dict[str, list], dict]:
@@ -467,7 +482,7 @@ def _branch_values(people: pd.DataFrame, rules: Rulebook) -> tuple[dict[str, lis
             conclusion=texts(ordered["outcome"]).where(~out, status),
             remarks=texts(ordered["flags_text"]).where(~out, reasons),
         ),
-        BRANCH_COLUMNS,
+        scheme_columns(BRANCH_COLUMNS, rules),
     )
     starts: dict[str, int] = {}
     for i, code in enumerate(texts(ordered["branch_code"]).tolist()):
@@ -517,23 +532,24 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
 
         ranking = _ranking_values(people, rules) if len(people) else {}
         ws = add_sheet(wb, SHEET_RANKING)
-        _table(
-            ws, f, f"{period} 全行排名(按组别)", RANKING_COLUMNS, ranking or _empty(RANKING_COLUMNS)
-        )
+        columns = scheme_columns(RANKING_COLUMNS, rules)
+        _table(ws, f, f"{period} 全行排名(按组别)", columns, ranking or _empty(columns))
 
-        flags = flag_frame(people, rules, result.period)
-        ws = add_sheet(wb, SHEET_FLAGS)
-        title = f"{period} 第十四条预警与处理"
-        if not _table(ws, f, title, FLAG_COLUMNS, _values(flags, FLAG_COLUMNS)):
-            ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
-
-        taken = {s.casefold() for s in (SHEET_TOTALS, SHEET_RANKING, SHEET_FLAGS)}
+        taken = {s.casefold() for s in (SHEET_TOTALS, SHEET_RANKING)}
+        if rules.flags:  # a scheme without flags has no 预警与处理 sheet
+            flags = flag_frame(people, rules, result.period)
+            ws = add_sheet(wb, SHEET_FLAGS)
+            title = f"{period} 第十四条预警与处理"
+            columns = scheme_columns(FLAG_COLUMNS, rules)
+            if not _table(ws, f, title, columns, _values(flags, columns)):
+                ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
+            taken.add(SHEET_FLAGS.casefold())
         values, starts = _branch_values(people, rules) if len(people) else ({}, {})
         for t in per_branch:  # by 机构号; each branch's people are adjacent in `values`
             ws = add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
             title = f"{t.name}({t.code}) {period} 考核结果"
             rows = slice(starts[t.code], starts[t.code] + t.people)
-            _table(ws, f, title, BRANCH_COLUMNS, values, rows)
+            _table(ws, f, title, scheme_columns(BRANCH_COLUMNS, rules), values, rows)
             ws.freeze_panes(FIRST_DATA_ROW, 2)
         close_workbook(wb)
 
