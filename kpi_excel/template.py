@@ -17,7 +17,7 @@ import xlsxwriter
 from . import describe as D
 from .errors import UsageError
 from .periods import Period
-from .rulebook import Rule, Rulebook
+from .rulebook import Rulebook
 from .schema import BRANCH_CODE_RE, DATA_SHEET, INFO_SHEET, Field
 from .write.atomic import write_atomic
 from .write.safe import SafeSheet, cell_text, cut_utf16, file_component, write_text
@@ -40,18 +40,6 @@ def template_fields(period: Period, rules: Rulebook) -> list[Field]:
 
 def _roles_text(rules: Rulebook, roles: list[str]) -> str:
     return "、".join(label for r in roles for label in rules.roles[r].labels)
-
-
-def _merged(by_role: dict[str, Rule]) -> list[tuple[Rule, list[str]]]:
-    """Roles that share one rule, together (the rulebook repeats a rule per role via anchors)."""
-    merged: list[tuple[Rule, list[str]]] = []
-    for role, rule in by_role.items():
-        same = next((m for m in merged if m[0] == rule), None)
-        if same:
-            same[1].append(role)
-        else:
-            merged.append((rule, [role]))
-    return merged
 
 
 def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
@@ -99,7 +87,7 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
     scoring = [
         f"{item.label}({item.article}),{_roles_text(rules, roles)}:{D.rule_text(rule, rules, len(rules.months[period.kind]))}。"
         for item in rules.items
-        for rule, roles in _merged(item.by_role)
+        for rule, roles in D.merged_rules(item.by_role)
     ]
     scoring += [
         f"每项得分四舍五入保留{rules.decimals}位小数;综合得分 = 各项得分之和 − 行为规范扣分。",
