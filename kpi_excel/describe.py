@@ -222,7 +222,13 @@ def formula_of(element: object) -> Formula | None:
 def formula_labels(rules: Rulebook) -> dict[str, str]:
     """key -> Chinese name of every figure a formula may read."""
     keys = [*rules.contract.keys, *(d.key for d in rules.derived), *(i.key for i in rules.items)]
-    return {k: label(k, rules) for k in [*keys, *SCORE_KEYS]}
+    out = {k: label(k, rules) for k in [*keys, *SCORE_KEYS]}
+    out |= {k: p.label for k, p in rules.parameters.items()}
+    return out | GROUP_LABELS
+
+
+# The columns a peer aggregate may group by, as a sentence names them.
+GROUP_LABELS = {"branch_code": "机构号", "role": "岗位", "group": "组别"}
 
 
 def formula_text(element: object, rules: Rulebook) -> str:
@@ -241,8 +247,10 @@ def derived_text(d: Derived, rules: Rulebook) -> str:
         text = f"{d.label} = {a} ÷ {b}"
     elif d.kind == "growth":
         text = f"{d.label} = ({a} − {b}) ÷ {b}"
+    elif d.kind == "period_sum":
+        return f"{d.label} = 本年度各期{label(d.a, rules)}合计(仅在年度考核时计算,缺少任一期的结果则不计算)"
     else:
-        return f"{d.label} = {formula_text(d, rules) or '(见规则文件)'}"
+        return f"{d.label} = {formula_text(d, rules)}"
     if d.kind != "difference" and d.when_zero == "reject":
         others = [r for r in (d.roles or rules.roles) if r not in d.reject_roles]
         text += f";{b}为0时无法计算"

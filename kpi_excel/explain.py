@@ -255,7 +255,7 @@ def _labels(rules: Rulebook) -> dict[str, str]:
     out = {f.key: f.name for f in rules.contract.fields}
     out |= {k: p.label for k, p in rules.parameters.items()}
     out |= {d.key: d.label for d in rules.derived} | {i.key: i.label for i in rules.items}
-    return out | {"business_score": "业务得分"}
+    return out | {"business_score": "业务得分"} | D.GROUP_LABELS
 
 
 def formula_texts(

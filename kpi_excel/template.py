@@ -89,10 +89,14 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
         for item in rules.items
         for rule, roles in D.merged_rules(item.by_role)
     ]
-    scoring += [
-        f"每项得分四舍五入保留{rules.decimals}位小数;综合得分 = 各项得分之和 − 行为规范扣分。",
-        f"案件事故损失及罚款按{D.const(rules.income_share * 100)}%扣减收入。",
-    ]
+    formulas = [d for d in rules.derived if d.formula is not None or d.kind == "period_sum"]
+    scoring += [f"{D.derived_text(d, rules)}({d.article})。" for d in formulas]
+    if rules.items:
+        scoring.append(f"{D.rounding_text(rules)};{D.total_text(rules)}。")
+    else:
+        scoring.append(f"按{rules.total.label}排名。")
+    if rules.income_input:
+        scoring.append(f"{D.income_text(rules)}。")
     for g, rows in rules.grades.items():
         edges = ";".join(
             f"{D.grade_text(rules, g, i)}为{grade}" for i, (grade, _, _) in enumerate(rows)
@@ -107,11 +111,10 @@ def guide_lines(period: Period, rules: Rulebook) -> list[tuple[str, str]]:
             f"{rules.outcomes[flag.action]};{when}。[{flag.code}]"
         )
     lines = [("title", f"客户经理考核数据填报模板({period.code})  模板版本 {TEMPLATE_VERSION}")]
-    for head, body in (
-        ("一、填报方法", fill),
-        ("二、计分规则摘要(以本行规则文件为准)", scoring),
-        ("三、第十四条处理规定", flags),
-    ):
+    sections = [("一、填报方法", fill), ("二、计分规则摘要(以本行规则文件为准)", scoring)]
+    if flags:
+        sections.append(("三、第十四条处理规定", flags))
+    for head, body in sections:
         lines.append(("head", head))
         lines += [("text", f"{i}. {text}") for i, text in enumerate(body, start=1)]
     return lines
