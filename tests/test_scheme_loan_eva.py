@@ -148,3 +148,16 @@ def test_twelve_months_and_the_fy_run_give_the_settlement(year) -> None:
     # P3 had no row in May: 11 months of 2300.25 paid
     assert got["P3"]["paid_months"] == "25302.75"
     assert got["P3"]["settlement"] == "-23002.50"  # paid more than the year's pay: recovered
+
+
+def test_the_schemes_template_states_its_own_rules(tmp_path: Path) -> None:
+    path = tmp_path / "t.xlsx"
+    res = CliRunner().invoke(main, ["template", "2026M07", "--rules", "loan-eva", "-o", str(path)])
+    assert res.exit_code == 0, res.output
+    guide = "\n".join(
+        str(r[0]) for r in openpyxl.load_workbook(path)["说明"].iter_rows(values_only=True) if r[0]
+    )
+    assert "日均存贷比 = 日均存款余额/日均贷款余额" in guide
+    assert "同类客户经理平均日均存贷比 = 日均存贷比的同机构号平均值" in guide
+    assert "×存量资产EVA计提比例" in guide and "按总绩效排名" in guide
+    assert "第十四条" not in guide and "行为规范扣分" not in guide
