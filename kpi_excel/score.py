@@ -245,7 +245,11 @@ def score(df: pd.DataFrame, rules: Rulebook, period: Period, fig: Figures) -> pd
         total = business - fig[rules.total.deduction or ""]
     fig["total"] = total
     total_decimals = rules.total_decimals
-    df["total_units"] = total.round_units(total_decimals)
+    units = total.round_units(total_decimals)
+    if total.na.any():  # a blank total (a formula over a blank figure) is neither 0 nor ranked
+        units = pd.array(units, dtype="Int64")
+        units[total.na] = pd.NA
+    df["total_units"] = units
     df["total"] = total.floats()
     df["grade"], df[GRADE_ROW] = grade(df, rules, total)
     for column, keys in (("rank_branch", ["branch_code", "group"]), ("rank_bank", ["group"])):

@@ -147,3 +147,22 @@ def test_the_library_scores_the_scheme_the_same() -> None:
     results = scored.results.set_index("emp_id")
     for emp, (_, expected) in CASES.items():
         assert [results.at[emp, c] for c in COLUMNS] == expected, emp
+
+
+def test_a_blank_total_is_not_ranked(tmp_path: Path) -> None:
+    """A formula total can be blank for a row (here: a division by a 0); that row gets no
+    rank, and the others are ranked among themselves."""
+    from kpi_excel.rulebook import shipped_rulebooks
+
+    text = shipped_rulebooks()["mgmt-monthly"].read_text(encoding="utf-8")
+    old = 'formula: "business_score - risk_overflow + adjust"'
+    assert old in text
+    path = tmp_path / "blank-total.yaml"
+    path.write_text(text.replace(old, 'formula: "business_score * returned / submitted"'), "utf-8")
+    frame = pd.DataFrame(_rows())  # M4 has 授信报批笔数 0
+    scored = kpi_excel.score(
+        frame, "2026M07", str(path), branch_code="B001", branch_name="城东支行"
+    )
+    got = scored.results.set_index("emp_id")
+    assert (got.at["M4", "total"], got.at["M4", "rank_branch"]) == ("", "")
+    assert [got.at[e, "rank_branch"] for e in ("M1", "M2", "M3")] == ["1", "2", "3"]
