@@ -29,6 +29,18 @@ def _ints(values: Any, n: int) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=n)
 
 
+def _int64(values: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(int64 copy, largest magnitude) of an object array of ints when every one fits in int64,
+    else None: the fast paths below use it and fall back to Python ints for the rest."""
+    if values.dtype.kind not in "iuO":  # a float array would be truncated silently
+        return None
+    try:
+        small = values.astype(np.int64)
+    except (OverflowError, TypeError):
+        return None
+    return small, int(np.abs(small).max()) if len(small) else 0
+
+
 def decimal_ratio(value: Scalar) -> tuple[int, int]:
     """(numerator, denominator) of an exact decimal or fraction."""
     if isinstance(value, Fraction):
@@ -296,6 +308,10 @@ class Q:
         """Half away from zero to `decimals` places (Excel's ROUND, 四舍五入), as a count of
         10**-decimals units (0 where blank): int64 when every count fits, else Python ints."""
         scale = 10**decimals
+        n, d = _int64(self.n), _int64(self.d)
+        if n is not None and d is not None and 2 * n[1] * scale + d[1] < 2**63:
+            mag = (2 * np.abs(n[0]) * scale + d[0]) // (2 * d[0])  # the same, in int64
+            return np.where(self.na, 0, np.where(n[0] < 0, -mag, mag))
         mag = (2 * np.abs(self.n) * scale + self.d) // (2 * self.d)
         units = np.where((self.n < 0).astype(bool), -mag, mag)
         units = np.where(self.na, 0, units).astype(object)
@@ -316,7 +332,10 @@ class Q:
         where blank."""
         out = np.full(len(self), np.nan)
         ok = np.flatnonzero(~self.na)
-        if len(ok):
+        n, d = _int64(self.n[ok]), _int64(self.d[ok])
+        if n is not None and d is not None and max(n[1], d[1]) <= 2**53:
+            out[ok] = n[0].astype(float) / d[0].astype(float)  # both exact: IEEE rounds once
+        elif len(ok):
             out[ok] = np.fromiter(
                 map(_to_float, self.n[ok].tolist(), self.d[ok].tolist()), float, len(ok)
             )
@@ -351,4 +370,8 @@ _OPS = {
 
 def units_to_floats(units: np.ndarray, decimals: int, na: np.ndarray | None = None) -> np.ndarray:
     """Counts of 10**-decimals units as the nearest doubles (NaN where `na`)."""
+    small = _int64(np.asarray(units))
+    if small is not None and small[1] <= 2**53 and 10**decimals <= 2**53:
+        out = small[0] / float(10**decimals)  # both exact: IEEE rounds once
+        return out if na is None else np.where(na, np.nan, out)
     return Q.from_units(units, decimals, na).floats()

@@ -149,6 +149,15 @@ def _keywords(node, found: set[str]) -> set[str]:
     return found
 
 
+def test_the_shipped_schema_is_a_valid_json_schema() -> None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    Draft202012Validator.check_schema(schema())  # raises SchemaError when it is not
+    with pytest.raises(SchemaError):
+        Draft202012Validator.check_schema({**schema(), "type": "mapping"})
+
+
 def test_every_schema_keyword_has_a_chinese_message() -> None:
     used = _keywords(schema(), set())
     assert used - STRUCTURAL_KEYWORDS - set(_MESSAGES) == set()
