@@ -270,7 +270,7 @@ def _roster_rows(path: Path) -> list[list[Any]]:
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # any openpyxl failure means the file cannot be used
-            raise UsageError(f"名单文件 {path.name} 无法读取:{exc}") from None
+            raise UsageError(f"花名册 {path.name} 无法读取:{exc}") from None
         try:
             return [list(row) for row in wb.worksheets[0].iter_rows(values_only=True)]
         finally:
@@ -278,13 +278,13 @@ def _roster_rows(path: Path) -> list[list[Any]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"名单文件 {path} 无法读取:{exc.strerror or exc}") from None
+        raise UsageError(f"花名册 {path} 无法读取:{exc.strerror or exc}") from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return list(csv.reader(io.StringIO(data.decode(encoding), newline="")))
         except UnicodeDecodeError:
             continue
-    raise UsageError(f"名单文件 {path.name} 编码无法识别,请另存为 UTF-8 或 GBK 编码的 CSV")
+    raise UsageError(f"花名册 {path.name} 编码无法识别,请另存为 UTF-8 或 GBK 编码的 CSV")
 
 
 def read_roster(path: Path) -> list[dict]:
@@ -299,7 +299,7 @@ def read_roster(path: Path) -> list[dict]:
     for label, key in ROSTER_COLUMNS.items():
         if label not in header:
             need = "、".join(ROSTER_COLUMNS)
-            raise UsageError(f"名单文件 {path.name} 缺少列「{label}」(需要:{need})")
+            raise UsageError(f"花名册 {path.name} 缺少列「{label}」(需要:{need})")
         index[key] = header.index(label)
     out = []
     for n, row in enumerate(rows[1:], start=2):
@@ -307,10 +307,10 @@ def read_roster(path: Path) -> list[dict]:
         if not any(rec.values()):
             continue
         if not rec["emp_id"] or not rec["name"]:
-            raise UsageError(f"名单文件 {path.name} 第{n}行员工编号或姓名为空")
+            raise UsageError(f"花名册 {path.name} 第{n}行员工编号或姓名为空")
         if not BRANCH_CODE_RE.match(rec["branch_code"]):
             code = rec["branch_code"]
-            raise UsageError(f"名单文件 {path.name} 第{n}行机构号「{code}」应为字母、数字、-、_")
+            raise UsageError(f"花名册 {path.name} 第{n}行机构号「{code}」应为字母、数字、-、_")
         out.append(rec)
     return out
 
@@ -326,11 +326,11 @@ def build_templates_from_roster(
     for rec in rows:
         if rec["role"] not in accepted:
             raise UsageError(
-                f"名单文件 {Path(roster).name} 中 {rec['name']}({rec['emp_id']})的岗位「{rec['role']}」"
+                f"花名册 {Path(roster).name} 中 {rec['name']}({rec['emp_id']})的岗位「{rec['role']}」"
                 f"不是考核岗位,应为:{'、'.join(accepted)}"
             )
         if rec["emp_id"] in seen:
-            raise UsageError(f"名单文件 {Path(roster).name} 中员工编号「{rec['emp_id']}」重复")
+            raise UsageError(f"花名册 {Path(roster).name} 中员工编号「{rec['emp_id']}」重复")
         seen.add(rec["emp_id"])
         branches.setdefault(rec["branch_code"], []).append(rec)
     written = []

@@ -16,3 +16,22 @@ def test_readme_test_command_matches_ci() -> None:
     ci = (root / ".ci" / "run").read_text(encoding="utf-8")
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "python -m pytest" in ci and "pip install -e '.[test]' && python -m pytest" in readme
+
+
+def test_clerks_guide_explains_every_kind_of_problem() -> None:
+    """docs/使用说明.md has a line for each problem code a clerk can meet in report.html."""
+    from pathlib import Path
+
+    from kpi_excel import problems
+
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "使用说明.md").read_text("utf-8")
+    codes = [v.code for v in vars(problems).values() if isinstance(v, problems.ProblemType)]
+    assert len(codes) >= 30
+    assert [c for c in codes if f"`{c}`" not in guide] == []
+
+
+def test_readme_points_clerks_to_the_chinese_guide_first() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    assert "docs/使用说明.md" in "\n".join(readme.splitlines()[:6])
