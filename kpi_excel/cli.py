@@ -341,16 +341,20 @@ def _open_ledger(output: Path, ledger_path: Path | None):
 @handle_errors
 def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
     """列出某员工在各考核期的当前结果(综合得分、等级、结论、预警)。"""
+    from .history import flags_in_words, run_rulebook
+
     with _open_ledger(output, ledger_path) as ledger:
         rows = ledger.history(emp_id)
+        runs = {r["run"]: run_rulebook(ledger, r["run"]) for r in rows if r["flags"]}
     if not rows:
         raise NotFound(f"台账中没有员工编号「{emp_id}」的考核记录")
     click.echo(f"员工 {emp_id} {rows[-1]['name']}")
     click.echo("考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理")
     for r in rows:
         status = "已计分" if r["status"] == "scored" else "未计分"
+        flags = flags_in_words(r["flags"], runs.get(r["run"]))
         click.echo(
-            f"{r['period']}\t{r['branch_code']}\t{status}\t{r['total']}\t{r['grade']}\t{r['outcome']}\t{r['flags']}"
+            f"{r['period']}\t{r['branch_code']}\t{status}\t{r['total']}\t{r['grade']}\t{r['outcome']}\t{flags}"
         )
 
 
@@ -371,10 +375,8 @@ def explain(
     year: int | None,
 ) -> None:
     """逐项说明某员工某考核期的得分是如何算出的(--rules 指定方案,默认 main)。"""
-    import tempfile
-
     from .explain import explain_person
-    from .rulebook import load_rulebook as load
+    from .history import flags_in_words, run_rulebook
 
     # The run's own rulebook says which periods exist; until it is found, the period is
     # only split into year and code to look the run up.
@@ -389,14 +391,7 @@ def explain(
         person = ledger.people_of(current.id, [emp_id]).get(emp_id)
         if person is None:
             raise NotFound(f"考核期 {code} 中没有员工编号「{emp_id}」")
-        text = ledger.rulebook_text(current.id)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "rulebook.yaml"
-        path.write_text(text, encoding="utf-8")
-        try:
-            rules = load(path)  # the rulebook of that run, not today's
-        except RulebookError:
-            rules = None  # written by an earlier kpi-excel in a format this one does not read
+        rules = run_rulebook(ledger, current.id)  # the rulebook of that run, not today's
     row = {**person["inputs"], **person["results"]}
     click.echo(
         f"{code} {row.get('branch_name', '')} {emp_id} {row.get('name', '')}(运行 {current.run_id})"
@@ -409,6 +404,7 @@ def explain(
         click.echo(
             "说明: 该运行由较早版本的 kpi-excel 完成,台账中没有逐项计分说明,以下为当时的结果"
         )
+        row["flags"] = flags_in_words(str(row.get("flags") or ""), rules)
         for label, key in (("综合得分", "total"), ("考核等级", "grade"), ("预警与处理", "flags"),
                            ("考核结论", "outcome"), ("建议职级", "recommended_level")):  # fmt: skip
             click.echo(f"{label}: {row.get(key, '')}")

@@ -9,6 +9,7 @@ exclude it.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -114,15 +115,41 @@ def condition(cond: dict[str, Any], rules: Rulebook) -> str:
     return comparison(cond["field"], cond["op"], cond["value"], rules, cond.get("of"))
 
 
+_MONTH_BOUND = {"<": "低于", "<=": "不高于", ">": "高于", ">=": "不低于", "==": "等于"}
+
+
+def monthly_name(prefix: str, rules: Rulebook) -> str:
+    """The name of a monthly field without its month and unit: 存款日均 for deposit_m
+    (label `{m}月存款日均(万元)`)."""
+    node = rules.raw.get("fields", {}).get(prefix)
+    if not isinstance(node, dict) or "label" not in node:
+        return prefix
+    return re.sub(r"\{m\}月?", "", str(node["label"])).split("(")[0]
+
+
+def flag_name(flag: Flag) -> str:
+    """A flag as a person reads it: its Chinese name with its code beside it,
+    存款日均连续低于基数(A14-2-DEPOSIT3M)."""
+    return f"{flag.label}({flag.code})"
+
+
+def flag_consequence(flag: Flag, rules: Rulebook, warns: bool) -> str:
+    """What a raised flag means: its action (降级), or, raised only as a warning this period
+    (`?` in results.csv), 年度考核时将降级(本期仅预警)."""
+    action = rules.outcomes[flag.action]
+    if warns:
+        return f"年度考核时将{action}(本期仅{rules.outcomes['warning']})"
+    return action
+
+
 def flag_text(flag: Flag, rules: Rulebook) -> str:
     """What raises the flag, in words, from its parameters."""
     if flag.kind == "condition":
         return condition(flag.condition or {}, rules)
     p = flag.params
     if flag.kind == "consecutive_months":
-        month = rules.contract.by_key.get(f"{p['field']}1")
-        what = month.label.split("(")[0][2:] if month else p["field"]
-        bound = "低于" if p["op"] == "<" else "不高于"
+        what = monthly_name(p["field"], rules)
+        bound = _MONTH_BOUND[p["op"]]
         return (
             f"连续{p['months']}个月{what}{bound}{label(p['of'], rules)}的{const(p['ratio'] * 100)}%"
         )

@@ -12,6 +12,7 @@ one stored results row, for `kpi-excel explain`.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -25,8 +26,8 @@ from .flags import MonthFigure, flag_warns, raised_flags
 from .formula import Formula
 from .formula_ast import Aggregate
 from .numbers import fmt_number
-from .periods import Period, parse_period
-from .rulebook import Item, Rule, Rulebook
+from .periods import Period, parse_period, previous_period
+from .rulebook import Flag, Item, Rule, Rulebook
 from .score import (
     BAND,
     CAPPED,
@@ -330,35 +331,97 @@ def _grade(f: _Frame, total_text: np.ndarray) -> np.ndarray:
 
 
 _SYMBOL = {"<": "<", "<=": "≤", ">": ">", ">=": "≥", "==": "="}
+AMOUNT_PLACES = 2  # a month's amount and threshold are shown with at least these decimals
 
 
-def _month_text(months: tuple[MonthFigure, ...], this_period: str, unit: str, op: str) -> str:
-    """The months that raised a consecutive-months flag (2026年7月812.4万元<900万元), and
-    where earlier months came from."""
-    shown = []
-    for m in months:
-        amount = fmt_number(m.amount) if m.amount is not None else ""
-        limit = fmt_number(m.threshold) if m.threshold is not None else ""
-        shown.append(f"{m.label}{amount}{unit}{_SYMBOL[op]}{limit}{unit}")
-    earlier = sorted({m.source for m in months if m.source and m.source != this_period})
-    text = "、".join(shown)
-    if earlier:
-        text += "(" + "、".join(m.label for m in months if m.source in earlier) + "取自"
-        text += "、".join(earlier) + ")"
-    return text
+def _at_least(value: float | None, places: int = AMOUNT_PLACES) -> str:
+    """A figure with at least `places` decimals and all of its own (812.40, 899.995): never
+    shown as a threshold it is not equal to."""
+    if value is None or value != value:
+        return "空白"
+    whole, _, part = fmt_number(value).partition(".")
+    return f"{whole}.{part.ljust(places, '0')}" if places else fmt_number(value)
 
 
-def _flags(f: _Frame) -> np.ndarray:
-    """Every raised flag's sentence, one line each in code order, for every row."""
+def _month_text(
+    months: tuple[MonthFigure, ...], flag: Flag, rules: Rulebook, period: Period
+) -> str:
+    """The months that raised a consecutive-months flag, each with its amount and the share of
+    its base it was compared with, then how each threshold was made and where earlier months
+    came from: `存款日均(万元):5月 812.40 < 900.00, 6月 …(900.00为基数存款日均1000.00的90%;
+    5月、6月取自2026Q2)`."""
+    p = flag.params
+    year = f"{period.year}年"
+
+    def name(m: MonthFigure) -> str:  # 7月 in the period's year, 2025年12月 before it
+        return m.label[len(year) :] if m.label.startswith(year) else m.label
+
+    symbol = _SYMBOL[p["op"]]
+    shown = ", ".join(
+        f"{name(m)} {_at_least(m.amount)} {symbol} {_at_least(m.threshold)}" for m in months
+    )
+    share, of = f"{D.const(p['ratio'] * 100)}%", D.label(p["of"], rules)
+    made = list(dict.fromkeys((m.threshold, m.base, m.source) for m in months))
+    several = len({(t, b) for t, b, _ in made}) > 1
+    notes = list(
+        dict.fromkeys(
+            f"{_at_least(t)}为{source if several else ''}{of}"
+            f"{'' if b is None else _at_least(b)}的{share}"
+            for t, b, source in made
+        )
+    )
+    earlier = dict.fromkeys(m.source for m in months if m.source and m.source != period.code)
+    for source in earlier:
+        names = "、".join(name(m) for m in months if m.source == source)
+        notes.append(f"{names}取自{source}")
+    unit = D.unit(p["of"], rules)
+    what = D.monthly_name(p["field"], rules) + (f"({unit})" if unit else "")
+    return f"{what}:{shown}(" + ";".join(notes) + ")"
+
+
+def _raised_mask(values: np.ndarray) -> np.ndarray:
+    """Where a flag column holds True (blank, NaN and None: not raised)."""
+    return pd.Series(values, dtype=object).fillna(False).to_numpy(dtype=bool)
+
+
+def _repeat_text(f: _Frame, flag: Flag) -> np.ndarray:
+    """A repeat flag's own figures: the flags it repeats that this year's run decided, and the
+    previous year's run that decided one of them too."""
     rules = f.rules
-    lines = [[] for _ in range(f.n)]
+    repeated = [rules.flag(c) for c in flag.params["of"] if any(x.code == c for x in rules.flags)]
+    names = np.full(f.n, "", dtype=object)
+    for other in repeated:
+        hit = _raised_mask(f.objects(f"flag:{other.code}"))
+        name = D.flag_name(other)
+        names[hit] = np.where(names[hit] == "", name, names[hit] + "、" + name)
+    word = rules.outcomes[repeated[0].action] if repeated else ""
+    before = previous_period(f.period, rules.calendar).code
+    return _strs(f"本年度因{n}被认定{word},上年度({before})亦然" for n in names.tolist())
+
+
+@dataclass
+class RaisedFlag:
+    """The people of a frame who raised one flag: their positions, each one's own figures (''
+    where the flag has none to show) and whether the flag is only a warning this period."""
+
+    flag: Flag
+    at: np.ndarray
+    figures: np.ndarray
+    warns: bool
+
+    def consequence(self, rules: Rulebook) -> str:
+        return D.flag_consequence(self.flag, rules, self.warns)
+
+
+def _raised(f: _Frame) -> list[RaisedFlag]:
+    rules = f.rules
+    out = []
     for flag in raised_flags(rules, f.df):
-        hit = f.objects(f"flag:{flag.code}")
-        hit = np.fromiter((bool(v) and v == v for v in hit), bool, f.n)
+        hit = _raised_mask(f.objects(f"flag:{flag.code}"))
         if not hit.any():
             continue
         at, sub = np.flatnonzero(hit), f.subset(hit)
-        text = np.full(len(at), f"{D.flag_text(flag, rules)}({flag.article})", dtype=object)
+        figures = np.full(len(at), "", dtype=object)
         keys = [(k, b) for k, b in dict.fromkeys(_fields(flag.condition or {})) if k in f.df]
         if keys:
             edges = _edges(flag.condition or {})
@@ -366,20 +429,37 @@ def _flags(f: _Frame) -> np.ndarray:
                 D.label(k, rules) + ("为" if b else "") + sub.value(k, b, edges.get(k, ()))
                 for k, b in keys
             ]
-            text = text + ",本人" + _strs(map("、".join, zip(*parts, strict=True)))
-        if flag.kind == "consecutive_months":
+            figures = _strs(map("、".join, zip(*parts, strict=True)))
+        elif flag.kind == "consecutive_months":
             months = sub.objects(f"flag_months:{flag.code}")
-            unit = D.unit(flag.params["of"], rules)
-            text = text + _strs(
-                ",本人" + _month_text(tuple(m), f.period.code, unit, flag.params["op"]) if m else ""
-                for m in months
+            figures = _strs(
+                _month_text(tuple(m), flag, rules, f.period) if m else "" for m in months
             )
-        action = rules.outcomes[flag.action]
-        if flag_warns(flag, f.period):
-            text = text + f":{rules.outcomes['warning']},如年度考核仍如此将{action}"
-        else:
-            text = text + f":{action}"
-        for i, line in zip(at.tolist(), text.tolist(), strict=True):
+        elif flag.kind == "repeat":
+            figures = _repeat_text(sub, flag)
+        out.append(RaisedFlag(flag, at, figures, flag_warns(flag, f.period)))
+    return out
+
+
+def raised_flag_rows(people: pd.DataFrame, rules: Rulebook, period: Period) -> list[RaisedFlag]:
+    """Every flag raised in `people` (code order) with who raised it and their own figures, as
+    the explanations, the branch workbook and the summary show them."""
+    return _raised(_Frame(people, rules, period))
+
+
+def _flag_lines(f: _Frame) -> np.ndarray:
+    """Every raised flag's sentence, one line each in code order, for every row: its name and
+    code, what raises it (article), the person's own figures, what it means this period:
+    `客户经理综合得分未达标(A14-2-SCORE85):综合得分85分(含)以下(第十四条第(二)款第3项),
+    本人综合得分76.00分;年度考核时将降级(本期仅预警)`."""
+    rules = f.rules
+    lines: list[list[str]] = [[] for _ in range(f.n)]
+    for r in _raised(f):
+        flag = r.flag
+        head = f"{D.flag_name(flag)}:{D.flag_text(flag, rules)}({flag.article})"
+        own = np.where(r.figures == "", "", ",本人" + r.figures)
+        text = head + own + ";" + r.consequence(rules)
+        for i, line in zip(r.at.tolist(), text.tolist(), strict=True):
             lines[i].append(line)
     return _strs(map("\n".join, lines))
 
@@ -404,19 +484,10 @@ def _fields(cond: dict[str, Any]) -> list[tuple[str, bool]]:
 
 
 def flags_text(people: pd.DataFrame, rules: Rulebook, period: Period) -> np.ndarray:
-    """Each raised flag in plain Chinese with its article and what it means this period, one
-    per line (the 预警与处理 column of 考核结果 and the summary)."""
-    text = np.full(len(people), "", dtype=object)
-    actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
-    for flag in raised_flags(rules, people):
-        if flag_warns(flag, period):
-            what = f"{rules.outcomes['warning']}:年度将{actions[flag.action]}"
-        else:
-            what = actions[flag.action]
-        line = f"{D.flag_text(flag, rules)}({flag.article},{what})"
-        hit = people[f"flag:{flag.code}"].fillna(False).to_numpy(dtype=bool)
-        text[hit] = np.where(text[hit] == "", line, text[hit] + "\n" + line)
-    return text
+    """Each raised flag in plain Chinese with the person's own figures, its article and what it
+    means this period, one per line (the 预警与处理 column of 考核结果 and the summary): the
+    flag lines of the explanation."""
+    return _flag_lines(_Frame(people, rules, period))
 
 
 def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataFrame:
@@ -481,7 +552,7 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
             + f"{u},从收入中扣减({rules.income_article})"
         )  # fmt: skip
     out["income"] = column(income)
-    out["flags"] = column(_flags(f), object)
+    out["flags"] = column(_flag_lines(f), object)
     out["outcome"] = column(
         [
             f"{o},建议职级:{lv}" if o and lv else o

@@ -5,7 +5,8 @@ decided with the exact figures of the scorer. An annual flag decides only in an 
 quarter it is raised as a warning (`flag_warns`). These columns are the flags as data: the
 export's code list, the ledger's decided codes, the summary and the explanations are all
 rendered from them. A flag over consecutive months also leaves, per person, the months that
-raised it (`flag_months:<code>`: (month, amount, threshold, source period) tuples).
+raised it (`flag_months:<code>`: MonthFigure tuples: month, amount, threshold, source period,
+base).
 History (months of earlier periods, the previous FY's decisions) comes in as optional frames
 from the ledger; without it, the parts that need it are not judged and the explanation says so.
 """
@@ -29,13 +30,16 @@ WARNING_MARK = "?"  # CONTRACT.md: a code raised as a warning is written with `?
 @dataclass
 class MonthFigure:
     """One calendar month of a consecutive-months flag: its amount, the threshold it is
-    compared with, whether it is below, and the period whose run it comes from."""
+    compared with, whether it is below, the period whose run it comes from and the figure the
+    threshold is a share of (the base reported with that run; None in ledgers written before
+    it was kept)."""
 
     label: str  # 2026年7月
     amount: float | None
     threshold: float | None
     below: bool | None
     source: str  # the period code, e.g. 2026Q2
+    base: float | None = None
 
 
 @dataclass
@@ -83,7 +87,8 @@ def _consecutive(
     p = flag.params
     need = int(p["months"])
     n = len(df)
-    threshold = fig[p["of"]] * p["ratio"]
+    base = fig[p["of"]]
+    threshold = base * p["ratio"]
     run = np.zeros(n, dtype=np.int64)
     hit = np.zeros(n, dtype=bool)
     emp = df["emp_id"].to_numpy(dtype=object)
@@ -110,7 +115,7 @@ def _consecutive(
     found = np.full(n, None, dtype=object)
     at = np.flatnonzero(hit)
     if len(at):
-        limit = threshold.take(at).floats()
+        limit, bases = threshold.take(at).floats(), base.take(at).floats()
         amounts = {m: values[m].take(at).floats() for m in months}
         below = {m: values[m].take(at).cmp(p["op"], threshold.take(at)) for m in months}
         for k, i in enumerate(at.tolist()):
@@ -124,6 +129,7 @@ def _consecutive(
                         float(limit[k]),
                         bool(below[m][k]),
                         period.code,
+                        None if bases[k] != bases[k] else float(bases[k]),
                     )
                 )
             streak: list[MonthFigure] = []

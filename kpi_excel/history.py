@@ -4,17 +4,22 @@ A14-2-DEPOSIT3M counts months across the period boundary: the months just before
 come from the current runs of earlier periods, judged against the deposit base reported with
 them. A14-1-REPEAT needs the previous FY's decisions. Where an earlier period has no current
 run, nothing is guessed: the person's explanation says the cross-period part was not judged.
+
+For reading the ledger back (`kpi-excel history`, `explain`): the rulebook a run was scored
+with, and a run's flag codes in words.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from . import describe as D
+from .errors import RulebookError
 from .exact import Q
-from .flags import History, MonthFigure
+from .flags import WARNING_MARK, History, MonthFigure
 from .ledger import Ledger
 from .periods import Period, previous_period
-from .rulebook import Rulebook
+from .rulebook import Rulebook, load_rulebook
 
 
 def _months_before(period: Period, months: list[int], count: int) -> list[tuple[int, int]]:
@@ -105,6 +110,7 @@ def _deposit_months(
                     None if threshold.na[i] else float(limit[i]),
                     None if blank else bool(below[i]),
                     source_code,
+                    None if threshold.na[i] else bases[i],
                 )
             )
     history.months_before = seq
@@ -168,3 +174,35 @@ def _period_sum(
 
 def _join(a: str | None, b: str) -> str:
     return f"{a};{b}" if a else b
+
+
+def run_rulebook(ledger: Ledger, run: int) -> Rulebook | None:
+    """The rulebook a run was scored with (stored with it), or None when this kpi-excel cannot
+    read it (written by an earlier version in a format it no longer reads)."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rulebook.yaml"
+        path.write_text(ledger.rulebook_text(run), encoding="utf-8")
+        try:
+            return load_rulebook(path)
+        except RulebookError:
+            return None
+
+
+def flags_in_words(codes: str, rules: Rulebook | None) -> str:
+    """A results row's flag codes (`A14-3-CONDUCT;A14-1-SCORE?`, CONTRACT.md) as a person reads
+    them: each flag's Chinese name with its code beside it and what it means, a code marked
+    `?` in words: `行长综合得分未达标(A14-1-SCORE):年度考核时将降级(本期仅预警)`. A code the
+    rulebook does not know keeps its code, its mark in words."""
+    out = []
+    for code in filter(None, (c.strip() for c in (codes or "").split(";"))):
+        warns = code.endswith(WARNING_MARK)
+        bare = code.removesuffix(WARNING_MARK)
+        flag = next((f for f in rules.flags if f.code == bare), None) if rules else None
+        if flag is None or rules is None:
+            out.append(f"{bare}(本期仅预警)" if warns else bare)
+        else:
+            out.append(f"{D.flag_name(flag)}:{D.flag_consequence(flag, rules, warns)}")
+    return ";".join(out)

@@ -182,6 +182,19 @@ def _size(n: Any) -> str:
         return text_of(n)
 
 
+def _flags(result, rules: Rulebook) -> dict[str, Any]:
+    """How many flags were raised, and per flag (code order) its name, code, what it means
+    this period and how many people raised it."""
+    frame = flag_frame(result.people, rules, result.period)
+    keys = ["flag_label", "flag_code", "flag_action"]
+    counts = frame.groupby(keys, sort=False).size() if len(frame) else pd.Series(dtype=int)
+    rows = [
+        {"label": text_of(label), "code": text_of(code), "action": text_of(action), "count": n}
+        for (label, code, action), n in sorted(counts.items(), key=lambda kv: kv[0][1])
+    ]
+    return {"flag_count": len(frame), "flag_rows": rows}
+
+
 def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain values."""
     per_branch, bank = tallies(result.people, rules)
@@ -213,7 +226,7 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         "branches": per_branch,
         "grades": grade_names(rules),
         "outcomes": outcome_names(rules),
-        "flag_count": len(flag_frame(result.people, rules, result.period)),
+        **_flags(result, rules),
         "grade_chart": grade_chart(bank.grades),
         "average_chart": average_chart(per_branch, rules.total.label),
         "rules": {"name": rules.name, "path": str(rules.path), "sha256": rules.sha256},

@@ -221,6 +221,15 @@ def result_keys(rules: Rulebook) -> list[str]:
     ]
 
 
+SHEET_INPUT = ":input"  # `sheet: [<item>:input]`: the figures the item is scored on
+
+
+def _scored_on_one_figure(item: Item) -> bool:
+    """Whether each of an item's rules scores one input figure (`sheet` may then list
+    `<item>:input`, what the item is scored on per role: scored_on.py)."""
+    return bool(item.by_role) and all(r.kind != "formula" for r in item.by_role.values())
+
+
 def load_rulebook(path: Path | str | None = None) -> Rulebook:
     """Read and check a rulebook; raise RulebookError with one line per problem found."""
     path = rulebook_path(path)
@@ -335,6 +344,7 @@ class _Builder:
         if not self.p.found:  # lists naming what an earlier problem broke: noise
             rules.results.extend(self._listed(rules, "results", result_keys(rules)))
             sheet = [*result_keys(rules), "flags_text"]
+            sheet += [i.key + SHEET_INPUT for i in rules.items if _scored_on_one_figure(i)]
             rules.sheet.extend(self._listed(rules, "sheet", sheet))
         return rules
 
@@ -361,8 +371,21 @@ class _Builder:
     def _listed(self, rules: Rulebook, section: str, known: list[str]) -> list[str]:
         """The keys a list section (`results`, `sheet`) names, each one known."""
         out = []
+        formula_items = {
+            i.key + SHEET_INPUT: i for i in rules.items if not _scored_on_one_figure(i)
+        }
         for j, key in enumerate(self.raw.get(section, [])):
-            if self.known((section, j), key, "结果列", known):
+            if section == "sheet" and key == "flags":
+                self.p.add(
+                    (section, j), "「flags」是供其他系统读取的标志代码,考核结果请用 flags_text"
+                )
+            elif section == "sheet" and key in formula_items:
+                self.p.add(
+                    (section, j),
+                    f"计分项目「{formula_items[key].label}」按公式计分,没有单一的计分依据,"
+                    "请列出公式所用的字段或派生指标",
+                )
+            elif self.known((section, j), key, "结果列", known):
                 out.append(key)
         return out
 

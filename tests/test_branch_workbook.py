@@ -131,9 +131,10 @@ def test_explain_junior_capped_floored_and_pro_rata(scored, rules) -> None:
     assert text["综合得分"] == "业务得分78.00-行为规范扣分2分=76.00分"
     assert text["考核等级"] == ("综合得分76.00分,客户经理超过70分、85分(含)以下:基本合格(第十四条)")
     assert [s for item, s in lines if item == "预警与处理"] == [
-        "收贷收息率低于99%(第十四条第(二)款第2项),本人收贷收息率98.00%:降级",
-        "综合得分85分(含)以下(第十四条第(二)款第3项),本人综合得分76.00分:"
-        "预警,如年度考核仍如此将降级",
+        "收贷收息率未达标(A14-2-COLLECTION):收贷收息率低于99%(第十四条第(二)款第2项),"
+        "本人收贷收息率98.00%;降级",
+        "客户经理综合得分未达标(A14-2-SCORE85):综合得分85分(含)以下(第十四条第(二)款第3项),"
+        "本人综合得分76.00分;年度考核时将降级(本期仅预警)",
     ]
     assert text["考核结论"] == "降级,建议职级:业务代办员"
     # the scores explained are the scores given
@@ -197,7 +198,7 @@ def test_outcome_colours_and_data_bar(workbook) -> None:
     assert fills["H001"] in (None, "00000000")  # 正常: none
     kinds = [r.type for cf in ws.conditional_formatting for r in cf.rules]
     ranges = [str(cf.sqref) for cf in ws.conditional_formatting]
-    assert kinds == ["dataBar"] and ranges == ["O4:O8"]
+    assert kinds == ["dataBar"] and ranges == ["R4:R8"]
 
 
 def test_explain_sheet_has_every_item(workbook, scored, rules) -> None:

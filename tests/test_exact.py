@@ -171,6 +171,9 @@ def test_a_figure_is_never_shown_as_a_threshold_it_is_not(inbox) -> None:
     lines = [
         s for label, s in explain_person(people.iloc[0], rules, "2026Q3") if label == "预警与处理"
     ]
-    assert lines == ["收贷收息率低于99%(第十四条第(二)款第2项),本人收贷收息率98.996%:降级"]
+    assert lines == [
+        "收贷收息率未达标(A14-2-COLLECTION):收贷收息率低于99%(第十四条第(二)款第2项),"
+        "本人收贷收息率98.996%;降级"
+    ]
     text = dict(explain_person(people.iloc[0], rules, "2026Q3"))["收贷收息率"]
     assert text.startswith("收贷收息率98.996%,目标99.5%,每±0.1个百分点±2分:20-10.08=9.92分")

@@ -132,7 +132,15 @@ def test_flags_sheet(book):
     warned = {r["标志代码"]: r for r in rows if r["员工编号"] == "E10140"}
     assert set(warned) == {"A14-2-SCORE70", "A14-2-SCORE85"}
     assert warned["A14-2-SCORE70"]["类别"] == "预警"
-    assert warned["A14-2-SCORE70"]["处理"] == "预警:年度将解聘"
+    assert warned["A14-2-SCORE70"]["处理"] == "年度考核时将解聘(本期仅预警)"
+    # the flag's name beside its code, what raises it, the person's own figure
+    total = f"{warned['A14-2-SCORE70']['综合得分']:.2f}"
+    assert (
+        warned["A14-2-SCORE70"]["情形"],
+        warned["A14-2-SCORE70"]["认定条件"],
+        warned["A14-2-SCORE70"]["本人数据"],
+    ) == ("客户经理综合得分过低", "综合得分70分(含)以下", f"综合得分{total}分")
+    assert _headers(ws).index("标志代码") == _headers(ws).index("情形") + 1
 
 
 def test_branch_sheet(book):

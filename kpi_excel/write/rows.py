@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import describe as D
 from ..explain import explain_frame
 from ..periods import Period
 from ..rulebook import Rulebook
+from ..scored_on import figure_roles, input_entry, scored_on, scored_on_values, unused_by_role
 from .fastsheet import cell_numbers, cell_texts
 
 # The 考核结果 sheet: identity columns, the rulebook's `sheet` figures, then why not scored.
@@ -37,11 +39,20 @@ _OUTCOMES = {  # key -> (header, kind, width)
 
 def result_columns(rules: Rulebook) -> list[tuple[str, str, str, float]]:
     """(column key in the people table, Chinese header, kind, width) of the 考核结果 sheet:
-    the figures the rulebook's `sheet` lists, their headers from their labels."""
+    the figures the rulebook's `sheet` lists, their headers from their labels; an entry
+    `<item>:input` gives a column per figure the item is scored on (scored_on.py)."""
     out = list(_IDENTITY)
     derived = {d.key: d for d in rules.derived}
     items = {i.key: i for i in rules.items}
+    inputs = {input_entry(i): i for i in rules.items}
     for key in rules.sheet:
+        if key in inputs:
+            for c in scored_on(inputs[key]):
+                ratio = c.percent or (c.rule.kind != "linear" and D.is_ratio(c.rule.input, rules))
+                field = rules.contract.by_key.get(c.rule.input)
+                kind = "pct" if ratio else "int" if field is not None and field.whole else "number"
+                out.append((c.key, c.label, kind, 7.5))
+            continue
         if key in _OUTCOMES:
             header, kind, width = _OUTCOMES[key]
         elif key in derived:
@@ -54,10 +65,14 @@ def result_columns(rules: Rulebook) -> list[tuple[str, str, str, float]]:
             header, kind, width = rules.total.label, "score", 9
         elif key == "business_score":
             header, kind, width = "业务得分", "score", 6.5
+        elif key == "income_deduction":
+            unit = D.unit(rules.income_input, rules)
+            header, kind, width = "扣减收入" + (f"({unit})" if unit else ""), "number", 7
         else:  # an input field
             f = rules.contract.by_key[key]
             money = f.show == "money" or bool(f.decimals)
-            header, kind, width = f.name, "score" if money else "number", 6.5
+            kind = "score" if money else "int" if f.whole else "number"
+            header, width = f.name, 6.5
         out.append((key, header, kind, width))
     return [*out, ("errors", "未计分原因", "text", 24)]
 
@@ -119,6 +134,16 @@ class SheetRows:
         )
 
 
+def _scored_on_columns(rows: pd.DataFrame, rules: Rulebook) -> dict[str, np.ndarray]:
+    """The values of the `<item>:input` columns of 考核结果, by column key."""
+    out = {}
+    for item in rules.items:
+        if input_entry(item) in rules.sheet:
+            for c in scored_on(item):
+                out[c.key] = scored_on_values(rows, c)
+    return out
+
+
 def sheet_order(people: pd.DataFrame, rules: Rulebook, by_file: bool = True) -> np.ndarray:
     """Positions of `people` in sheet order: by file (first seen first), then the scored by
     group (rulebook order) and rank, then the refused; ties in the order of the input rows."""
@@ -148,16 +173,16 @@ def prepare(
     n = len(rows)
     refused = rows["refused"].to_numpy(dtype=bool) if n else np.zeros(0, dtype=bool)
     cells: dict[str, list] = {}
+    scored = _scored_on_columns(rows, rules)
+    readers = figure_roles(rules)
     for key, _, kind, _ in result_columns(rules):
         column = rows[key] if key in rows else pd.Series([None] * n, index=rows.index, dtype=object)
         if kind == "text":
-            values = cell_texts(column)
-            if key == "flags_text":
-                values = [v.replace(";", "\n") for v in values]  # one flag a line
-            cells[key] = values
+            cells[key] = cell_texts(column)  # flags_text: one flag a line already
         else:
-            numbers = np.asarray(cell_numbers(column), dtype=float)
+            numbers = scored[key] if key in scored else np.asarray(cell_numbers(column), float)
             numbers[refused] = np.nan  # a refused person has no figures
+            numbers[unused_by_role(rows, key, readers)] = np.nan  # not what he is scored on
             cells[key] = numbers.tolist()
     explain = None
     if period is not None and n:

@@ -27,7 +27,8 @@ from xlsxwriter.exceptions import DuplicateWorksheetName
 
 from ..describe import flag_text
 from ..exact import Q
-from ..flags import flag_mask, flag_warns, raised_flags
+from ..explain import raised_flag_rows
+from ..flags import raised_flags
 from ..periods import Period
 from ..rulebook import Rulebook
 from .atomic import write_atomic
@@ -186,38 +187,47 @@ def tallies(people: pd.DataFrame, rules: Rulebook) -> tuple[list[BranchTally], B
 
 
 FLAG_PERSON_KEYS = ["branch_code", "branch_name", "emp_id", "name", "role_label", "total", "outcome"]  # fmt: skip
-FLAG_KEYS = ["flag_code", "flag_label", "flag_article", "flag_action", "flag_kind"]
+FLAG_KEYS = [
+    "flag_label", "flag_code", "flag_condition", "flag_figures", "flag_article", "flag_kind",
+    "flag_action",
+]  # fmt: skip
 
 
 def flag_frame(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataFrame:
     """One row per raised flag of every scored person, by 机构号 (people order within a branch,
-    flags in code order): the person's FLAG_PERSON_KEYS and the flag's FLAG_KEYS."""
-    flags = raised_flags(rules, people) if len(people) else []
-    if not flags:
+    flags in code order): the person's FLAG_PERSON_KEYS and the flag's FLAG_KEYS (its name and
+    code, what raises it, the person's own figures, article, kind and what it means)."""
+    if not len(people) or not raised_flags(rules, people):
         return pd.DataFrame(columns=FLAG_PERSON_KEYS + FLAG_KEYS)
-    actions = {"dismiss": rules.outcomes["dismiss"], "demote": rules.outcomes["demote"]}
-    warning_name = rules.outcomes["warning"]
     order = texts(people["branch_code"]).reset_index(drop=True).sort_values(kind="stable").index
     ordered = people.iloc[order]
     scored = ~ordered["refused"].astype(bool).to_numpy()
     at: list[np.ndarray] = []
-    described: list[tuple[str, str, str, str, str]] = []
-    for flag in flags:
-        hit = np.flatnonzero(flag_mask(ordered, flag) & scored)
-        if not len(hit):
+    described: list[pd.DataFrame] = []
+    for raised in raised_flag_rows(ordered, rules, period):
+        flag, keep = raised.flag, scored[raised.at]
+        if not keep.any():
             continue
-        action = actions[flag.action]
-        if flag_warns(flag, period):
-            action, kind = f"{warning_name}:年度将{action}", warning_name
-        else:
-            kind = "处理"
-        at.append(hit)
-        described += [(flag.code, flag_text(flag, rules), flag.article, action, kind)] * len(hit)
+        at.append(raised.at[keep])
+        kind = rules.outcomes["warning"] if raised.warns else "处理"
+        fixed = (flag.label, flag.code, flag_text(flag, rules))
+        described.append(
+            pd.DataFrame(
+                {
+                    **dict(zip(FLAG_KEYS[:3], fixed, strict=True)),
+                    "flag_figures": raised.figures[keep],
+                    "flag_article": flag.article,
+                    "flag_kind": kind,
+                    "flag_action": raised.consequence(rules),
+                },
+                columns=FLAG_KEYS,
+                dtype=object,
+            )
+        )
     if not at:
         return pd.DataFrame(columns=FLAG_PERSON_KEYS + FLAG_KEYS)
-    positions = np.concatenate(at)
-    table = pd.DataFrame(described, columns=FLAG_KEYS, dtype=object)
-    table.insert(0, "_pos", positions)
+    table = pd.concat(described, ignore_index=True)
+    table.insert(0, "_pos", np.concatenate(at))
     table = table.sort_values("_pos", kind="stable").reset_index(drop=True)
     rows = ordered[FLAG_PERSON_KEYS].iloc[table["_pos"].to_numpy()].reset_index(drop=True)
     return pd.concat([rows, table.drop(columns="_pos")], axis=1)
@@ -274,9 +284,10 @@ RANKING_COLUMNS: list[Column] = [
 FLAG_COLUMNS: list[Column] = [
     ("机构号", "branch_code", "text", 10), ("机构名称", "branch_name", "text", 16),
     ("员工编号", "emp_id", "text", 12), ("姓名", "name", "text", 10), ("岗位", "role_label", "text", 14),
-    ("综合得分", "total", "score", 10), ("标志代码", "flag_code", "text", 18),
-    ("情形", "flag_label", "text", 30), ("依据", "flag_article", "text", 26),
-    ("类别", "flag_kind", "text", 8), ("处理", "flag_action", "text", 20), ("考核结论", "outcome", "text", 10),
+    ("综合得分", "total", "score", 10), ("情形", "flag_label", "text", 20),
+    ("标志代码", "flag_code", "text", 18), ("认定条件", "flag_condition", "text", 30),
+    ("本人数据", "flag_figures", "text", 40), ("依据", "flag_article", "text", 26),
+    ("类别", "flag_kind", "text", 8), ("处理", "flag_action", "text", 24), ("考核结论", "outcome", "text", 10),
 ]  # fmt: skip
 BRANCH_COLUMNS: list[Column] = [
     ("员工编号", "emp_id", "text", 12), ("姓名", "name", "text", 10), ("岗位", "role_label", "text", 14),
