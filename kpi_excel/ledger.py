@@ -260,7 +260,7 @@ class Ledger:
         """The person's current result in each period that has one, oldest period first."""
         rows = self.db.execute(
             """SELECT p.period, p.status, p.total, p.grade, p.flags, p.outcome, p.branch_code, p.name,
-                      r.run_id, r.scheme
+                      r.run_id, r.scheme, r.finished_at
                FROM people p JOIN runs r ON r.id = p.run
                WHERE p.emp_id = ? AND r.id = (SELECT MAX(id) FROM runs WHERE period = p.period
                                               AND scheme = r.scheme AND status='completed')
@@ -278,6 +278,7 @@ class Ledger:
             "name",
             "run_id",
             "scheme",
+            "finished_at",
         )
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
