@@ -22,11 +22,22 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .errors import InboxRefused, KpiExcelError, NotFound, RulebookError, RunLocked, UsageError
+from . import __version__, cli_zh
+from .errors import (
+    InboxRefused,
+    KpiExcelError,
+    NotFound,
+    OutputExists,
+    RulebookError,
+    RunLocked,
+    UsageError,
+)
 from .ledger import DEFAULT_SCHEME
 from .periods import parse_period, split_period
 from .rulebook import load_rulebook
+from .timefmt import local_time
+
+cli_zh.install()  # click's own messages in Chinese; before any option is declared
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `cmd | head -1`
@@ -139,7 +150,7 @@ def ledger_option(func: Callable) -> Callable:
 def year_option(func: Callable) -> Callable:
     return click.option(
         "--year",
-        type=click.IntRange(2000, 2100),
+        type=cli_zh.Integer(2000, 2100),
         default=None,
         help="只写 Q3 时所用的年份,默认当年",
     )(func)
@@ -157,12 +168,14 @@ def output_option(func: Callable) -> Callable:
     )(func)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=cli_zh.Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, prog_name="kpi-excel", message="%(prog)s %(version)s", help="显示版本并退出"
 )
 def main() -> None:
-    """kpi-excel:按《银行客户经理考核管理办法》批量计算客户经理与支行行长的考核结果。"""
+    """kpi-excel:按《银行客户经理考核管理办法》批量计算客户经理与支行行长的考核结果。
+
+    各命令的用法见 kpi-excel 命令 --help,如 kpi-excel run --help。"""
     from .guard import assert_defused
 
     try:
@@ -172,7 +185,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("period")
+@click.argument("period", metavar="考核期")
 @click.option(
     "--inbox",
     type=click.Path(path_type=Path, file_okay=False),
@@ -183,7 +196,7 @@ def main() -> None:
 @ledger_option
 @rules_option
 @click.option(
-    "--jobs", "-j", type=click.IntRange(1, 64), default=None, help="并行读取的进程数,默认为CPU核数"
+    "--jobs", "-j", type=cli_zh.Integer(1, 64), default=None, help="并行读取的进程数,默认为CPU核数"
 )
 @year_option
 @handle_errors
@@ -201,7 +214,12 @@ def run(
 
     rules = load_rulebook(rules_path)
     p = parse_period(period, rules.calendar, default_year=year)
-    inbox = inbox or Path("inbox") / p.code
+    if inbox is None:
+        inbox, hint = Path("inbox") / p.code, "请用 --inbox 指定各支行工作簿所在的文件夹"
+    else:
+        hint = "请检查 --inbox 后的文件夹路径"
+    if not inbox.is_dir():
+        raise UsageError(f"收件夹不存在: {inbox},{hint}")
     log_path = _log_to(output / "kpi-excel.log")
     bar = _progress_bar()
     try:
@@ -213,6 +231,7 @@ def run(
             jobs=jobs,
             progress=bar.update if bar else None,
             ledger_path=ledger_path,
+            command_line=cli_zh.command_line(click.get_current_context()),
         )
     finally:
         if bar:
@@ -240,9 +259,12 @@ def _progress_bar() -> _Bar | None:
     return _Bar() if sys.stderr.isatty() else None
 
 
+MAX_PEOPLE_LISTED = 10  # refused people the end-of-run summary names, with their reasons
+
+
 def _summary(result: Any, log_path: Path | None) -> None:
     echo = click.echo
-    echo(f"考核期 {result.period.code}")
+    echo(f"考核期 {result.period.code}(运行 {result.run_id})")
     refused = len(result.files_refused)
     copies = f", 相同副本 {len(result.files_duplicate)} 个" if result.files_duplicate else ""
     echo(
@@ -251,15 +273,17 @@ def _summary(result: Any, log_path: Path | None) -> None:
     )
     echo(f"人员: 计分 {result.scored} 人, 未计分 {result.refused_people} 人")
     counts = result.outcome_counts()
-    if counts:
-        if any(counts):  # a scheme without Article 14-like rules has no outcomes
-            echo("考核结论: " + ", ".join(f"{k} {v} 人" for k, v in counts.items()))
+    names = list(result.outcome_order)  # the rulebook's, mildest first: 正常, 预警, 降级, 解聘
+    if names and result.scored:  # a scheme without Article 14-like rules has no outcomes
+        names += [k for k in counts if k and k not in names]
+        echo("考核结论: " + ", ".join(f"{k} {counts.get(k, 0)} 人" for k in names))
     if result.files_skipped:
         echo(f"已跳过(非提交文件): {', '.join(result.files_skipped)}")
     for _file, reason in result.files_refused:
         echo(f"  拒收 {reason}")
     for copy, original in result.files_duplicate:
         echo(f"  相同副本 {copy} 与 {original} 内容完全相同,只计一次")
+    _refused_people(result)
     if result.missing_branches:
         echo(
             f"注意: 以下机构在上次的运行(运行 {result.replaces})中有计分人员,本次一人也没有计分;"
@@ -271,13 +295,45 @@ def _summary(result: Any, log_path: Path | None) -> None:
             echo(f"  缺少机构 {m.code}{name}(上次计分 {m.scored_before} 人):{m.reason}")
     for wanted, written in result.moved_aside:
         echo(f"  注意: {wanted.name} 被其他程序占用,结果已另存为 {written.name}")
+    if result.previous_dir is not None:
+        echo(
+            f"上次的输出(运行 {result.replaces or result.previous_dir.name})已移至 {result.previous_dir}"
+        )
     echo(f"输出: {result.out_dir}")
+    report = result.out_dir / "report.html"
+    if result.refused_people or result.files_refused:
+        echo(f"报告: {report}(未计分人员与拒收文件的全部原因)")
+    else:
+        echo(f"报告: {report}")
+    if result.files_refused:
+        echo(f"拒收的文件清单: {result.out_dir / 'rejected.csv'}")
     if log_path and log_path.exists():
         echo(f"日志: {log_path}")
 
 
+def _refused_people(result: Any) -> None:
+    """The first refused people, each with where and why (the reasons name file, sheet, cell)."""
+    from .write.fastsheet import text_of
+
+    n = result.refused_people
+    if not n:
+        return
+    people = result.people
+    refused = people[people["refused"].astype(bool)].head(MAX_PEOPLE_LISTED)
+    first = f",以下为前 {MAX_PEOPLE_LISTED} 人" if n > MAX_PEOPLE_LISTED else ""
+    click.echo(f"未计分人员(共 {n} 人{first}):")
+    for _i, row in refused.iterrows():
+        branch, emp, name = (text_of(row.get(k)) for k in ("branch_name", "emp_id", "name"))
+        who = f"{name}({emp})" if emp and name else emp or name
+        if not who:
+            who = f"{text_of(row.get('_file'))} 第{text_of(row.get('_row'))}行"
+        click.echo(f"  {' '.join(x for x in (branch, who) if x)}: {text_of(row.get('errors'))}")
+    if n > MAX_PEOPLE_LISTED:
+        click.echo(f"  ……另有 {n - MAX_PEOPLE_LISTED} 人未计分,见报告 report.html")
+
+
 @main.command()
-@click.argument("period")
+@click.argument("period", metavar="考核期")
 @click.option(
     "-o",
     "out_file",
@@ -297,6 +353,7 @@ def _summary(result: Any, log_path: Path | None) -> None:
     default=None,
     help="与 --roster 一起使用:预填模板的输出文件夹",
 )
+@click.option("--force", is_flag=True, help="模板文件已存在时覆盖它(默认不覆盖)")
 @rules_option
 @year_option
 @handle_errors
@@ -305,6 +362,7 @@ def template(
     out_file: Path | None,
     roster: Path | None,
     outdir: Path | None,
+    force: bool,
     rules_path: str | None,
     year: int | None,
 ) -> None:
@@ -317,10 +375,24 @@ def template(
         raise UsageError("-o 与 --roster 不能同时使用;使用花名册时用 --outdir 指定输出文件夹")
     if roster:
         if not roster.is_file():
-            raise UsageError(f"找不到花名册文件 {roster}")
-        paths = build_templates_from_roster(roster, outdir or Path("."), p, rules)
+            raise UsageError(f"找不到花名册文件 {roster},请检查 --roster 后的文件路径")
+        try:
+            paths = build_templates_from_roster(
+                roster, outdir or Path("."), p, rules, overwrite=force
+            )
+        except OutputExists as exc:
+            names = "、".join(str(x) for x in exc.paths)
+            raise UsageError(
+                f"以下模板文件已存在,均未生成: {names};如需覆盖请加 --force,"
+                "或用 --outdir 指定另一个文件夹"
+            ) from None
     else:
-        paths = [build_template(out_file or Path(f"考核模板_{p.code}.xlsx"), p, rules)]
+        target = out_file or Path(f"考核模板_{p.code}.xlsx")
+        if target.exists() and not force:
+            raise UsageError(
+                f"文件 {target} 已存在,未覆盖;如需覆盖请加 --force,或用 -o 指定另一个文件名"
+            )
+        paths = [build_template(target, p, rules)]
     for path in paths:
         click.echo(f"已生成 {path}")
 
@@ -335,7 +407,7 @@ def _open_ledger(output: Path, ledger_path: Path | None):
 
 
 @main.command()
-@click.argument("emp_id")
+@click.argument("emp_id", metavar="员工编号")
 @output_option
 @ledger_option
 @handle_errors
@@ -349,18 +421,19 @@ def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
     if not rows:
         raise NotFound(f"台账中没有员工编号「{emp_id}」的考核记录")
     click.echo(f"员工 {emp_id} {rows[-1]['name']}")
-    click.echo("考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理")
+    click.echo("考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理\t完成时间")
     for r in rows:
         status = "已计分" if r["status"] == "scored" else "未计分"
         flags = flags_in_words(r["flags"], runs.get(r["run"]))
         click.echo(
             f"{r['period']}\t{r['branch_code']}\t{status}\t{r['total']}\t{r['grade']}\t{r['outcome']}\t{flags}"
+            f"\t{local_time(r['finished_at'])}"
         )
 
 
 @main.command()
-@click.argument("period")
-@click.argument("emp_id")
+@click.argument("period", metavar="考核期")
+@click.argument("emp_id", metavar="员工编号")
 @output_option
 @ledger_option
 @rules_option
@@ -434,7 +507,7 @@ def runs(output: Path, ledger_path: Path | None) -> None:
         now = current[(r.scheme, r.period)]
         mark = "是" if now and now.id == r.id else ""
         click.echo(
-            f"{r.run_id}\t{r.period}\t{r.finished_at}\t{r.files_total}\t{r.files_refused}\t"
+            f"{r.run_id}\t{r.period}\t{local_time(r.finished_at)}\t{r.files_total}\t{r.files_refused}\t"
             f"{r.people_scored}\t{r.people_refused}\t{mark}" + (f"\t{r.scheme}" if schemes else "")
         )
 

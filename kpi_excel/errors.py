@@ -69,3 +69,12 @@ class FrameRefused(KpiExcelError):
     def __init__(self, lines: list[str]) -> None:
         self.lines = list(lines)
         super().__init__("\n".join(self.lines))
+
+
+class OutputExists(UsageError):
+    """Files a command would write already exist and were not to be overwritten; `paths` lists
+    them (nothing was written)."""
+
+    def __init__(self, message: str, paths: list) -> None:
+        super().__init__(message)
+        self.paths = list(paths)

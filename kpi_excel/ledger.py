@@ -261,7 +261,7 @@ class Ledger:
         the run's row id, for `rulebook_text`)."""
         rows = self.db.execute(
             """SELECT p.period, p.status, p.total, p.grade, p.flags, p.outcome, p.branch_code, p.name,
-                      r.run_id, r.scheme, r.id
+                      r.run_id, r.scheme, r.id, r.finished_at
                FROM people p JOIN runs r ON r.id = p.run
                WHERE p.emp_id = ? AND r.id = (SELECT MAX(id) FROM runs WHERE period = p.period
                                               AND scheme = r.scheme AND status='completed')
@@ -280,6 +280,7 @@ class Ledger:
             "run_id",
             "scheme",
             "run",
+            "finished_at",
         )
         return [dict(zip(keys, r, strict=True)) for r in rows]
 

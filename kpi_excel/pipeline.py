@@ -28,9 +28,11 @@ from .periods import Period
 from .read import WorkbookData
 from .rulebook import Rulebook
 from .score import Figures, derive, score
+from .timefmt import utc_now
 from .validate import Validated, validate
 from .write.outputs import write_outputs
 from .write.publish import Swap, publish, recover, staging_dir
+from .write.summary import outcome_names
 
 log = logging.getLogger("kpi_excel")
 
@@ -62,8 +64,12 @@ class RunResult:
     inputs: list[dict] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     moved_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (wanted, written)
-    started_at: str = ""
-    finished_at: str = ""
+    started_at: str = ""  # UTC, ISO 8601 (timefmt.local_time shows it)
+    finished_at: str = ""  # when the outputs were written (UTC)
+    command_line: str | None = None  # as typed; None when run through the library
+    ledger_path: Path | None = None
+    previous_dir: Path | None = None  # where the replaced outputs were filed (previous/<run-id>)
+    outcome_order: list[str] = field(default_factory=list)  # the rulebook's, mildest first
     replaces: str = ""  # run id of the period's current run before this one ("" if none)
     missing_branches: list[MissingBranch] = field(default_factory=list)
 
@@ -119,10 +125,6 @@ def evaluate(
     return out
 
 
-def _now() -> str:
-    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
 def run(
     period: Period,
     inbox: Path,
@@ -133,6 +135,7 @@ def run(
     progress: Progress | None = None,
     ledger_path: Path | None = None,
     after_write: Callable[[], None] | None = None,
+    command_line: str | None = None,
 ) -> RunResult:
     """Score one period's inbox into `output/<period>/` (`output/<scheme>/<period>/` for a
     scheme other than the main policy), recording the run in the ledger.
@@ -140,7 +143,8 @@ def run(
     Raises EmptyInbox (nothing written, not even the lock) when the inbox holds no submission,
     and NothingScored when nobody could be scored while the period's current run scored people:
     an inbox that cannot replace the current results leaves them as they are. The ledger commit
-    and the swap of the outputs succeed or fail together."""
+    and the swap of the outputs succeed or fail together. `command_line`: the command as the user
+    typed it, for the run report (the CLI gives it; None says the library was called)."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
     found = discover(inbox, (limits or {}).get("max_file_bytes"))
@@ -148,7 +152,8 @@ def run(
     out_dir = root / period.code
     if not found.files and not found.refused:
         raise EmptyInbox(_empty_message(inbox, found, out_dir))
-    with OutputLock(output), Ledger(ledger_path or output / "ledger.sqlite") as ledger:
+    ledger_path = ledger_path or output / "ledger.sqlite"
+    with OutputLock(output), Ledger(ledger_path) as ledger:
         try:
             tidied = recover(root, ledger.has_run)
         except OSError as exc:
@@ -157,7 +162,9 @@ def run(
             ) from None
         for line in tidied:
             log.info("leftover of an earlier run: %s", line)
-        result = RunResult(period, out_dir, started_at=_now())
+        result = RunResult(period, out_dir, started_at=utc_now(), command_line=command_line)
+        result.ledger_path = ledger_path
+        result.outcome_order = outcome_names(rules)
         result.run_id = f"{period.code}-{dt.datetime.now():%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
         workers = jobs or os.cpu_count() or 1
         got = collect(inbox, rules.contract, workers, limits, output / ".cache", progress, found)
@@ -182,7 +189,7 @@ def run(
             write_outputs(staging, result, v, rules, workers)
             if after_write:
                 after_write()  # a test hook: fail between writing and publishing
-            result.finished_at = _now()
+            result.finished_at = result.finished_at or utc_now()  # write_outputs sets it
             ledger.begin()
             ledger.add_run(_run_record(result, rules), result.inputs, result.ledger_rows)
             swap = publish(staging, out_dir, result.run_id)
@@ -194,6 +201,7 @@ def run(
             raise
         try:
             swap.finish()
+            result.previous_dir = swap.previous
         except OSError:  # committed and in place; the next run files the old outputs
             log.warning("could not file the earlier outputs\n%s", traceback.format_exc())
     return result

@@ -8,6 +8,7 @@ messages) is escaped; the template never marks such text as safe.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from . import __version__
 from .rulebook import Rulebook
+from .timefmt import local_time
 from .write.atomic import write_atomic
 from .write.fastsheet import text_of, texts
 from .write.summary import BranchTally, flag_frame, grade_names, outcome_names, tallies
@@ -195,6 +198,25 @@ def _flags(result, rules: Rulebook) -> dict[str, Any]:
     return {"flag_count": len(frame), "flag_rows": rows}
 
 
+# What the report says for the command line of a run started from Python rather than the CLI.
+VIA_LIBRARY = "无(由 Python 程序通过 kpi_excel 库调用运行,不是在命令行中输入的命令)"
+
+
+def run_facts(result) -> dict[str, str]:
+    """What an auditor needs to place the run: its id, start and end (local time), the tool's
+    version, the ledger it was recorded in, and the command that started it."""
+    ledger = getattr(result, "ledger_path", None)
+    command = getattr(result, "command_line", None)
+    return {
+        "id": getattr(result, "run_id", "") or "",
+        "started": local_time(getattr(result, "started_at", "")),
+        "finished": local_time(getattr(result, "finished_at", "")),
+        "version": __version__,
+        "ledger": os.path.abspath(ledger) if ledger else "",
+        "command": command if command is not None else VIA_LIBRARY,
+    }
+
+
 def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[str, Any]:
     """Everything the template shows, as plain values."""
     per_branch, bank = tallies(result.people, rules)
@@ -229,7 +251,13 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         **_flags(result, rules),
         "grade_chart": grade_chart(bank.grades),
         "average_chart": average_chart(per_branch, rules.total.label),
-        "rules": {"name": rules.name, "path": str(rules.path), "sha256": rules.sha256},
+        "rules": {
+            "name": rules.name,
+            "id": rules.id,
+            "path": str(rules.path),
+            "sha256": rules.sha256,
+        },
+        "run": run_facts(result),
         "has_flags": bool(rules.flags),
         "total_label": rules.total.label,
         "inputs": [

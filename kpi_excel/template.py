@@ -15,7 +15,7 @@ import openpyxl
 import xlsxwriter
 
 from . import describe as D
-from .errors import UsageError
+from .errors import OutputExists, UsageError
 from .periods import Period
 from .rulebook import Rulebook
 from .schema import BRANCH_CODE_RE, DATA_SHEET, INFO_SHEET, Field
@@ -316,9 +316,11 @@ def read_roster(path: Path) -> list[dict]:
 
 
 def build_templates_from_roster(
-    roster: Path, outdir: Path, period: Period, rules: Rulebook
+    roster: Path, outdir: Path, period: Period, rules: Rulebook, overwrite: bool = True
 ) -> list[Path]:
-    """One prefilled template per branch of the roster, named <机构号>_<机构名称>_<考核期>.xlsx."""
+    """One prefilled template per branch of the roster, named <机构号>_<机构名称>_<考核期>.xlsx.
+
+    With `overwrite` False, raises OutputExists (writing nothing) if any of them exists."""
     rows = read_roster(roster)
     accepted = rules.role_of_label()
     seen: set[str] = set()
@@ -333,9 +335,12 @@ def build_templates_from_roster(
             raise UsageError(f"花名册 {Path(roster).name} 中员工编号「{rec['emp_id']}」重复")
         seen.add(rec["emp_id"])
         branches.setdefault(rec["branch_code"], []).append(rec)
-    written = []
+    plan = []
     for code, people in branches.items():
         branch = {"branch_code": code, "branch_name": people[0]["branch_name"]}
         name = f"{file_component(code)}_{file_component(branch['branch_name'])}_{period.code}.xlsx"
-        written.append(build_template(Path(outdir) / name, period, rules, branch, people))
-    return written
+        plan.append((Path(outdir) / name, branch, people))
+    existing = [path for path, _b, _p in plan if path.exists()]
+    if existing and not overwrite:
+        raise OutputExists(f"模板文件已存在: {'、'.join(map(str, existing))}", existing)
+    return [build_template(path, period, rules, branch, people) for path, branch, people in plan]

@@ -145,13 +145,14 @@ def test_warning_in_words_in_explain_and_history(two_quarters):
     got = _cli("history", "H-WARN", "--output", str(two_quarters))
     assert got.exit_code == 0, got.output
     words = "行长综合得分未达标(A14-1-SCORE):年度考核时将降级(本期仅预警)"
-    assert got.output.splitlines()[2:] == [
+    # the last column is the run's finish time (local time; tests/test_cli_chinese.py checks it)
+    assert [line.rsplit("\t", 1)[0] for line in got.output.splitlines()[2:]] == [
         f"2026Q2\tB001\t已计分\t90.00\t基本合格\t预警\t{words}",
         f"2026Q3\tB001\t已计分\t90.00\t基本合格\t预警\t{words}",
     ]
     assert "?" not in got.output
     got = _cli("history", "M-DEP", "--output", str(two_quarters))
-    assert got.output.splitlines()[-1].endswith(
+    assert got.output.splitlines()[-1].rsplit("\t", 1)[0].endswith(
         "\t降级\t存款日均连续低于基数(A14-2-DEPOSIT3M):降级"
     )
 
@@ -164,7 +165,7 @@ def test_history_of_several_flags_and_of_the_annual_run(tmp_path):
     _run(tmp_path, "2026FY", rows)
     got = _cli("history", "H-TWO", "--output", str(tmp_path / "out"))
     score, conduct = "行长综合得分未达标(A14-1-SCORE)", "行为规范扣分过多(A14-3-CONDUCT)"
-    assert got.output.splitlines()[2:] == [
+    assert [line.rsplit("\t", 1)[0] for line in got.output.splitlines()[2:]] == [
         f"2026FY\tB001\t已计分\t85.00\t基本合格\t解聘\t{score}:降级;{conduct}:解聘",
         f"2026Q3\tB001\t已计分\t85.00\t基本合格\t解聘\t{score}:年度考核时将降级(本期仅预警);{conduct}:解聘",
     ]

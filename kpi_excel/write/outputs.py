@@ -18,6 +18,7 @@ from .. import __version__
 from ..numbers import show
 from ..report import write_report
 from ..rulebook import Rulebook
+from ..timefmt import utc_now
 from ..validate import Validated
 from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
@@ -127,6 +128,7 @@ def write_outputs(
     size = max(1, min(BRANCHES_PER_CHUNK, -(-len(jobs) // max(1, workers * CHUNKS_PER_WORKER))))
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     written += _write_branches(chunks, result, rules, workers, main_work)
+    result.finished_at = utc_now()  # the outputs are written; the manifest and report say when
     written.append(write_manifest(staging / "manifest.json", result, rules))
     result.written = [result.out_dir / p.relative_to(staging) for p in written]
     written.append(write_report(staging / "report.html", result, rules, result.inputs))
@@ -140,6 +142,7 @@ def write_manifest(path: Path, result: Any, rules: Rulebook) -> Path:
         "run_id": result.run_id,
         "period": result.period.code,
         "started_at": result.started_at,
+        "finished_at": result.finished_at,
         "tool_version": __version__,
         "rulebook": {"path": str(rules.path), "sha256": rules.sha256},
         "inputs": [

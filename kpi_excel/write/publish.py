@@ -68,6 +68,12 @@ class Swap:
     keep: Path | None = None  # in-place fallback: the copy of the old set
     made_previous: bool = False  # in-place fallback: `previous/` was made for `keep`
     moved_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (wanted, written)
+    filed: Path | None = None  # where finish() filed the old outputs
+
+    @property
+    def previous(self) -> Path | None:
+        """Where the old outputs are kept once published (`previous/<run-id>/`), if any."""
+        return self.filed or self.keep
 
     def undo(self) -> None:
         if self.keep is not None:
@@ -83,7 +89,7 @@ class Swap:
         if self.keep is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
         elif self.aside is not None:
-            file_previous(self.aside, self.period_dir, self.old_id)
+            self.filed = file_previous(self.aside, self.period_dir, self.old_id)
 
 
 def publish(staging: Path, period_dir: Path, run_id: str) -> Swap:
@@ -105,16 +111,18 @@ def publish(staging: Path, period_dir: Path, run_id: str) -> Swap:
     return Swap(staging, period_dir, aside, old_id)
 
 
-def file_previous(aside: Path, period_dir: Path, old_id: str) -> None:
+def file_previous(aside: Path, period_dir: Path, old_id: str) -> Path:
     """Move the old outputs `aside` to `period_dir/previous/<old_id>/`, their own `previous/`
-    entries beside them."""
+    entries beside them; return where they went."""
     previous = period_dir / PREVIOUS
     previous.mkdir(exist_ok=True)
     if (aside / PREVIOUS).exists():
         for entry in sorted((aside / PREVIOUS).iterdir()):
             os.replace(entry, _free(previous / entry.name))
         (aside / PREVIOUS).rmdir()
-    os.replace(aside, _free(previous / old_id))
+    target = _free(previous / old_id)
+    os.replace(aside, target)
+    return target
 
 
 def _free(path: Path) -> Path:
