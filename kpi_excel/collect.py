@@ -68,8 +68,9 @@ def _read_one(
             pass
     try:
         book = read_workbook(path, display, contract, limits, data, sha)  # read and hashed once
-    except WorkbookRefused as exc:
-        return rec, None, exc.message, ""
+    except WorkbookRefused as exc:  # its code and the underlying error go to the log
+        rec["code"] = exc.code
+        return rec, None, exc.message, exc.detail
     except MemoryError:
         return rec, None, f"{display} 无法读取:文件过大,超出可用内存", traceback.format_exc()
     except Exception:  # one bad file must not stop the run; the traceback goes to the log
@@ -200,7 +201,10 @@ def _gather(results, tasks: list, out: Collected, progress: Progress | None) -> 
         else:
             rec.update(status="refused", reason=reason)
             out.refused.append((rec["name"], reason))
-            if tb:
+            if rec.get("code"):
+                detail = f" ({tb})" if tb else ""
+                log.info("refused %s [%s]: %s%s", rec["name"], rec["code"], reason, detail)
+            elif tb:
                 log.error("unexpected error reading %s\n%s", rec["name"], tb)
         out.inputs.append(rec)
         if progress:

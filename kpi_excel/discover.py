@@ -1,20 +1,35 @@
-"""Find the submissions in an inbox: which files to read, which to refuse, which to pass over."""
+"""Find the submissions in an inbox: which files to read, which to refuse, which to pass over.
+
+Every file that looks like an attempted submission is read or refused with its reason, never
+passed over: a workbook (.xlsx, .xlsm, and the .xltx/.xltm templates, all OOXML), and the other
+spreadsheet formats a branch may send (.xls, .et, .ods, .fods, .numbers, .xlsb, .csv …). Those
+are looked into here: what they really are decides (an encrypted .xls is told so, an .xls that
+is an .xlsx inside is read), see `sniff.py`. Only lock files, hidden and system files, other
+files and folders are passed over.
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .guard import DEFAULT_LIMITS
+from . import problems as P
+from .errors import WorkbookRefused
+from .guard import DEFAULT_LIMITS, check_container
 
-READ_SUFFIXES = {".xlsx", ".xlsm"}  # .xlsm: values only, macros never run
-REFUSE_HINTS = {
-    ".xls": "这是旧版 .xls 格式,请在 Excel/WPS 中另存为 .xlsx 后提交",
-    ".et": "这是 WPS 表格 .et 格式,请另存为 .xlsx 后提交",
-    ".ods": "这是 OpenDocument .ods 格式,请另存为 .xlsx 后提交",
-    ".xlsb": "这是 .xlsb 二进制工作簿,请另存为 .xlsx 后提交",
-    ".csv": "这是 CSV 文件,请使用标准模板(.xlsx)提交",
-}
+log = logging.getLogger("kpi_excel")
+
+READ_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm"}  # .xlsm/.xltm: values only, macros never run
+# other spreadsheet formats: read to name what they are (and read if they are .xlsx inside)
+OTHER_SUFFIXES = {
+    ".xls", ".xlt", ".xlsb", ".xlam", ".xla", ".et", ".ett", ".ods", ".ots", ".fods", ".numbers",
+    ".csv", ".tsv",
+}  # fmt: skip
+PACKAGE_FOLDERS = {
+    ".numbers": "这是 Apple Numbers 文件包(一个文件夹),请在 Numbers 中选择“文件 > 导出为 > Excel”"
+    "存为 .xlsx 后提交",
+}  # a document saved as a folder (macOS packages): refused, never opened
 
 
 @dataclass
@@ -54,20 +69,44 @@ def discover(inbox: Path, max_bytes: int | None = None) -> Inbox:
             found.skipped.append(name)
             continue
         suffix = path.suffix.lower()
-        if path.is_dir():
+        if path.is_dir() and suffix in PACKAGE_FOLDERS:
+            why = PACKAGE_FOLDERS[suffix]
+            found.refused.append((name, P.FILE_FORMAT.message(file=name, extra=why)))
+        elif path.is_dir():
             found.skipped.append(name + "/")
         elif not path.is_file():
             found.skipped.append(name)
-        elif suffix in READ_SUFFIXES and _size(path) > limit:
-            why = f"文件大小超过上限 {limit // (1024 * 1024)} MB"
-            found.refused.append((name, f"{name} 无法读取:{why}"))
-        elif suffix in READ_SUFFIXES:
-            found.files.append((path, name))
-        elif suffix in REFUSE_HINTS:
-            found.refused.append((name, f"{name} 无法读取:{REFUSE_HINTS[suffix]}"))
-        else:
+        elif suffix not in READ_SUFFIXES and suffix not in OTHER_SUFFIXES:
             found.skipped.append(name)
+        elif _size(path) > limit:
+            why = f"文件大小超过上限 {limit // (1024 * 1024)} MB"
+            found.refused.append((name, P.FILE_TOO_LARGE.message(file=name, extra=why)))
+        elif suffix in OTHER_SUFFIXES and (reason := _other_format(path, name)):
+            found.refused.append((name, reason))
+        else:
+            found.files.append((path, name))
     return found
+
+
+def _other_format(path: Path, name: str) -> str:
+    """Why a file of another spreadsheet format cannot be read ("" when it is an .xlsx package
+    inside, to be read as one): what its content really is, checked as a workbook is."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"{name} 无法打开:{exc.strerror or exc}"
+    try:
+        check_container(data, name, wanted=lambda _sheet: False)  # no sheet scanned here
+    except WorkbookRefused as exc:
+        log.info(
+            "refused %s [%s]: %s%s",
+            name,
+            exc.code,
+            exc.message,
+            f" ({exc.detail})" * bool(exc.detail),
+        )
+        return exc.message
+    return ""
 
 
 def display_name(path: Path) -> str:

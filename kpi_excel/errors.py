@@ -23,12 +23,14 @@ class RulebookError(KpiExcelError):
 
 
 class WorkbookRefused(KpiExcelError):
-    """One input workbook cannot be used as a whole; `code` is stable, `args[0]` is Chinese."""
+    """One input workbook cannot be used as a whole; `code` is stable, `args[0]` is Chinese;
+    `detail` is the underlying error (a parser's own words) for the log, or ""."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail
 
 
 class OutputError(KpiExcelError):

@@ -97,8 +97,21 @@ EXTRA_COLUMN = _t(
 )
 
 # File problems: the whole workbook is refused and listed in rejected.csv.
-FILE_UNREADABLE = _t("file-unreadable", "refuse_file", "{file} 无法读取:{extra}")
-SHEET_MISSING = _t("sheet-missing", "refuse_file", "{file} 缺少工作表「{value}」,请使用标准模板")
+# Why a file cannot be read at all, one code per cause; every message is "<file> 无法读取:<why>".
+FILE_UNREADABLE = _t("file-unreadable", "refuse_file", "{file} 无法读取:{extra}")  # damaged
+FILE_ENCRYPTED = _t("file-encrypted", "refuse_file", "{file} 无法读取:{extra}")
+FILE_FORMAT = _t("file-format", "refuse_file", "{file} 无法读取:{extra}")  # not an .xlsx
+FILE_TOO_LARGE = _t("file-too-large", "refuse_file", "{file} 无法读取:{extra}")
+FILE_UNSAFE = _t("file-unsafe", "refuse_file", "{file} 无法读取:{extra}")  # bomb, DTD
+FILE_UNSUPPORTED = _t("file-unsupported", "refuse_file", "{file} 无法读取:{extra}")
+FILE_NOT_READ = (
+    FILE_UNREADABLE, FILE_ENCRYPTED, FILE_FORMAT, FILE_TOO_LARGE, FILE_UNSAFE, FILE_UNSUPPORTED
+)  # fmt: skip
+SHEET_MISSING = _t(
+    "sheet-missing",
+    "refuse_file",
+    "{file} 缺少工作表{value},请使用标准模板(工作簿中的工作表:{extra})",
+)
 COLUMN_MISSING = _t("column-missing", "refuse_file", "{file} 考核数据 缺少必需的列「{label}」")
 HEADER_DUPLICATE = _t(
     "header-duplicate",

@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 
 from . import problems as P
 from .errors import WorkbookRefused
-from .guard import CORRUPT, ENCRYPTED, check_container
+from .guard import ENCRYPTED, Container, check_container
 from .schema import DATA_SHEET, INFO_FIELDS, INFO_SHEET, Contract
 from .schema import label_key as _label_key
 from .sheetxml import SheetScan, parse_ref
@@ -88,9 +88,60 @@ def _rows(book: pc.CalamineWorkbook, name: str | None) -> list[list[Any]] | None
     return None if name is None else book.get_sheet_by_name(name).to_python(skip_empty_area=False)
 
 
-def _refused(display: str, why: str) -> WorkbookRefused:
+def _refused(
+    display: str, why: str, kind: P.ProblemType = P.FILE_UNREADABLE, detail: str = ""
+) -> WorkbookRefused:
+    return WorkbookRefused(kind.code, kind.message(file=display, extra=why), detail)
+
+
+_WANTED = frozenset(label_key(s) for s in (INFO_SHEET, DATA_SHEET))
+UNPARSABLE = (
+    "工作簿中有本工具的读取组件无法解析的内容(可能由非 Excel 软件生成或已损坏),"
+    "请在 Excel/WPS 中打开并另存为 .xlsx 后提交"
+)
+
+
+def sheet_is_read(sheet: str) -> bool:
+    """The sheets kpi-excel reads (found as `_sheet_name` finds them); no other is scanned."""
+    return label_key(sheet) in _WANTED
+
+
+def _read_sheets(
+    container: Container, display: str
+) -> tuple[list[str], str | None, str | None, list[list[Any]] | None, list[list[Any]] | None]:
+    """Sheet names, the names of 基本信息 and 考核数据, and their rows, as calamine reads them
+    from the container's bytes; when calamine cannot read those, from the package rebuilt in
+    the standard layout. Refused with calamine's own words kept in `detail` for the log."""
+    data, errors = container.data, []
+    while data is not None:
+        try:
+            book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
+            names = list(book.sheet_names)
+            info_name, data_name = _sheet_name(book, INFO_SHEET), _sheet_name(book, DATA_SHEET)
+            listed = sum(map(sheet_is_read, container.sheet_names))
+            if (info_name is None or data_name is None) and sum(map(sheet_is_read, names)) < listed:
+                raise LookupError("calamine lists fewer of the sheets read than the workbook")
+            return names, info_name, data_name, _rows(book, info_name), _rows(book, data_name)
+        except pc.PasswordError:
+            raise _refused(display, ENCRYPTED, P.FILE_ENCRYPTED) from None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # calamine raises many kinds for a file it cannot read (a
+            errors.append(f"{type(exc).__name__}: {exc}")  # Rust panic is a BaseException)
+        try:
+            data = container.fallback()
+            container.normalised = True
+        except Exception as exc:  # noqa: BLE001 - the rebuild failed: refused below
+            errors.append(f"rebuild: {type(exc).__name__}: {exc}")
+            data = None
+    raise _refused(display, UNPARSABLE, P.FILE_UNSUPPORTED, "python-calamine: " + "; ".join(errors))
+
+
+def _missing_sheets(display: str, names: list[str], missing: list[str]) -> WorkbookRefused:
+    have = "、".join(f"「{n}」" for n in names) if names else "没有任何工作表"
+    value = "、".join(f"「{m}」" for m in missing)
     return WorkbookRefused(
-        P.FILE_UNREADABLE.code, P.FILE_UNREADABLE.message(file=display, extra=why)
+        P.SHEET_MISSING.code, P.SHEET_MISSING.message(file=display, value=value, extra=have)
     )
 
 
@@ -109,22 +160,11 @@ def read_workbook(
     """
     if data is None:
         data = path.read_bytes()
-    container = check_container(data, display, limits)
-    try:
-        book = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
-        info_name, data_name = _sheet_name(book, INFO_SHEET), _sheet_name(book, DATA_SHEET)
-        info_rows, data_rows = _rows(book, info_name), _rows(book, data_name)
-    except pc.PasswordError:
-        raise _refused(display, ENCRYPTED) from None
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException:  # calamine raises many kinds for a broken file (a Rust panic is a
-        raise _refused(display, CORRUPT) from None  # BaseException); all mean the same here
-    for rows, sheet in ((info_rows, INFO_SHEET), (data_rows, DATA_SHEET)):
-        if rows is None:
-            raise WorkbookRefused(
-                P.SHEET_MISSING.code, P.SHEET_MISSING.message(file=display, value=sheet)
-            )
+    container = check_container(data, display, limits, sheet_is_read)
+    names, info_name, data_name, info_rows, data_rows = _read_sheets(container, display)
+    missing = [s for s, n in ((INFO_SHEET, info_name), (DATA_SHEET, data_name)) if n is None]
+    if missing:  # the sheets as the workbook lists them (macro sheets too), else as calamine does
+        raise _missing_sheets(display, container.sheet_names or names, missing)
     assert info_rows is not None and data_rows is not None
     info, info_marks = _read_info(info_rows, container.sheets.get(info_name or ""))
     wb = _read_data(data_rows, display, contract, container.sheets.get(data_name or ""))

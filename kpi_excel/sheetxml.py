@@ -1,10 +1,13 @@
 """A streaming scan of one worksheet's XML, before python-calamine parses it.
 
-calamine builds a dense grid from A1 to the farthest cell (one cell at XFD1048576 makes it ask
-for hundreds of gigabytes and abort the process), and reads a formula without a cached value or
-an error cell (`#DIV/0!`) as ''. This scan records the farthest cell (from `r`, or by position
-when `r` is missing), the number of cells, formulas without a value, error cells, hidden rows
-and columns and merged ranges, and raises `SheetLimit` as soon as a limit is passed. Each chunk
+calamine builds a dense grid from A1 to the farthest cell holding a value (one value at
+XFD1048576 makes it ask for hundreds of gigabytes and abort the process), and reads a formula
+without a cached value or an error cell (`#DIV/0!`) as ''. This scan records the farthest cell
+holding a value (from `r`, or by position when `r` is missing), the number of cells, formulas
+without a value, error cells, hidden rows and columns and merged ranges, and raises
+`SheetLimit` as soon as a limit is passed. Only cells with a value count towards the limits: a
+declared `<dimension>` and styled empty cells (`<c r="XFD1" s="3"/>`, as LibreOffice writes a
+formatted row) are not read by calamine and cannot sink a sheet. Each chunk
 is cut before its last cell, so segments hold whole cells; a segment without error cells, cells
 lacking `r` or formulas lacking a cached value needs only a few regex passes (C speed) and counts
 that prove the passes saw every cell; the others a tag walk.
@@ -34,19 +37,17 @@ class _Patterns:
         # greedy: the last r= of a tag, as calamine takes it when a tag repeats the attribute
         self.ref = re.compile(rb"<" + p + rb"c\s[^>]*(?<![\w:])r\s*=\s*[\"']([A-Za-z]+)(\d+)[\"']")
         self.formula = re.compile(rb"<" + p + rb"f" + _END)
-        self.token = re.compile(rb"<(/?)" + p + rb"(row|c|f|v)" + _END + rb"([^>]*)>([^<]*)")
+        self.empty = re.compile(rb"<" + p + rb"c\s[^>]*/>")  # a cell without content
+        self.token = re.compile(rb"<(/?)" + p + rb"(row|c|f|v|is)" + _END + rb"([^>]*)>([^<]*)")
         self.col = re.compile(rb"<" + p + rb"col" + _END + rb"([^>]*)>")
         self.merge = re.compile(
             rb"<" + p + rb"mergeCell" + _END + rb"[^>]*?\bref\s*=\s*[\"']([^\"']+)[\"']"
-        )
-        self.dim = re.compile(
-            rb"<" + p + rb"dimension" + _END + rb"[^>]*?\bref\s*=\s*[\"']([^\"']+)[\"']"
         )
 
 
 _PLAIN = _Patterns(b"")
 _ANY = _Patterns(_ANY_PREFIX)
-_PREFIXED = re.compile(rb":(?:c|row|f|v|col|mergeCell|dimension)[\s/>]")
+_PREFIXED = re.compile(rb":(?:c|row|f|v|is|col|mergeCell)[\s/>]")
 _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet" + _END)
 _ERROR_TYPE = re.compile(rb"(?<![\w:])t\s*=\s*[\"']e[\"']")
 _ATTR_R = re.compile(rb"(?<![\w:])r\s*=\s*[\"']([^\"']*)[\"']")
@@ -67,6 +68,9 @@ def _show(raw: bytes) -> str:
 # a tag like `<c r="B7" t="str">` just sends the segment down the general path).
 _QUICK_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,9})"[^>r]*>')
 _ODD_OPEN = re.compile(rb"<c[\t\n\r\x0b\x0c/>]")  # a cell start tag not followed by a space
+# The quick refs of the cells with content (not `<c r="D1" s="3"/>`, a styled empty cell): the
+# cells that may hold a value.
+_QUICK_VALUED = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,9})"[^>r]*(?<!/)>')
 
 
 _digits = itemgetter(1)
@@ -167,7 +171,7 @@ class SheetScanner:
         self.prefix: bytes | None = None
         self.row = 0  # current row number (from r, or counting <row> elements)
         self.col = 0  # column of the last cell seen in the current row
-        self.cur: list | None = None  # open cell: [row, col, type, has_formula, value]
+        self.cur: list | None = None  # open cell: [row, col, type, has_formula, value, inline]
         self.rows_seen = 0
         self.rx = _PLAIN
 
@@ -223,19 +227,19 @@ class SheetScanner:
             for m in rx.merge.finditer(seg):
                 if len(s.merged) < MAX_MERGES:
                     s.merged.append(m.group(1).decode("ascii", "replace"))
-        dim = rx.dim.search(seg) if b"dimension" in seg else None
-        if dim:
-            self._check_dimension(dim.group(1))
         content = _content(seg, rx) if not fallback and self.cur is None else _WALK
+        empties = b"/>" in seg and rx.empty.search(seg) is not None
         if content == _VALUED:
             refs = _quick_refs(seg)
-            if refs and self._as_walked(seg, refs):
+            if refs and self._as_walked(seg, refs, empties):
                 self._check()
                 return
         elif content == _PLAIN_CELLS:
             quick = _quick_refs(seg) if rx is _PLAIN else None
             if quick is not None:
                 refs, opened = quick, len(quick)
+            elif empties:  # the walk tells the cells with a value from the empty ones
+                refs, opened = [], -1
             else:
                 refs = rx.ref.findall(seg)
                 opened = len(rx.open.findall(seg))
@@ -243,14 +247,16 @@ class SheetScanner:
                 self._rows(rx.row.findall(seg))
                 if refs:
                     s.cells += opened
-                    self._extend_refs(refs)
+                    valued = _QUICK_VALUED.findall(seg) if empties else refs
+                    if valued:
+                        self._extend_refs(valued)
                     self.col = col_number(refs[-1][0])
                 self._check()
                 return
         self._walk(seg)
         self._check()
 
-    def _as_walked(self, seg: bytes, refs: list[tuple[bytes, bytes]]) -> bool:
+    def _as_walked(self, seg: bytes, refs: list[tuple[bytes, bytes]], empties: bool) -> bool:
         """Account for a segment whose cells all have the quick form and whose formulas all have
         cached values exactly as `_walk` would (rows one by one, the first cell reaching a new
         farthest row or column, `self.col`), without walking its tags; False (nothing done) when
@@ -264,17 +270,19 @@ class SheetScanner:
             self._row_start(m.group(1))
         s = self.s
         s.cells += len(refs)
-        letters, digits = zip(*refs, strict=True)
-        cols = {a: col_number(a) for a in set(letters)}
-        numbers = {b: int(b) for b in set(digits)}
-        col, row = max(cols.values()), max(numbers.values())
-        if col > s.max_col:
-            i = min(letters.index(a) for a, n in cols.items() if n == col)
-            s.max_col, s.far_col = col, f"{col_letters(col)}{numbers[digits[i]]}"
-        if row > s.max_row:
-            i = min(digits.index(b) for b, n in numbers.items() if n == row)
-            s.max_row, s.far_row = row, f"{col_letters(cols[letters[i]])}{row}"
-        self.col = 0 if rows and rows[-1].start() > last else cols[letters[-1]]
+        valued = _QUICK_VALUED.findall(seg) if empties else refs
+        if valued:
+            letters, digits = zip(*valued, strict=True)
+            cols = {a: col_number(a) for a in set(letters)}
+            numbers = {b: int(b) for b in set(digits)}
+            col, row = max(cols.values()), max(numbers.values())
+            if col > s.max_col:
+                i = min(letters.index(a) for a, n in cols.items() if n == col)
+                s.max_col, s.far_col = col, f"{col_letters(col)}{numbers[digits[i]]}"
+            if row > s.max_row:
+                i = min(digits.index(b) for b, n in numbers.items() if n == row)
+                s.max_row, s.far_row = row, f"{col_letters(cols[letters[i]])}{row}"
+        self.col = 0 if rows and rows[-1].start() > last else col_number(refs[-1][0])
         return True
 
     def _cols(self, seg: bytes) -> None:
@@ -301,6 +309,8 @@ class SheetScanner:
             elif self.cur is not None and not close:
                 if name == b"f":
                     self.cur[3] = True
+                elif name == b"is":  # an inline string: a value
+                    self.cur[5] = True
                 else:  # <v>text or <v/>
                     value = b"" if attrs.rstrip().endswith(b"/") else text
                     self.cur[4] = value if self.cur[4] is None else self.cur[4] + value
@@ -343,19 +353,21 @@ class SheetScanner:
             )
         row, col = pos if pos else (max(self.row, 1), self.col + 1)
         self.col = col
-        if row > self.s.max_row:
-            self.s.max_row, self.s.far_row = row, f"{col_letters(col)}{row}"
-        if col > self.s.max_col:
-            self.s.max_col, self.s.far_col = col, f"{col_letters(col)}{row}"
-        if not attrs.rstrip().endswith(b"/"):
+        if not attrs.rstrip().endswith(b"/"):  # a self-closed cell holds no value
             t = _ATTR_T.findall(attrs)
-            self.cur = [row, col, t[-1] if t else b"n", False, None]
+            self.cur = [row, col, t[-1] if t else b"n", False, None, False]
 
     def _cell_end(self) -> None:
         if self.cur is None:
             return
-        row, col, kind, has_formula, value = self.cur
+        row, col, kind, has_formula, value, inline = self.cur
         self.cur = None
+        if value is not None or inline:  # a value calamine reads: the cell counts to the limits
+            s = self.s
+            if row > s.max_row:
+                s.max_row, s.far_row = row, f"{col_letters(col)}{row}"
+            if col > s.max_col:
+                s.max_col, s.far_col = col, f"{col_letters(col)}{row}"
         if kind == b"e":
             self.s.errors[(row, col)] = (
                 (value or b"#VALUE!").strip()[:40].decode("utf-8", "replace")
@@ -390,17 +402,8 @@ class SheetScanner:
                 f"工作表「{name}」的单元格 {s.far_col} 位于第 {s.max_col:,} 列,"
                 f"超过上限 {lim['max_columns']:,} 列"
             )
-        area = s.max_row * s.max_col
-        if area > lim["max_cells"] or s.cells > lim["max_cells"]:
+        if s.max_row * s.max_col > lim["max_cells"]:
             raise SheetLimit(
-                f"工作表「{name}」的数据区域(A1:{col_letters(s.max_col)}{s.max_row},"
-                f"{s.cells:,} 个单元格记录)超过上限 {lim['max_cells']:,} 个单元格"
-            )
-
-    def _check_dimension(self, ref: bytes) -> None:
-        pos = parse_ref(ref.split(b":")[-1])
-        if pos and (pos[0] > self.lim["max_rows"] or pos[1] > self.lim["max_columns"]):
-            raise SheetLimit(
-                f"工作表「{self._name()}」声明的范围 {ref.decode('ascii', 'replace')} "
-                f"超过上限({self.lim['max_rows']:,} 行、{self.lim['max_columns']:,} 列)"
+                f"工作表「{name}」有数据的区域 A1:{col_letters(s.max_col)}{s.max_row}"
+                f"({s.max_row * s.max_col:,} 个单元格)超过上限 {lim['max_cells']:,} 个单元格"
             )

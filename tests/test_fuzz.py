@@ -295,8 +295,9 @@ def sheet_xml(draw) -> tuple[bytes, dict]:
                 "e": ' t="e"><v>#REF!</v></c>', "s": "/>", "str": ' t="str"><f>B1</f><v></v></c>',
             }[kind]  # fmt: skip
             xml.append(f"<c{attr}{body}")
-            expected["max_row"] = max(expected["max_row"], r)
-            expected["max_col"] = max(expected["max_col"], col)
+            if kind not in ("f", "s"):  # only a cell with a value counts towards the limits
+                expected["max_row"] = max(expected["max_row"], r)
+                expected["max_col"] = max(expected["max_col"], col)
             if kind == "f":
                 expected["formulas"].add((r, col))
             if kind == "e":

@@ -131,7 +131,9 @@ def test_missing_sheet_and_missing_column_refuse_the_workbook(inbox) -> None:
     wb.save(path)
     assert inbox.run().exit_code == 1
     reasons = {r["file"]: r["reason"] for r in inbox.rejected()}
-    assert reasons["空白.xlsx"] == "空白.xlsx 缺少工作表「基本信息」,请使用标准模板"
+    assert reasons["空白.xlsx"] == (
+        "空白.xlsx 缺少工作表「基本信息」、「考核数据」,请使用标准模板(工作簿中的工作表:「Sheet1」)"
+    )
     assert reasons["缺列.xlsx"] == "缺列.xlsx 考核数据 缺少必需的列「基数存款日均(万元)」"
 
 

@@ -198,3 +198,42 @@ def snapshot(root: Path, skip: Path | None = None) -> dict[str, bytes]:
         elif p.is_dir():
             out[str(p.relative_to(root)) + "/"] = b""
     return out
+
+
+def cfb_file(name: str, stream: bytes) -> bytes:
+    """A valid Compound File (OLE2, version 3) holding one stream, as olefile and Excel read
+    it: header, one FAT sector, one directory sector, then the stream in regular sectors (padded
+    to 4,096 bytes, so that no mini stream is needed)."""
+    free, end, fat_sect, no_stream = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+    data = stream.ljust(max(4096, -(-len(stream) // 512) * 512), b"\0")
+    sectors = len(data) // 512
+    header = bytearray(512)
+    header[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    struct.pack_into("<HHHHH", header, 24, 0x3E, 3, 0xFFFE, 9, 6)
+    struct.pack_into("<IIIIIIII", header, 40, 0, 1, 1, 0, 4096, end, 0, end)
+    struct.pack_into("<I", header, 68, 0)  # no DIFAT sectors
+    struct.pack_into("<I", header, 76, 0)  # the FAT is sector 0
+    header[80:512] = b"\xff" * 432
+    fat = [fat_sect, end] + [3 + i for i in range(sectors - 1)] + [end]
+    fat += [free] * (128 - len(fat))
+    fat_sector = struct.pack("<128I", *fat)
+
+    def entry(label: str, kind: int, child: int, start: int, size: int) -> bytes:
+        raw = (label + "\0").encode("utf-16-le")
+        out = bytearray(128)
+        out[0 : len(raw)] = raw
+        struct.pack_into("<HBB", out, 64, len(raw), kind, 1)  # black
+        struct.pack_into("<III", out, 68, no_stream, no_stream, child)
+        struct.pack_into("<II", out, 116, start, size)
+        return bytes(out)
+
+    directory = entry("Root Entry", 5, 1, end, 0) + entry(name, 2, no_stream, 2, len(data))
+    directory += b"".join(entry("", 0, no_stream, 0, 0) for _ in range(2))
+    return bytes(header) + fat_sector + directory + data
+
+
+def biff_stream(encrypted: bool) -> bytes:
+    """A BIFF8 workbook globals substream: BOF, FILEPASS (XOR obfuscation) when encrypted, EOF."""
+    bof = struct.pack("<HH", 0x0809, 16) + struct.pack("<HHHHII", 0x0600, 5, 0x2775, 1996, 0, 6)
+    filepass = struct.pack("<HHHHH", 0x002F, 6, 0, 0x1234, 0x5678) if encrypted else b""
+    return bof + filepass + struct.pack("<HH", 0x000A, 0)
