@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from . import problems as P
 from .errors import KpiExcelError, WorkbookRefused
+from .numfmt import cell_styles, may_have_styles
 from .sheetxml import SheetLimit, SheetScan, SheetScanner
 
 DEFAULT_LIMITS: dict[str, int] = {
@@ -177,6 +178,7 @@ def _scan_parts(
             kept[name] = _inflate(zf, by_name[name], display, lim, budget, keep=True, data=data)
     targets = _workbook_targets(kept.get("xl/_rels/workbook.xml.rels"))
     sheet_names = _sheet_names(kept["xl/workbook.xml"], targets)
+    styles = _read_styles(zf, by_name, kept, display, lim, budget, data)
     out = Container()
     for info in infos:
         name = info.filename
@@ -189,12 +191,45 @@ def _scan_parts(
         scanner = None
         if is_sheet:
             scan = SheetScan(part=name, name=sheet_names.get(name, ""))
-            scanner = SheetScanner(scan, lim)
+            scanner = SheetScanner(scan, lim, styles)
         _inflate(zf, info, display, lim, budget, scanner=scanner, data=data)
         if scanner is not None:
             scanner.close()
             out.sheets[scan.name or name] = scan
     return out
+
+
+MAX_STYLES_BYTES = 32 * 1024 * 1024  # a larger styles part is checked, not kept and classified
+_STYLE_TAGS = frozenset(
+    ("numFmts", "numFmt", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "xf",
+     "cellStyles", "dxfs", "tableStyles", "colors", "extLst")
+)  # fmt: skip
+
+
+def _read_styles(
+    zf: zipfile.ZipFile,
+    by_name: dict[str, zipfile.ZipInfo],
+    kept: dict[str, bytes],
+    display: str,
+    lim: dict[str, int],
+    budget: _Budget,
+    data: bytes | None,
+) -> dict[int, tuple[str, str]]:
+    """The cell styles whose number format is a percentage, a date or a time (numfmt.py), read
+    before the sheets whatever the order of the parts. A styles part that does not parse is
+    left to calamine: it only means that no cell is known to be so formatted."""
+    info = by_name.get("xl/styles.xml")  # where Excel, WPS and LibreOffice put it
+    if info is None:
+        info = by_name.get(_styles_part(kept.get("xl/_rels/workbook.xml.rels")))
+    if info is None or info.file_size > MAX_STYLES_BYTES:
+        return {}
+    kept[info.filename] = xml = _inflate(zf, info, display, lim, budget, keep=True, data=data)
+    if not may_have_styles(xml):
+        return {}
+    try:
+        return cell_styles(_elements(xml, _STYLE_TAGS))
+    except Exception:  # expat errors, bad attributes: the styles are calamine's to judge
+        return {}
 
 
 def _inflate(
@@ -318,16 +353,18 @@ def _resolve(target: str) -> str:
     return posixpath.normpath(t)
 
 
-def _elements(xml: bytes) -> list[tuple[str, dict[str, str]]]:
-    """(local tag, attributes) of every element in document order, as ElementTree would give
-    them (a namespaced attribute is named "uri}name"; only its local name is ever compared). expat
-    is set up as defusedxml sets it up (entity declarations and external references refused) and
-    as ElementTree's parser treats the rest (an undefined entity is an error); only the element
-    starts are kept, no tree is built."""
+def _elements(xml: bytes, only: frozenset[str] | None = None) -> list[tuple[str, dict[str, str]]]:
+    """(local tag, attributes) of every element in document order (of those named in `only`,
+    when given), as ElementTree would give them (a namespaced attribute is named "uri}name";
+    only its local name is ever compared). expat is set up as defusedxml sets it up (entity
+    declarations and external references refused) and as ElementTree's parser treats the rest
+    (an undefined entity is an error); only the element starts are kept, no tree is built."""
     found: list[tuple[str, dict[str, str]]] = []
 
     def start(tag: str, attrs: list[str]) -> None:
-        found.append((_local(tag), dict(zip(attrs[::2], attrs[1::2], strict=True))))
+        local = _local(tag)
+        if only is None or local in only:
+            found.append((local, dict(zip(attrs[::2], attrs[1::2], strict=True))))
 
     parser = pyexpat.ParserCreate(None, "}")
     parser.buffer_text = True
@@ -366,6 +403,14 @@ def _workbook_targets(rels: bytes | None) -> dict[str, str]:
         if tag == "Relationship" and attrs.get("TargetMode") != "External":
             out[attrs.get("Id", "")] = _resolve(attrs.get("Target", ""))
     return out
+
+
+def _styles_part(rels: bytes | None) -> str:
+    """The zip member the workbook's styles relationship names ('' if none)."""
+    for _tag, attrs in _elements(rels, frozenset(("Relationship",))) if rels else ():
+        if attrs.get("Type", "").endswith("/styles") and attrs.get("TargetMode") != "External":
+            return _resolve(attrs.get("Target", ""))
+    return ""
 
 
 def _sheet_names(workbook: bytes, targets: dict[str, str]) -> dict[str, str]:
