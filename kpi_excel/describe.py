@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from .formula import Formula
-from .rulebook import Derived, Flag, Rule, Rulebook
+from .rulebook import PLACEHOLDER_RE, Derived, Flag, Plausibility, Rule, Rulebook
 
 SCORE_KEYS = ("total", "business_score")
 SCORE_LABELS = {"total": "综合得分", "business_score": "业务得分"}
@@ -330,3 +330,27 @@ def merged_rules(by_role: dict[str, Rule]) -> list[tuple[Rule, list[str]]]:
         else:
             merged.append((rule, [role]))
     return merged
+
+
+def plausibility_when(check: Plausibility, rules: Rulebook) -> str:
+    """A plausibility check's condition in words, its parameters as their values:
+    `不良贷款余额 > 0 且 不良贷款余额 < 1 且 贷款余额 > 10000`."""
+    if check.when is None:
+        return ""
+    labels = formula_labels(rules) | {k: const(v) for k, v in check.parameters.items()}
+    return check.when.describe(labels)
+
+
+def plausibility_message(check: Plausibility, rules: Rulebook) -> str:
+    """A plausibility check's message as a template: parameters as their values, fields as
+    {their name} (the row's value in a note)."""
+
+    def name(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key in check.parameters:
+            return const(check.parameters[key])
+        if key in rules.parameters:
+            return const(rules.parameters[key].value)
+        return "{" + label(key, rules) + "}"
+
+    return PLACEHOLDER_RE.sub(name, check.message)

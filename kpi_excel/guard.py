@@ -35,6 +35,7 @@ from xml.sax.saxutils import quoteattr
 from . import problems as P
 from . import sniff
 from .errors import KpiExcelError, WorkbookRefused
+from .numfmt import cell_styles, may_have_styles
 from .sheetxml import SheetLimit, SheetScan, SheetScanner
 
 DEFAULT_LIMITS: dict[str, int] = {
@@ -300,6 +301,7 @@ def _scan_parts(
         return kept[member.lower()]
 
     layout = _layout(package, keep, display)
+    styles = _read_styles(package, layout.styles, keep)
     read_parts = {
         p.lower()
         for p in (layout.workbook, layout.workbook_rels, layout.package_rels)
@@ -329,7 +331,7 @@ def _scan_parts(
         scanner = None
         if sheet is not None:
             scan = SheetScan(part=_member(info.filename), name=sheet.name)
-            scanner = SheetScanner(scan, lim)
+            scanner = SheetScanner(scan, lim, styles)
         _inflate(package.zf, info, display, lim, budget, scanner=scanner, data=data)
         if scanner is not None:
             scanner.close()
@@ -511,6 +513,31 @@ class _Budget:
         self.left = limit
 
 
+MAX_STYLES_BYTES = 32 * 1024 * 1024  # a larger styles part is checked, not kept and classified
+_STYLE_TAGS = frozenset(
+    ("numFmts", "numFmt", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "xf",
+     "cellStyles", "dxfs", "tableStyles", "colors", "extLst")
+)  # fmt: skip
+
+
+def _read_styles(
+    package: _Package, member: str, keep: Callable[[str], bytes | None]
+) -> dict[int, tuple[str, str]]:
+    """The cell styles whose number format is a percentage, a date or a time (numfmt.py), read
+    before the sheets whatever the order of the parts. A styles part that does not parse is
+    left to calamine: it only means that no cell is known to be so formatted."""
+    info = package.get(member) if member else None
+    if info is None or info.file_size > MAX_STYLES_BYTES:
+        return {}
+    xml = keep(member)
+    if not xml or not may_have_styles(xml):
+        return {}
+    try:
+        return cell_styles(_elements(xml, _STYLE_TAGS))
+    except Exception:  # expat errors, bad attributes: the styles are calamine's to judge
+        return {}
+
+
 def _inflate(
     zf: zipfile.ZipFile,
     info: zipfile.ZipInfo,
@@ -624,16 +651,18 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _elements(xml: bytes) -> list[tuple[str, dict[str, str]]]:
-    """(local tag, attributes) of every element in document order, as ElementTree would give
-    them (a namespaced attribute is named "uri}name"; only its local name is ever compared). expat
-    is set up as defusedxml sets it up (entity declarations and external references refused) and
-    as ElementTree's parser treats the rest (an undefined entity is an error); only the element
-    starts are kept, no tree is built."""
+def _elements(xml: bytes, only: frozenset[str] | None = None) -> list[tuple[str, dict[str, str]]]:
+    """(local tag, attributes) of every element in document order (of those named in `only`,
+    when given), as ElementTree would give them (a namespaced attribute is named "uri}name";
+    only its local name is ever compared). expat is set up as defusedxml sets it up (entity
+    declarations and external references refused) and as ElementTree's parser treats the rest
+    (an undefined entity is an error); only the element starts are kept, no tree is built."""
     found: list[tuple[str, dict[str, str]]] = []
 
     def start(tag: str, attrs: list[str]) -> None:
-        found.append((_local(tag), dict(zip(attrs[::2], attrs[1::2], strict=True))))
+        local = _local(tag)
+        if only is None or local in only:
+            found.append((local, dict(zip(attrs[::2], attrs[1::2], strict=True))))
 
     parser = pyexpat.ParserCreate(None, "}")
     parser.buffer_text = True

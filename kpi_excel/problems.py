@@ -83,6 +83,18 @@ CELL_ERROR = _t(
 TEXT_TOO_LONG = _t(
     "text-too-long", "refuse_row", "{file} {where}「{label}」文本超过 {extra} 个字符"
 )
+PERCENT_FORMAT = _t(
+    "percent-format",
+    "refuse_row",
+    "{file} {where}「{label}」单元格为百分比格式({value}),{extra};"
+    "请将单元格格式改为「常规」或「数值」后重新填写",
+)
+DATE_FORMAT = _t(
+    "date-format",
+    "refuse_row",
+    "{file} {where}「{label}」单元格为{extra}格式(显示为{value}),应填数字;"
+    "请将单元格格式改为「常规」或「数值」后重新填写",
+)
 
 # Notes: the value is used, the cell is marked for a look.
 TEXT_NUMBER = _t(
@@ -92,6 +104,9 @@ TEXT_NUMBER = _t(
 )
 HIDDEN_DATA = _t("hidden-data", "note", "{file} {where} 处于隐藏的{extra}中,已照常读取")
 HEADER_MOVED = _t("header-moved", "note", "{file} {where} 表头不在第1行,已从第{extra}行读取")
+IMPLAUSIBLE = _t(
+    "implausible", "note", "{file} {where}「{label}」{value}:{extra},请核实(仅提示,不影响计分)"
+)
 EXTRA_COLUMN = _t(
     "extra-column", "note", "{file} {where} 列「{value}」不是模板中的列,已保留但不参与计分"
 )

@@ -4,7 +4,9 @@ Reading uses python-calamine (Rust; several times faster than openpyxl). Values 
 workbook holds them (number, text, bool, date); `validate.py` decides what they mean. What
 calamine cannot see comes from the container scan (`guard.py`, `sheetxml.py`): a formula with no
 cached value and an error cell (both read as '') become `marks`, hidden rows and columns holding
-data become notes, and a header merged across columns with data under it is refused.
+data become notes, a header merged across columns with data under it is refused, and the data
+cells shown as a percentage, a date or a time (which calamine reads as plain numbers or dates)
+become `formats`, for the row checks to judge by each column's type.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .schema import label_key as _label_key
 from .sheetxml import SheetScan, parse_ref
 
 HEADER_SEARCH_ROWS = 10  # a header not in row 1 is looked for in the first rows
-READER_VERSION = 3  # changes whenever WorkbookData changes: part of any cache key of parsed books
+READER_VERSION = 5  # changes whenever WorkbookData changes: part of any cache key of parsed books
 
 Mark = tuple[str, str]  # (kind, text): ("formula", "") or ("error", "#DIV/0!")
 # Every workbook repeats the same labels: each is normalised once (typed: 1, 1.0 and True differ)
@@ -63,6 +65,9 @@ class WorkbookData:
     raw_header_row: int = 1
     # (sheet, Excel row, contract or 基本信息 key) -> Mark, for cells calamine read as ''
     marks: dict[tuple[str, int, str], Mark] = field(default_factory=dict)
+    # (Excel row, contract key) -> (kind, format code) of the 考核数据 cells holding a number
+    # shown as a percentage, a date or a time (numfmt.py)
+    formats: dict[tuple[int, str], tuple[str, str]] = field(default_factory=dict)
 
 
 def _blank(v: Any) -> bool:
@@ -262,14 +267,17 @@ def _read_data(
     frame.insert(len(frame.columns), "_row", excel_rows)  # as frame["_row"] = ..., faster
     extras_frame = _frame(kept, extra_cols)
     marks: dict[tuple[str, int, str], Mark] = {}
+    formats: dict[tuple[int, str], tuple[str, str]] = {}
     if scan is not None:
         # the columns holding data (blank rows hold none) matter only when some column is hidden
         filled = _filled([*keyed, *extra_cols], kept) if scan.hidden_cols else set()
         _check_merged_header(scan, h, header, body, display, label_to_key)
         notes.extend(_hidden_notes(scan, display, excel_rows, header, filled, h))
         marks = _data_marks(scan, excel_rows, keyed)
+        formats = _data_formats(scan, excel_rows, keyed)
     wb = WorkbookData(display, 0, "", {}, frame, letters, extras_frame, notes, h + 1)
     wb.marks = marks
+    wb.formats = formats
     return wb
 
 
@@ -318,6 +326,23 @@ def _data_marks(
         if mark:
             marks[(DATA_SHEET, r, keyed[c - 1])] = mark
     return marks
+
+
+def _data_formats(
+    scan: SheetScan, excel_rows: list[int], keyed: dict[int, str]
+) -> dict[tuple[int, str], tuple[str, str]]:
+    """The data cells of the contract's columns that the scan found in a percent, date or time
+    style, by (Excel row, key)."""
+    if not scan.styled:
+        return {}
+    rows = set(excel_rows)
+    out: dict[tuple[int, str], tuple[str, str]] = {}
+    for j, key in keyed.items():
+        for first, last, style in scan.styled.get(j + 1, ()):
+            fmt = scan.formats[style]
+            for r in rows.intersection(range(first, last + 1)):
+                out[(r, key)] = fmt
+    return out
 
 
 def _filled(columns: list[int], rows: list[list[Any]]) -> set[int]:

@@ -3,7 +3,10 @@
 Each field of the contract (schema.py) is checked by its kind; a failed check becomes a problem
 row naming the file, sheet and cell (problems.py). Cells that calamine read as '' but that hold a
 formula without a cached value or an error value (`WorkbookData.marks`, from read.py) are refused,
-never taken as blank or 0.
+never taken as blank or 0. A number in a cell shown as a percentage (5% is 0.05) is refused in a
+column that is not a ratio, and a cell shown as a date or a time in any number column
+(`WorkbookData.formats`, and the dates calamine reads). The rulebook's `plausibility` checks
+note (never refuse) the values that are numbers but hardly real.
 
 Values are looked at column by column in bulk (`numbers.value_kinds`, `numbers.show_values`); a
 lookup that depends on the text of a cell (岗位) is computed once per distinct value. Problem rows
@@ -13,18 +16,21 @@ and their messages are built only for the cells that failed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import numfmt
 from . import problems as P
 from .exact import Q
 from .numbers import fmt_number, parse_numbers, show, show_values
 from .read import WorkbookData
-from .rulebook import Rulebook
-from .schema import DATA_SHEET, NO, NUMERIC_KINDS, YES, label_key
+from .rulebook import PLACEHOLDER_RE, Plausibility, Rulebook
+from .schema import DATA_SHEET, NO, NUMERIC_KINDS, YES, Field, label_key
+from .score import Figures
 
 MAX_TEXT = 32767  # Excel's limit for one cell
 LARGEST = 10**15  # a number with more than 15 integer digits is not one Excel holds exactly
@@ -119,6 +125,7 @@ def check_rows(
     frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook
 ) -> tuple[pd.DataFrame, list]:
     formula, error = _marked(frame, books)
+    formats = _cell_formats(frame, books)
     if error:
         frame = frame.copy()
         for key, text in error.items():  # the error text is the value the clerk sees
@@ -156,7 +163,8 @@ def check_rows(
             if f.key in formula:  # never the default of a blank cell
                 blank = blank & ~formula[f.key].to_numpy()
             num = value.to_numpy()
-            c.add(P.NUMBER_INVALID, invalid, f.key, f.label, raw)
+            odd = _formatted(c, raw, num, invalid.to_numpy(), formats.get(f.key), f)
+            c.add(P.NUMBER_INVALID, invalid.to_numpy() & ~odd, f.key, f.label, raw)
             q = exact[f.key] = Q.from_floats(num)
             if long_text is not None:
                 at = np.flatnonzero(long_text.notna().to_numpy())
@@ -173,7 +181,7 @@ def check_rows(
                 c.add(P.NUMBER_ABOVE_MAX, high, f.key, f.label, raw, fmt_number(float(f.maximum)))
             if f.whole:
                 whole = ~q.cmp("<", 0) & ~q.is_multiple_of(0)
-                c.add(P.COUNT_NOT_WHOLE, whole, f.key, f.label, raw)
+                c.add(P.COUNT_NOT_WHOLE, _mask(whole) & ~odd, f.key, f.label, raw)
             c.add(
                 P.TEXT_NUMBER,
                 from_text,
@@ -183,7 +191,7 @@ def check_rows(
                 lambda at, num=num: [fmt_number(v) for v in num[at].tolist()],
             )
             if f.decimals is not None:
-                places = ~q.is_multiple_of(f.decimals)
+                places = _mask(~q.is_multiple_of(f.decimals)) & ~odd
                 c.add(P.TOO_MANY_DECIMALS, places, f.key, f.label, raw, f.decimals)
             if f.default is not None:
                 value = value.where(~blank, float(f.default))  # type: ignore[arg-type]
@@ -241,6 +249,8 @@ def check_rows(
             mask = out["role"].isin(d.reject_roles).to_numpy() & exact[key].is_zero()
             c.add(P.DENOMINATOR_ZERO, mask, key, contract.by_key[key].name, None, d.label)
     _check_duplicate_ids(texts["emp_id"], c, error.get("emp_id"))
+    for check in rules.plausibility:
+        _note_implausible(check, out, frame, rules, c)
 
     errors = np.full(len(frame), "", dtype=object)
     messages: dict[int, list[str]] = {}
@@ -309,6 +319,139 @@ def _marked(
             text[pos[~is_formula]] = group["text"].to_numpy(dtype=object)[~is_formula]
             error[str(key)] = pd.Series(text, index=frame.index, dtype=object)
     return formula, error
+
+
+def _cell_formats(frame: pd.DataFrame, books: list[WorkbookData]) -> dict[str, np.ndarray]:
+    """Per contract key: the (kind, format code) of each row's cell shown as a percentage, a
+    date or a time (None elsewhere), from `WorkbookData.formats`."""
+    found = {wb.file: f for wb in books if (f := getattr(wb, "formats", None))}
+    if not found or not len(frame):
+        return {}
+    files = frame["_file"].to_numpy(dtype=object)
+    at = np.flatnonzero(np.isin(files, list(found)))
+    rows = frame["_row"].to_numpy()[at]
+    cells_at = zip(files[at].tolist(), map(int, rows.tolist()), strict=True)
+    position = dict(zip(cells_at, at.tolist(), strict=True))
+    out: dict[str, np.ndarray] = {}
+    for file, cells in found.items():
+        for (row, key), fmt in cells.items():
+            i = position.get((file, row))
+            if i is not None and key in frame:
+                out.setdefault(key, np.full(len(frame), None, dtype=object))[i] = fmt
+    return out
+
+
+def _percent_hint(f: Field) -> str:
+    """What a cell of `f` should hold instead of a percentage."""
+    if f.kind == "amount":
+        return f"金额应填{f.unit}" if f.unit else "金额应直接填写"
+    if f.kind == "count":
+        return "个数应填整数"
+    return f"应按{f.unit}填写数值" if f.unit else "应直接填写数值"
+
+
+def _formatted(
+    c: _Collector,
+    raw: pd.Series,
+    num: np.ndarray,
+    invalid: np.ndarray,
+    fmt: np.ndarray | None,
+    f: Field,
+) -> np.ndarray:
+    """Refuse the cells of a number column shown as a date or a time (calamine reads most of
+    them as dates; a number in a date format it does not know stays a number), and those shown
+    as a percentage unless the field is a ratio or the number is 0 (0% is 0 in any unit).
+    Returns where a cell was refused so, for the checks whose message it replaces."""
+    n = len(num)
+    dated = np.zeros(n, dtype=bool)
+    percent = np.zeros(n, dtype=bool)
+    if not invalid.any() and fmt is None:
+        return dated
+    values = raw.to_numpy(dtype=object)
+    shown = np.full(n, None, dtype=object)
+    words = np.full(n, None, dtype=object)
+    for i in np.flatnonzero(invalid).tolist():
+        if numfmt.is_date_value(values[i]):
+            kind = numfmt.TIME if numfmt.is_time_value(values[i]) else numfmt.DATE
+            dated[i], shown[i], words[i] = True, numfmt.shown(values[i], kind, ""), kind
+    if fmt is not None:
+        filled = np.fromiter(map(_is_not_none, fmt.tolist()), bool, n) & ~np.isnan(num)
+        for i in np.flatnonzero(filled).tolist():
+            kind, code = fmt[i]
+            if kind == numfmt.PERCENT and (f.ratio or num[i] == 0):
+                continue
+            shown[i] = numfmt.shown(values[i], kind, code)
+            if kind == numfmt.PERCENT:
+                percent[i] = True
+            else:
+                dated[i], words[i] = True, kind
+    words[dated] = [numfmt.WORDS[w] for w in words[dated].tolist()]
+    c.add(P.DATE_FORMAT, dated, f.key, f.label, shown, words)
+    c.add(P.PERCENT_FORMAT, percent, f.key, f.label, shown, _percent_hint(f))
+    return dated | percent
+
+
+def _is_not_none(v: Any) -> bool:
+    return v is not None
+
+
+def _note_implausible(
+    check: Plausibility, out: pd.DataFrame, frame: pd.DataFrame, rules: Rulebook, c: _Collector
+) -> None:
+    """Note the cells of `check.field` in the rows where the check's condition holds (a blank
+    figure decides nothing), with its message; the values are read as the scorer reads them
+    (a blank optional cell as its default)."""
+    formula = check.when
+    if formula is None or not len(out):
+        return
+    fig = Figures(out)
+    env: dict[str, Any] = {}
+    for key in formula.refs:
+        spec = rules.contract.by_key.get(key)
+        if key in check.parameters:
+            env[key] = check.parameters[key]
+        elif key in rules.parameters:
+            env[key] = rules.parameters[key].value
+        elif spec is not None and spec.kind == "yesno":
+            env[key] = out[key].fillna(False).astype(bool).to_numpy()
+        else:
+            env[key] = fig[key]
+    keys = {k: out[k].to_numpy(dtype=object) for k in formula.by_keys}
+    hit = np.asarray(formula.evaluate(env, ~c.refused, keys).value, dtype=bool)
+    if not hit.any():
+        return
+    spec = rules.contract.by_key[check.field]
+
+    def message(i: int) -> str:
+        return PLACEHOLDER_RE.sub(
+            lambda m: _placeholder(m.group(1), i, check, out, rules), check.message
+        )
+
+    def messages(at: np.ndarray) -> list[str]:
+        return [message(i) for i in at.tolist()]
+
+    c.add(P.IMPLAUSIBLE, hit, spec.key, spec.label, frame[spec.key], messages)
+
+
+def _placeholder(name: str, i: int, check: Plausibility, out: pd.DataFrame, rules: Rulebook) -> str:
+    """A {name} of a plausibility message: a parameter's value or the row's value of a field."""
+    if name in check.parameters:
+        return _decimal_text(check.parameters[name])
+    if name in rules.parameters:
+        return _decimal_text(rules.parameters[name].value)
+    spec = rules.contract.by_key[name]
+    v = out[name].iat[i]
+    if spec.kind == "yesno":
+        return "是" if v else "否"
+    exact = out[f"_exact:{name}"].iat[i] if f"_exact:{name}" in out else None
+    if isinstance(exact, str):
+        return exact
+    return fmt_number(v) or "空"
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _check_duplicate_ids(texts: np.ndarray, c: _Collector, error: pd.Series | None) -> None:

@@ -8,12 +8,14 @@ the file, the key path and what is wrong (`规则文件 rules.yaml 的键 items[
    types, allowed values and ranges;
 2. the references, here: roles and groups, input fields, derived figures, items, flag codes,
    operators and the calendar of periods all resolve, derived figures have no cycle, keys and
-   codes are unique, grades cover every group and end with a catch-all row.
+   codes are unique, grades cover every group and end with a catch-all row, the plausibility
+   checks' conditions compile and their messages name only fields and parameters.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RulebookError
-from .formula import NUMBER, Formula, FormulaError
+from .formula import BOOL, NUMBER, Formula, FormulaError
 from .formula import compile as compile_formula
 from .formula_ast import Name
 from .periods import ALL_MONTHS, Calendar
@@ -157,6 +159,23 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class Plausibility:
+    """A value that is a number but hardly real (a unit slip, a percentage typed as 万元): the
+    cell of `field` is noted, never refused, in the rows where `when` holds. `message` says
+    why, `{name}` standing for a parameter's value or the row's value of a field."""
+
+    label: str
+    field: str
+    when: Formula | None  # None only while the rulebook is refused
+    parameters: dict[str, Decimal]  # the check's own thresholds
+    message: str
+
+
+# A {name} in a plausibility message
+PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
 class Rulebook:
     path: Path
     sha256: str
@@ -187,6 +206,7 @@ class Rulebook:
     total: Total
     results: list[str]  # the results.csv columns after period … errors, in order
     sheet: list[str] = field(default_factory=list)  # the figures of the 考核结果 sheet
+    plausibility: list[Plausibility] = field(default_factory=list)  # values only noted
 
     @property
     def total_decimals(self) -> int:
@@ -312,6 +332,7 @@ class _Builder:
         if flags and outcomes is None:
             self.p.add(("outcomes",), "缺失(有处理规定时须写明各考核结论的名称)")
         outcomes = outcomes or dict.fromkeys(("dismiss", "demote", "warning", "none"), "")
+        plausibility = self._plausibility()
         rules = Rulebook(
             path=path,
             sha256=sha256,
@@ -340,6 +361,7 @@ class _Builder:
             parameters=self.parameters,
             total=total,
             results=[],
+            plausibility=plausibility,
         )
         if not self.p.found:  # lists naming what an earlier problem broke: noise
             rules.results.extend(self._listed(rules, "results", result_keys(rules)))
@@ -411,6 +433,8 @@ class _Builder:
             high = _number(node["max"]) if "max" in node else None
             if low is not None and high is not None and low > high:
                 self.p.add((*where, "min"), f"应不大于 max({node['max']})")
+            if node.get("ratio") and kind != "number":
+                self.p.add((*where, "ratio"), "只能用于 type 为 number 的字段(金额、个数不是比率)")
             if node.get("monthly") and "{m}" not in node["label"]:
                 self.p.add((*where, "label"), "按月填写的字段,标签中应有 {m} 表示月份")
             spec = dict(
@@ -423,6 +447,7 @@ class _Builder:
                 at_most=node.get("at_most"),
                 show=node.get("show", "number"),
                 note=node.get("note", ""),
+                ratio=bool(node.get("ratio", False)),
             )
             if node.get("monthly"):
                 for m in ALL_MONTHS:
@@ -581,6 +606,41 @@ class _Builder:
         except FormulaError as exc:
             self.p.add(where, exc.detail)
             return None
+
+    def _plausibility(self) -> list[Plausibility]:
+        """The plausibility checks: each marks a numeric input field, and its condition reads
+        input fields, the rulebook's parameters and its own (figures are computed after the
+        checks, so none of them)."""
+        out = []
+        base = self.names({})
+        bools = {f.key for f in self.fields.fields if f.kind == "yesno"}
+        readable = {f.key for f in self.fields.fields if f.numeric or f.kind == "yesno"}
+        for i, node in enumerate(self.raw.get("plausibility", [])):
+            where = ("plausibility", i)
+            self.figure((*where, "field"), node["field"])
+            params = {}
+            for key, value in node.get("parameters", {}).items():
+                if key in base or key in self.raw["derived"]:
+                    self.p.add((*where, "parameters", key), "与输入字段、参数或派生指标同名")
+                params[key] = _number(value)
+            names = {**base, **{k: k for k in params}}
+            try:
+                when = compile_formula(
+                    node["when"], names, keys=GROUP_KEYS, where=f"plausibility[{i}].when",
+                    bools=bools, expect=BOOL,
+                )  # fmt: skip
+            except FormulaError as exc:
+                self.p.add((*where, "when"), exc.detail)
+                when = None
+            known = [*params, *self.parameters, *sorted(readable)]
+            for name in PLACEHOLDER_RE.findall(node["message"]):
+                if name not in known:
+                    self.p.add(
+                        (*where, "message"),
+                        f"中的「{{{name}}}」不是本检查的参数、规则参数或数值字段{suggest(name, known)}",
+                    )
+            out.append(Plausibility(node["label"], node["field"], when, params, node["message"]))
+        return out
 
     def _dependency_order(self, derived: list[Derived]) -> list[Derived]:
         """Derived figures ordered so that each one's inputs are computed before it."""

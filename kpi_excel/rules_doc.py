@@ -3,7 +3,7 @@ that approves the scheme.
 
 Sheets: 概要 (the scheme, its file and fingerprint, periods, roles and groups, how the total is
 made), 输入字段 (every column of 考核数据), 计分规则 (each derived figure and item, per role, in
-words), 等级, 预警与处理 and 参数. Every sentence that states a rule comes from describe.py, so
+words), 等级, 预警与处理, 数值核对 (the plausibility checks, when the rulebook has any) and 参数. Every sentence that states a rule comes from describe.py, so
 this document says what the scorer does; a rule written as a formula is shown by its
 `Formula.describe`. Each sheet prints on A4 landscape, one page wide, its title and header on
 every page, wrapped text in rows tall enough to show it. Written atomically.
@@ -53,7 +53,7 @@ def _write(path: Path, rules: Rulebook) -> None:
     try:
         wb.set_properties({"title": xml_text(f"{rules.name} 规则说明"), "subject": rules.id})
         book = _Book(wb, rules)
-        for name, columns, rows in (
+        sheets = [
             ("概要", [("项目", 22), ("内容", 84), ("依据条款", 30)], _summary(rules)),
             ("输入字段", _FIELD_COLUMNS, _field_rows(rules)),
             ("计分规则", _RULE_COLUMNS, _scoring(rules)),
@@ -63,9 +63,12 @@ def _write(path: Path, rules: Rulebook) -> None:
                 _grades(rules),
             ),
             ("预警与处理", _FLAG_COLUMNS, _flags(rules)),
+            ("数值核对", _CHECK_COLUMNS, _checks(rules)),
             ("参数", [("参数", 34), ("取值", 66), ("依据条款", 32)], _parameters(rules)),
-        ):
-            book.sheet(name, columns, rows)
+        ]
+        for name, columns, rows in sheets:
+            if rows or name != "数值核对":
+                book.sheet(name, columns, rows)
     finally:
         wb.close()
 
@@ -192,6 +195,9 @@ def _field_row(n: int, f: Field, rules: Rulebook) -> Row:
         stem = key[: -len(str(f.month))]
         label = rules.raw["fields"][stem]["label"].replace("{m}", "1—12") + "(每月一列)"
         key = f"{stem}1 … {stem}12"
+    kind = KIND_WORDS.get(f.kind, f.kind)
+    if f.ratio:
+        kind = "比率(可用百分比格式)"
     if f.kind == "role":
         span = "、".join(lab for r in rules.roles.values() for lab in r.labels)
     elif f.kind == "yesno":
@@ -229,7 +235,7 @@ def _field_row(n: int, f: Field, rules: Rulebook) -> Row:
         blank = "不得为空"
     else:
         blank = "留空"
-    return (str(n), label, key, KIND_WORDS.get(f.kind, f.kind), span, places, need, blank, f.note)
+    return (str(n), label, key, kind, span, places, need, blank, f.note)
 
 
 # --- 计分规则 -------------------------------------------------------------------------------
@@ -294,6 +300,29 @@ def _flags(rules: Rulebook) -> list[Row]:
             flag.article,
         )
         for flag in rules.flags
+    ]
+
+
+_CHECK_COLUMNS: list[Column] = [
+    ("序号", 6),
+    ("名称", 18),
+    ("标记的列", 16),
+    ("条件", 44),
+    ("提示(接在单元格的值之后)", 50),
+]
+
+
+def _checks(rules: Rulebook) -> list[Row]:
+    """The plausibility checks: values only noted (yellow), never refused, scores unchanged."""
+    return [
+        (
+            str(n),
+            check.label,
+            D.label(check.field, rules),
+            D.plausibility_when(check, rules),
+            D.plausibility_message(check, rules) + ",请核实(仅提示,不影响计分)",
+        )
+        for n, check in enumerate(rules.plausibility, start=1)
     ]
 
 

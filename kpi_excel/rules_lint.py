@@ -23,7 +23,10 @@ loader's style (`规则文件 rules.yaml 的键 grades.heads[0] …`). Each kind
 - a grade row that no possible total reaches (the totals' range from the items' and the
   deduction's ranges);
 - a flag condition that can never hold, or that holds for everyone, for the people of its
-  groups; a repeat flag none of whose flags applies to its groups.
+  groups; a repeat flag none of whose flags applies to its groups;
+- a plausibility check with a parameter it never uses, a condition that does not read the field
+  it marks, or a comparison of an input field with a constant (or parameter) that no value the
+  field may take satisfies (the note could never be given).
 """
 
 from __future__ import annotations
@@ -36,8 +39,9 @@ from typing import Any
 
 from . import describe as D
 from .errors import RulebookError
-from .formula_ast import Call, Logic, Name, Node
-from .rulebook import Rule, Rulebook, load_rulebook
+from .formula_ast import Call, Compare, Logic, Name, Node, Num
+from .formula_explain import describe
+from .rulebook import PLACEHOLDER_RE, Plausibility, Rule, Rulebook, load_rulebook
 from .rulebook_schema import Problems
 from .rules_ranges import Ranges, Span
 
@@ -66,6 +70,7 @@ def check_rules(rules: Rulebook) -> list[str]:
         lint.roles_without_items,
         lint.grades,
         lint.flags,
+        lint.plausibility,
     ):
         check()
     return problems.lines()
@@ -151,7 +156,8 @@ class _Lint:
 
     def unused_fields(self) -> None:
         raw = self.rules.raw
-        named = _names({k: v for k, v in raw.items() if k != "fields"})
+        # a plausibility check only notes: a field it alone reads does not affect the results
+        named = _names({k: v for k, v in raw.items() if k not in ("fields", "plausibility")})
         named |= {f.at_most for f in self.rules.contract.fields if f.at_most}
         if self.rules.total.deduction:
             named.add(self.rules.total.deduction)
@@ -351,6 +357,58 @@ class _Lint:
                         f"中的标志都不适用于{who}(本标志适用的组),本标志永远不会认定",
                     )
 
+    def plausibility(self) -> None:
+        rules = self.rules
+        for i, check in enumerate(rules.plausibility):
+            where = ("plausibility", i)
+            if check.when is None:
+                continue
+            refs = set(check.when.refs)
+            used = refs | set(PLACEHOLDER_RE.findall(check.message))
+            for name in check.parameters:
+                if name not in used:
+                    self.p.add((*where, "parameters", name), "未被条件(when)或提示(message)使用")
+            if check.field not in refs:
+                self.p.add(
+                    (*where, "field"),
+                    f"「{D.label(check.field, rules)}」不在条件(when)中,提示会标在与条件无关的单元格上",
+                )
+            for part in _conjuncts(check.when.ast):
+                why = self._never(part, check)
+                if why:
+                    labels = D.formula_labels(rules) | {
+                        k: D.const(v) for k, v in check.parameters.items()
+                    }
+                    self.p.add(
+                        (*where, "when"),
+                        f"中的「{describe(part, labels)}」永远不会成立,该提示永远不会出现:{why}",
+                    )
+
+    def _never(self, node: Node, check: Plausibility) -> str:
+        """Why a comparison of an input field with a constant can hold for nobody, or ''."""
+        if not isinstance(node, Compare) or node.op not in _FLIPPED:
+            return ""
+        left, op, right = node.left, node.op, node.right
+        if not isinstance(left, Name) or left.key not in self.rules.contract.by_key:
+            left, op, right = right, _FLIPPED[op], left
+        if not isinstance(left, Name) or left.key not in self.rules.contract.by_key:
+            return ""
+        if isinstance(right, Num):
+            value = right.value
+        elif isinstance(right, Name) and right.key in check.parameters:
+            value = check.parameters[right.key]
+        elif isinstance(right, Name) and right.key in self.rules.parameters:
+            value = self.rules.parameters[right.key].value
+        else:
+            return ""
+        key = left.key
+        span = self.r.span(key, next(iter(self.rules.roles)))
+        for role in self.rules.roles:
+            span = span.join(self.r.span(key, role))
+        if _may(span, "==" if op == "=" else op, Fraction(value)):
+            return ""
+        return f"{D.label(key, self.rules)}{range_text(key, span, self.rules)}"
+
     def _condition(self, cond: dict[str, Any], groups: list[str]) -> tuple[bool, bool, str]:
         """(can hold for someone of `groups`, holds for everyone of them, why in words)."""
         if "all" in cond or "any" in cond:
@@ -372,6 +430,17 @@ class _Lint:
         hull = self._group_span(key, groups)
         why = f"{D.groups_text(self.rules, groups)}的{D.label(key, self.rules)}"
         return possible, certain, why + range_text(key, hull, self.rules)
+
+
+# A comparison written the other way round: 0 < x is x > 0 (<> is never judged).
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
+
+
+def _conjuncts(node: Node) -> list[Node]:
+    """The parts of an AND chain (a condition holds only where each of them does)."""
+    if isinstance(node, Logic) and node.op == "AND":
+        return [*_conjuncts(node.left), *_conjuncts(node.right)]
+    return [node]
 
 
 def _may(s: Span, op: str, v: Fraction) -> bool:

@@ -37,6 +37,7 @@ class Field:
     at_most: str | None = None  # numbers: another field this one may not exceed
     show: str = "number"  # money: shown with 2 decimals
     note: str = ""  # what the field holds, for the template's hint
+    ratio: bool = False  # numbers: a ratio (0.85 = 85%), which a percent-formatted cell may hold
 
     @property
     def numeric(self) -> bool:

@@ -10,7 +10,9 @@ declared `<dimension>` and styled empty cells (`<c r="XFD1" s="3"/>`, as LibreOf
 formatted row) are not read by calamine and cannot sink a sheet. Each chunk
 is cut before its last cell, so segments hold whole cells; a segment without error cells, cells
 lacking `r` or formulas lacking a cached value needs only a few regex passes (C speed) and counts
-that prove the passes saw every cell; the others a tag walk.
+that prove the passes saw every cell; the others a tag walk. Given the workbook's percent, date
+and time styles (numfmt.py), it also records the cells holding a value in one of them: one
+more regex pass per segment, only for a workbook that has such styles.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from operator import itemgetter
 MAX_ROW_ELEMENTS = 1_048_576  # Excel's last row: a sheet cannot hold more <row> elements
 MAX_CARRY = 1 << 20  # bytes kept between chunks while waiting for a cell to end
 MAX_MERGES = 10_000  # merged ranges kept (more are counted, not kept)
+MAX_STYLED_RUNS = 1_000_000  # runs of percent/date cells kept (the rest are not recorded)
 
 _END = rb"(?=[\s/>])"
 _ANY_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # x:c as well as c
@@ -52,6 +55,8 @@ _ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet" + _END)
 _ERROR_TYPE = re.compile(rb"(?<![\w:])t\s*=\s*[\"']e[\"']")
 _ATTR_R = re.compile(rb"(?<![\w:])r\s*=\s*[\"']([^\"']*)[\"']")
 _ATTR_T = re.compile(rb"(?<![\w:])t\s*=\s*[\"']([^\"']*)[\"']")
+_ATTR_S = re.compile(rb"(?<![\w:])s\s*=\s*[\"']\s*(\d{1,9})\s*[\"']")
+_NUMBER_TYPES = (b"n", b"d")  # a cell without `t` is a number too
 _ATTR_MIN = re.compile(rb"\bmin\s*=\s*[\"'](\d{1,9})[\"']")
 _ATTR_MAX = re.compile(rb"\bmax\s*=\s*[\"'](\d{1,9})[\"']")
 _HIDDEN = re.compile(rb"\bhidden\s*=\s*[\"'](?:1|true)[\"']")
@@ -126,6 +131,10 @@ class SheetScan:
     hidden_rows: set[int] = field(default_factory=set)
     hidden_cols: list[tuple[int, int]] = field(default_factory=list)  # (first, last)
     merged: list[str] = field(default_factory=list)  # 'A1:B1'
+    # the workbook's cell styles (a cell's `s`) shown as a percentage, date or time: (kind, code)
+    formats: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # column -> runs [first row, last row, style] of the cells with a number in one of them
+    styled: dict[int, list[list[int]]] = field(default_factory=dict)
 
     def col_hidden(self, col: int) -> bool:
         return any(a <= col <= b for a, b in self.hidden_cols)
@@ -164,9 +173,18 @@ def parse_ref(ref: bytes | str) -> tuple[int, int] | None:
 class SheetScanner:
     """Feed the raw chunks of one worksheet part, then call close()."""
 
-    def __init__(self, scan: SheetScan, limits: dict[str, int]) -> None:
+    def __init__(
+        self,
+        scan: SheetScan,
+        limits: dict[str, int],
+        styles: dict[int, tuple[str, str]] | None = None,
+    ) -> None:
         self.s = scan
         self.lim = limits
+        scan.formats = styles or {}
+        self.style_rx: re.Pattern[bytes] | None = None
+        self.style_prefixed = False
+        self.runs = 0
         self.buf = b""
         self.prefix: bytes | None = None
         self.row = 0  # current row number (from r, or counting <row> elements)
@@ -232,6 +250,7 @@ class SheetScanner:
         if content == _VALUED:
             refs = _quick_refs(seg)
             if refs and self._as_walked(seg, refs, empties):
+                self._styled(seg)
                 self._check()
                 return
         elif content == _PLAIN_CELLS:
@@ -251,6 +270,7 @@ class SheetScanner:
                     if valued:
                         self._extend_refs(valued)
                     self.col = col_number(refs[-1][0])
+                    self._styled(seg)
                 self._check()
                 return
         self._walk(seg)
@@ -356,6 +376,49 @@ class SheetScanner:
         if not attrs.rstrip().endswith(b"/"):  # a self-closed cell holds no value
             t = _ATTR_T.findall(attrs)
             self.cur = [row, col, t[-1] if t else b"n", False, None, False]
+            if self.s.formats:
+                self._style(row, col, attrs, t)
+
+    def _styled(self, seg: bytes) -> None:
+        """Record the cells of a segment whose cells all carry `r` (the quick paths) that hold
+        a value in a percent, date or time style: one regex pass, for their start tags only."""
+        if not self.s.formats:
+            return
+        if self.style_rx is None or (self.rx is _ANY) != self.style_prefixed:
+            wanted = b"|".join(str(i).encode() for i in sorted(self.s.formats))
+            p = _ANY_PREFIX if self.rx is _ANY else b""
+            if 0 in self.s.formats:  # the default style: a cell without `s` has it too
+                self.style_rx = re.compile(rb"<" + p + rb"c\s([^>]*)>")
+            else:
+                self.style_rx = re.compile(
+                    rb"<" + p + rb"c\s([^>]*?(?<![\w:])s\s*=\s*[\"']\s*(?:" + wanted
+                    + rb")\s*[\"'][^>]*)>"
+                )  # fmt: skip
+            self.style_prefixed = self.rx is _ANY
+        for m in self.style_rx.finditer(seg):
+            attrs = m.group(1)
+            if attrs.rstrip().endswith(b"/"):
+                continue  # no value
+            r = _ATTR_R.findall(attrs)
+            pos = parse_ref(r[-1]) if r else None
+            if pos is not None:
+                self._style(pos[0], pos[1], attrs, _ATTR_T.findall(attrs))
+
+    def _style(self, row: int, col: int, attrs: bytes, t: list[bytes]) -> None:
+        """Record one cell (with a value) if its style is a percent, date or time one and it
+        holds a number (not text, a boolean or an error); a run per column of such rows."""
+        if t and t[-1] not in _NUMBER_TYPES:
+            return
+        found = _ATTR_S.findall(attrs)
+        style = int(found[-1]) if found else 0
+        if style not in self.s.formats:
+            return
+        runs = self.s.styled.setdefault(col, [])
+        if runs and runs[-1][1] == row - 1 and runs[-1][2] == style:
+            runs[-1][1] = row
+        elif self.runs < MAX_STYLED_RUNS:
+            self.runs += 1
+            runs.append([row, row, style])
 
     def _cell_end(self) -> None:
         if self.cur is None:

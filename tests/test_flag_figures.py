@@ -152,8 +152,10 @@ def test_warning_in_words_in_explain_and_history(two_quarters):
     ]
     assert "?" not in got.output
     got = _cli("history", "M-DEP", "--output", str(two_quarters))
-    assert got.output.splitlines()[-1].rsplit("\t", 1)[0].endswith(
-        "\t降级\t存款日均连续低于基数(A14-2-DEPOSIT3M):降级"
+    assert (
+        got.output.splitlines()[-1]
+        .rsplit("\t", 1)[0]
+        .endswith("\t降级\t存款日均连续低于基数(A14-2-DEPOSIT3M):降级")
     )
 
 

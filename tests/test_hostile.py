@@ -405,8 +405,9 @@ def test_dates_and_text_in_number_columns_are_invalid(inbox) -> None:
     wb.save(path)
     inbox.run()
     r = inbox.results()
-    assert r["E001"]["errors"].startswith(
-        "日期.xlsx 考核数据!D2「基数存款日均」应为数字,实际为「2026-07-01"
+    assert r["E001"]["errors"] == (
+        "日期.xlsx 考核数据!D2「基数存款日均」单元格为日期格式(显示为2026-07-01),应填数字;"
+        "请将单元格格式改为「常规」或「数值」后重新填写"
     )
     assert r["E002"]["errors"] == "日期.xlsx 考核数据!D3「基数存款日均」应为数字,实际为「一千」"
 

@@ -17,7 +17,7 @@ from kpi_excel.rulebook import Derived, default_rulebook_path, load_rulebook, sh
 from kpi_excel.rules_doc import write_rules_doc
 from kpi_excel.rules_lint import check_rules
 
-SHEETS = ["概要", "输入字段", "计分规则", "等级", "预警与处理", "参数"]
+SHEETS = ["概要", "输入字段", "计分规则", "等级", "预警与处理", "数值核对", "参数"]
 PREFIX = "规则文件 rules.yaml 的键 "
 
 
@@ -128,6 +128,21 @@ def test_rules_show_writes_the_rule_book_sheet_by_sheet(tmp_path: Path, monkeypa
     assert flags["A14-2-SCORE85"][2] == "综合得分85分(含)以下"
     assert flags["A14-2-SCORE85"][5] == "年度考核(FY)时认定,其他考核期仅作预警"
     assert flags["A14-2-DEPOSIT3M"][2] == "连续3个月存款日均低于基数存款日均的90%"
+
+    checks = _rows(wb["数值核对"])
+    assert checks[0] == (
+        "1",
+        "不良贷款余额过小",
+        "不良贷款余额",
+        "(不良贷款余额 > 0 且 不良贷款余额 < 1) 且 贷款余额 > 10000",
+        "不足1万元,而「贷款余额」为{贷款余额}万元(超过10000万元),可能按百分比或其他单位填写,"
+        "请核实(仅提示,不影响计分)",
+    )
+    assert checks[1][1:4] == (
+        "本期存款日均远高于基数",
+        "本期存款日均",
+        "基数存款日均 > 0 且 本期存款日均 ≥ 100×基数存款日均",
+    )
 
     params = {r[0]: r[1:] for r in _rows(wb["参数"])}
     assert params["收入扣减比例"] == ("100%(按「案件事故损失及罚款」)", "第十三条(管理指标)")
