@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -271,6 +271,7 @@ def compare(
     ledger: Ledger | str | Path,
     scheme: str | None = None,
     year: int | None = None,
+    adjust: Callable[[StoredRun], StoredRun] | None = None,
 ) -> Comparison:
     """Re-score the period's current run under `rules` (a Rulebook, a shipped scheme's id or a
     rulebook file) and say who changes and why.
@@ -278,26 +279,35 @@ def compare(
     `ledger`: a Ledger or the ledger file; `scheme`: whose run (default: the scheme of `rules`
     (its id) if the period has a run of it, else the main policy's, so that a renamed copy of a
     rulebook compares with the run of the rulebook it was copied from);
-    `year`: the year of a period written without one. Raises NotFound (no such run or ledger),
-    IncompatibleRules, UsageError or RulebookError, with Chinese messages."""
+    `year`: the year of a period written without one; `adjust`: called with the stored run
+    before it is scored (the hook for a layer that corrects inputs, e.g. accepted appeals),
+    returns the run to score. Raises NotFound (no such run or ledger), IncompatibleRules,
+    UsageError or RulebookError, with Chinese messages."""
     other = rules if isinstance(rules, Rulebook) else load_rulebook(rules)
     if isinstance(ledger, Ledger):
-        return _compare(ledger, period, other, scheme, year)
+        return _compare(ledger, period, other, scheme, year, adjust)
     path = Path(ledger)
     if not path.is_file():
         raise NotFound(f"找不到台账 {path},请先运行 kpi-excel run,或用 --ledger 指定台账文件")
     with Ledger(path) as opened:
-        return _compare(opened, period, other, scheme, year)
+        return _compare(opened, period, other, scheme, year, adjust)
 
 
 def _compare(
-    ledger: Ledger, period: str | Period, other: Rulebook, scheme: str | None, year: int | None
+    ledger: Ledger,
+    period: str | Period,
+    other: Rulebook,
+    scheme: str | None,
+    year: int | None,
+    adjust: Callable[[StoredRun], StoredRun] | None,
 ) -> Comparison:
     if scheme is None:  # the rulebook's own scheme, else the main policy's run (a renamed copy)
         code = _code(period, year)
         ran = [s for s in (other.id, DEFAULT_SCHEME) if ledger.current_run(code, s) is not None]
         scheme = ran[0] if ran else other.id
     stored = stored_run(ledger, period, scheme, year)
+    if adjust is not None:
+        stored = adjust(stored)
     return compare_stored(stored, other, LedgerAsOf(ledger, stored.run))
 
 

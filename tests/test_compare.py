@@ -18,6 +18,7 @@ A14-2-COLLECTION threshold from "below 99%" to "below 99.5%":
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
@@ -297,3 +298,21 @@ def test_a_run_that_scored_nobody_compares_nobody(inbox: Inbox, tmp_path: Path) 
     assert result.exit_code == 0 and "比较 0 人,有变化 0 人" in result.output
     ws = openpyxl.load_workbook(inbox.out / "2026Q3" / "compare_new.xlsx")["人员变化"]
     assert ws["A3"].value == "按新规则重算,没有人员的综合得分、等级、考核结论或预警发生变化"
+
+
+def test_an_adjustment_hook_changes_the_inputs_before_both_scorings(
+    scored: Inbox, tmp_path: Path
+) -> None:
+    """`adjust` gets the run's stored input frame before it is scored (the place for accepted
+    appeals): E-EDGE's deposit corrected to 1300 scores 100.00 良好 under both rulebooks, so it
+    no longer changes; the re-score then differs from what the run stored, and says so."""
+
+    def adjust(stored):
+        frame = stored.frame.copy()
+        frame.loc[frame["emp_id"] == "E-EDGE", "deposit_avg"] = 1300.0
+        return replace(stored, frame=frame)
+
+    rules = other_rulebook(tmp_path / "new.yaml")
+    c = kpi_excel.compare("2026Q3", rules, ledger=scored.out / "ledger.sqlite", adjust=adjust)
+    assert sorted(c.people["emp_id"]) == sorted(e for e in CHANGED if e != "E-EDGE")
+    assert c.mismatched == ["E-EDGE"]
