@@ -5,6 +5,7 @@ As a library (see README, "Using kpi-excel as a library"):
     import kpi_excel
     rules = kpi_excel.load_rulebook()  # the main policy; or a scheme's id, or a file
     scored = kpi_excel.score(frame, "2026Q3", rules, branch_code="B001", branch_name="第一支行")
+    changed = kpi_excel.compare("2026Q3", "rulebook_2027.yaml", ledger="output/ledger.sqlite")
 
 The names below are imported on first use, so `import kpi_excel` stays cheap.
 """
@@ -34,6 +35,9 @@ _EXPORTS = {
     "FrameRefused": "errors",
     "RulebookError": "errors",
     "UsageError": "errors",
+    "compare": "comparison",
+    "Comparison": "comparison",
+    "diff_rules": "rules_diff",
 }
 __all__ = ["__version__", *_EXPORTS]
 

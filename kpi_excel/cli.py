@@ -512,9 +512,54 @@ def runs(output: Path, ledger_path: Path | None) -> None:
         )
 
 
+@main.command(
+    short_help="按另一份规则重算某考核期,列出结果会变化的人员及原因。",
+    help="按另一份规则重算某考核期当前运行的数据,列出综合得分、等级、考核结论或预警会变化的人员,"
+    "变化前后的结果及原因(哪条规则变了、本人的数据),以及各机构和全行的变化人数。不读工作簿:"
+    "按台账中该运行保存的数据和当时的跨期数据重算。在该考核期的输出文件夹中写出"
+    " compare_<名称>.xlsx 与 compare_<名称>.html(名称取自规则文件名)。",
+)
+@click.argument("period", metavar="考核期")
+@click.option(
+    "--rules",
+    "rules_path",
+    required=True,
+    metavar="方案或文件",
+    help="用来重算的另一份规则:规则文件(YAML)路径或随程序发布的方案编号;须与该运行的方案"
+    "输入字段相同",
+)
+@click.option(
+    "--scheme",
+    default=None,
+    metavar="方案编号",
+    help="比较哪个方案的运行,默认为 --rules 所指规则文件的方案编号;该考核期没有其运行时为 main",
+)
+@output_option
+@ledger_option
+@year_option
+@handle_errors
+def compare(
+    period: str,
+    rules_path: str,
+    scheme: str | None,
+    output: Path,
+    ledger_path: Path | None,
+    year: int | None,
+) -> None:
+    from .compare_report import print_summary, write_comparison
+    from .comparison import compare as compare_rules
+    from .write.compare_book import compare_name
+
+    other = load_rulebook(rules_path)
+    with _open_ledger(output, ledger_path) as ledger:
+        result = compare_rules(period, other, ledger=ledger, scheme=scheme, year=year)
+    paths = write_comparison(result, output, compare_name(rules_path))
+    print_summary(result, paths, click.echo)
+
+
 @main.group("rules")
 def rules_group() -> None:
-    """考核方案的规则文件:列出随程序发布的方案、生成规则说明、检查规则文件。"""
+    """考核方案的规则文件:列出随程序发布的方案、生成规则说明、检查规则文件、比较两个规则文件。"""
 
 
 @rules_group.command("list")
@@ -576,3 +621,25 @@ def rules_check(scheme: str) -> None:
     if problems or rules is None:
         raise Exit("\n".join(problems), EXIT_USAGE)
     click.echo(f"规则文件 {rules.path.name} 检查通过(方案 {rules.id}:{rules.name})")
+
+
+@rules_group.command(
+    "diff",
+    short_help="列出两个规则文件之间的差异。",
+    help="列出两个规则文件之间的差异:每项变化一行(类别、项目、原值、新值、依据条款),"
+    "项目以规则文件中的中文名称(字段名、岗位、计分项目、等级、预警代码与名称)表示;"
+    "没有差异时输出“无差异”。退出码为0。方案或文件:随程序发布的方案编号或规则文件(YAML)路径。",
+)
+@click.argument("old", metavar="原方案或文件")
+@click.argument("new", metavar="新方案或文件")
+@handle_errors
+def rules_diff(old: str, new: str) -> None:
+    from .rules_diff import DIFF_COLUMNS, diff_rules
+
+    changes = diff_rules(load_rulebook(old), load_rulebook(new))
+    if not changes:
+        click.echo("无差异")
+        return
+    click.echo("\t".join(DIFF_COLUMNS.values()))
+    for c in changes:
+        click.echo("\t".join(" ".join(str(getattr(c, k)).split()) for k in DIFF_COLUMNS))

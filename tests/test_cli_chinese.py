@@ -39,7 +39,7 @@ ALLOWED_WORDS = {
     "kpi", "excel", "python", "main", "run", "runs", "template", "history", "explain", "rules",
     "list", "show", "check", "inbox", "output", "ledger", "jobs", "year", "help", "version",
     "roster", "outdir", "force", "loan", "eva", "mgmt", "monthly", "sqlite", "yaml", "xlsx",
-    "csv", "cpu", "fy", "bogus", "abc", "nope", "extra",
+    "csv", "cpu", "fy", "bogus", "abc", "nope", "extra", "compare", "diff", "scheme", "html",
 }  # fmt: skip
 
 
