@@ -6,6 +6,7 @@ Every text that comes from a branch (names, remarks, raw cells, problem messages
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -22,7 +23,15 @@ from ..schema import DATA_SHEET, Contract
 from .fastsheet import FastSheet, write_column
 from .rows import SheetRows, explain_columns, result_columns
 from .safe import cell_text, cell_texts_ready, write_text
-from .textfit import fit_width, line_counts, number_texts, row_height, row_heights, widen
+from .textfit import (
+    fit_width,
+    fit_widths,
+    line_counts,
+    number_texts,
+    row_height,
+    row_heights,
+    wrap_rows,
+)
 
 SHEET_RESULTS = "考核结果"
 SHEET_EXPLAIN = "计分说明"
@@ -77,6 +86,12 @@ class Formats:
         return self.get("text", HEADER_FILL, bold=True, text_wrap=True, align="center")
 
 
+@functools.lru_cache(maxsize=256)
+def header_height(cells: tuple[tuple[str, float], ...]) -> float | None:
+    """`row_height` of a header row: the same few in every branch's workbook."""
+    return row_height(cells)
+
+
 def print_ready(ws, header_last_row: int, freeze: tuple[int, int]) -> None:
     """A4 landscape, one page wide, title and header rows on every page."""
     ws.set_landscape()
@@ -104,12 +119,15 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         ws.write_string(1, 4 + j, label, fm.get("text", colour, align="center"))
     head = HEAD_ROW
     columns = result_columns(rules)
-    widths = rows.widths.get(SHEET_RESULTS) or results_widths(columns, rows)
+    heights = None
+    widths = rows.widths.get(SHEET_RESULTS)  # those the rendered rows were measured at
+    if widths is None:
+        widths, heights = results_layout(columns, rows)
     widths = _fitted(columns, rows, widths, rules.decimals)
     for c, (_, label, _, _) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, widths[c])
-    ws.set_row(head, row_height(zip([col[1] for col in columns], widths, strict=True)))
+    ws.set_row(head, header_height(tuple(zip([c[1] for c in columns], widths, strict=True))))
     row_fills = [
         REFUSED_FILL if refused else fills.get(outcome)
         for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
@@ -131,7 +149,9 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         ]
         if n:
             write_column(ws, head + 1, c, kind, values, formats)
-    _set_heights(ws, head + 1, row_heights(wrapped_results(columns, rows, widths), n))
+    if heights is None:
+        heights = row_heights(wrapped_results(columns, rows, widths), n)
+    _set_heights(ws, head + 1, heights)
     _results_end(ws, head, n, columns)
 
 
@@ -139,13 +159,17 @@ def _wraps(kind: str, width: float) -> bool:
     return kind == "text" and width >= WRAP_WIDTH
 
 
-def results_widths(columns: list, rows: SheetRows) -> list[float]:
-    """The widths of 考核结果's columns that row heights are measured at: a wrapped column
-    widened if its longest text would not fit in the tallest row."""
-    return [
-        widen(rows.cells[key], width, WIDEN_MAX) if _wraps(kind, width) else width
-        for key, _, kind, width in columns
-    ]
+def results_layout(columns: list, rows: SheetRows) -> tuple[list[float], list[float | None]]:
+    """The widths of 考核结果's columns that its rows' heights are measured at (a wrapped
+    column widened if its longest text would not fit in the tallest row), and the heights."""
+    wrapped = [c for c, (_, _, kind, width) in enumerate(columns) if _wraps(kind, width)]
+    widths = [float(col[3]) for col in columns]
+    wider, heights = wrap_rows(
+        [(rows.cells[columns[c][0]], widths[c]) for c in wrapped], len(rows), WIDEN_MAX
+    )
+    for c, width in zip(wrapped, wider, strict=True):
+        widths[c] = width
+    return widths, heights
 
 
 def wrapped_results(
@@ -164,15 +188,22 @@ def _fitted(columns: list, rows: SheetRows, widths: list[float], decimals: int) 
     longest text or number on one line (up to FIT_MAX), so that no name, role or grade is cut
     and no number shows as ###."""
     places = {"pct": 2, "score": decimals, "int": 0}  # as Formats.numbers
-    out = []
-    for (key, _, kind, base), width in zip(columns, widths, strict=True):
-        values = rows.cells[key]
-        if not _wraps(kind, base):
-            if kind != "text":
-                values = number_texts(values, places.get(kind), kind == "pct")
-            width = fit_width(values, width, max(width, FIT_MAX))
-        out.append(width)
-    return out
+    fitted = [
+        (
+            rows.cells[key]
+            if kind == "text"
+            else number_texts(rows.cells[key], places.get(kind), kind == "pct"),
+            width,
+            max(width, FIT_MAX),
+        )
+        for (key, _, kind, base), width in zip(columns, widths, strict=True)
+        if not _wraps(kind, base)
+    ]
+    out = iter(fit_widths(fitted))
+    return [
+        width if _wraps(kind, base) else next(out)
+        for (_, _, kind, base), width in zip(columns, widths, strict=True)
+    ]
 
 
 def _results_end(ws, head: int, n: int, columns: list) -> None:
@@ -226,25 +257,29 @@ def _set_heights(ws, first: int, heights: list[float | None]) -> None:
             ws.set_row(first + i, height)
 
 
-def explain_widths(
-    rules: Rulebook, texts: list[list[str]] | None = None
-) -> list[tuple[str, float]]:
+def explain_widths(rules: Rulebook) -> list[tuple[str, float]]:
     """(header, width) of the 计分说明 columns: who, then `explain_columns`; the role column as
-    wide as the rulebook's longest role label, a text column widened if its longest text (of
-    `texts`, see explain_texts) would not fit in the tallest row."""
+    wide as the rulebook's longest role label."""
     roles = [label for role in rules.roles.values() for label in role.labels]
-    columns = [
+    return [
         ("员工编号", 10.0),
         ("姓名", 10.0),
         ("岗位", fit_width(roles, 12, FIT_MAX)),
         *[(h, float(w)) for h, _, w in explain_columns(rules)],
     ]
-    if texts is None:
-        return columns
-    return [
-        (label, widen(column, width, WIDEN_MAX))
-        for (label, width), column in zip(columns, texts, strict=True)
-    ]
+
+
+def explain_layout(
+    rules: Rulebook, texts: list[list[str]]
+) -> tuple[list[tuple[str, float]], list[float | None]]:
+    """`explain_widths` with a column widened if its longest text (of `texts`, see
+    explain_texts) would not fit in the tallest row, and the rows' heights."""
+    columns = explain_widths(rules)
+    rows = len(texts[0]) if texts else 0
+    widths, heights = wrap_rows(
+        [(column, w) for (_, w), column in zip(columns, texts, strict=True)], rows, WIDEN_MAX
+    )
+    return [(label, w) for (label, _), w in zip(columns, widths, strict=True)], heights
 
 
 def explain_texts(rows: SheetRows) -> list[list[str]]:
@@ -277,15 +312,18 @@ def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
     head = HEAD_ROW
     n = len(rows)
     texts = explain_texts(rows) if n and rows.explain is not None else None
+    heights = None
     if SHEET_EXPLAIN in rows.widths:  # the widths the rendered rows were measured at
         measured = rows.widths[SHEET_EXPLAIN]
         columns = [(c[0], w) for c, w in zip(explain_widths(rules), measured, strict=True)]
+    elif texts is not None:
+        columns, heights = explain_layout(rules, texts)
     else:
-        columns = explain_widths(rules, texts)
+        columns = explain_widths(rules)
     for c, (label, width) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
-    ws.set_row(head, row_height(columns))
+    ws.set_row(head, header_height(tuple(columns)))
     print_ready(ws, head, (head + 1, 2))
     if texts is None:
         return
@@ -304,8 +342,9 @@ def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
             else [f if t else None for f, t in zip(stripe, column, strict=True)]
         )
         write_column(ws, head + 1, c, "text", column, formats)
-    widths = [w for _, w in columns]
-    _set_heights(ws, head + 1, row_heights(zip(texts, widths, strict=True), n))
+    if heights is None:
+        heights = row_heights(zip(texts, [w for _, w in columns], strict=True), n)
+    _set_heights(ws, head + 1, heights)
 
 
 def _raw_columns(
@@ -434,11 +473,13 @@ def write_raw(
         sources[1:] = [data[id(f)][j] for f, j, _, _ in cols]
     cells = [_raw_column(column) for column in sources]
     shown = [_shown(kind, values) for kind, values in cells]
-    wrap = [c > 0 and fit_width(texts, 0, math.inf) > RAW_MAX for c, texts in enumerate(shown)]
-    widths = [8.0] + [
-        widen(texts, RAW_MAX, WIDEN_MAX) if wraps else fit_width(texts, RAW_MIN, RAW_MAX)
-        for texts, wraps in zip(shown[1:], wrap[1:], strict=True)
-    ]
+    widest = fit_widths([(texts, 0, math.inf) for texts in shown])
+    wrap = [c > 0 and w > RAW_MAX for c, w in enumerate(widest)]
+    widths = [8.0] + [min(max(w, RAW_MIN), RAW_MAX) for w in widest[1:]]
+    wrapped = [c for c, wraps in enumerate(wrap) if wraps]
+    wider, heights = wrap_rows([(shown[c], RAW_MAX) for c in wrapped], n, WIDEN_MAX)
+    for c, width in zip(wrapped, wider, strict=True):
+        widths[c] = width
 
     def style(at: tuple[int, int], base: Any) -> Any:
         found = marks.get(at)
@@ -475,8 +516,7 @@ def write_raw(
             if any(col == c for _, col in marks):
                 formats = [style((head + 1 + i, c), base) for i in range(n)]
             write_column(ws, head + 1, c, kind, values, formats)
-        texts = [(shown[c], widths[c]) for c in range(len(shown)) if wrap[c]]
-        _set_heights(ws, head + 1, row_heights(texts, n))
+        _set_heights(ws, head + 1, heights)
     for (r, c), found in marks.items():
         text = cell_text("\n".join(msg for _, msg in found))
         lines = line_counts([text], COMMENT_UNITS)[0]
@@ -486,14 +526,14 @@ def write_raw(
     listed = [msg for at in sorted(marks) for _, msg in marks[at]] + loose
     if listed:
         r = head + n + 2
-        ws.write_string(r, 0, f"本文件的问题与提示(共 {len(listed)} 条):", fm.note)
         last, across = len(headers) - 1, sum(widths)
         note = fm.wb.add_format({"font_color": "#595959", "text_wrap": True, "valign": "top"})
-        for j, msg in enumerate(listed, start=1):
+        lines = [f"本文件的问题与提示(共 {len(listed)} 条):", *map(cell_text, listed)]
+        for j, text in enumerate(lines):
             if last:
                 ws.merge_range(r + j, 0, r + j, last, "", note)
-            write_text(ws, r + j, 0, cell_text(msg), note)
-            height = row_height([(cell_text(msg), across)])
+            write_text(ws, r + j, 0, text, note)
+            height = row_height([(text, across)])
             if height is not None:
                 ws.set_row(r + j, height)
     print_ready(ws, head, (head + 1, 1))

@@ -23,14 +23,12 @@ from .branch_sheets import (
     SHEET_EXPLAIN,
     SHEET_RESULTS,
     WRAP_WIDTH,
+    explain_layout,
     explain_texts,
-    explain_widths,
-    results_widths,
-    wrapped_results,
+    results_layout,
 )
 from .fastsheet import render_cells, style_token
 from .rows import SheetRows, result_columns
-from .textfit import row_heights
 
 
 class _Styles:
@@ -92,8 +90,7 @@ def _results(
             for is_blank, fill in zip(blank, row_fills, strict=True)
         ]
         columns.append(render_cells(kind, _refs(c, excel_rows), attrs, values))
-    widths = rows.widths[SHEET_RESULTS] = results_widths(spec, rows)
-    heights = row_heights(wrapped_results(spec, rows, widths), len(rows))
+    rows.widths[SHEET_RESULTS], heights = results_layout(spec, rows)
     return list(map("".join, zip(*columns, strict=True))), heights
 
 
@@ -113,6 +110,6 @@ def _explain(
         )
         for c, column in enumerate(texts)
     ]
-    widths = rows.widths[SHEET_EXPLAIN] = [w for _, w in explain_widths(rules, texts)]
-    heights = row_heights(zip(texts, widths, strict=True), len(rows))
+    measured, heights = explain_layout(rules, texts)
+    rows.widths[SHEET_EXPLAIN] = [w for _, w in measured]
     return list(map("".join, zip(*columns, strict=True))), heights

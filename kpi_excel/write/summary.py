@@ -42,7 +42,7 @@ from .fastsheet import (
     write_column,
 )
 from .safe import cell_text, safe_sheet_name, workbook_options, write_text
-from .textfit import fit_width, number_texts, row_height, row_heights, widen
+from .textfit import fit_widths, number_texts, row_height, wrap_rows
 
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
@@ -334,21 +334,31 @@ TITLE_HEIGHT = 21  # the 14-point title row
 
 
 def _layout(columns: list[Column], values: dict[str, list], decimals: int) -> _Layout:
-    widths, wrap, wrapped = [], [], []
-    for _, key, kind, width in columns:
-        wraps = kind == "text" and width >= WRAP_WIDTH
-        if wraps:
-            width = widen(values[key], width, WIDEN_MAX)
-            wrapped.append((values[key], width))
-        else:
-            shown = values[key]
-            if kind != "text":
-                shown = number_texts(shown, decimals if kind == "score" else 0)
-            width = fit_width(shown, width, max(width, FIT_MAX))
-        widths.append(width)
-        wrap.append(wraps)
+    wrap = [kind == "text" and width >= WRAP_WIDTH for _, _, kind, width in columns]
+    fitted = iter(
+        fit_widths(
+            [
+                (
+                    values[key]
+                    if kind == "text"
+                    else number_texts(values[key], decimals if kind == "score" else 0),
+                    width,
+                    max(width, FIT_MAX),
+                )
+                for (_, key, kind, width), wraps in zip(columns, wrap, strict=True)
+                if not wraps
+            ]
+        )
+    )
+    widths = [0.0 if wraps else next(fitted) for wraps in wrap]
+    wrapped = [c for c, wraps in enumerate(wrap) if wraps]
     rows = len(values[columns[0][1]]) if columns else 0
-    return _Layout(widths, wrap, row_heights(wrapped, rows))
+    wider, heights = wrap_rows(
+        [(values[columns[c][1]], columns[c][3]) for c in wrapped], rows, WIDEN_MAX
+    )
+    for c, width in zip(wrapped, wider, strict=True):
+        widths[c] = width
+    return _Layout(widths, wrap, heights)
 
 
 @functools.lru_cache(maxsize=64)

@@ -40,6 +40,7 @@ FIT_MARGIN = 0.5  # column units to spare when a column is fitted to its longest
 LINE_POINTS = 15.5  # one line of 11-point text: 15 in Excel (Calibri), 13.4 to 15.4 in LibreOffice
 ROW_PADDING = 3.0  # points above and below the lines of a row
 DEFAULT_ROW = 15.0  # Excel's default row height (one line of 11-point text)
+PIXEL = 0.75  # points: rows are whole pixels high (96 per inch)
 MAX_ROW = 409.5  # Excel's tallest row; shorter than a printed A4 page under its header rows
 MAX_LINES = int((MAX_ROW - ROW_PADDING) // LINE_POINTS)  # lines a row can show
 
@@ -99,58 +100,59 @@ def _code_points(text: str) -> np.ndarray:
 
 
 def _measure(
-    texts: Sequence[str], font: str = CALIBRI
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For `texts` joined by line feeds: the cumulative widths before each position, where a
-    line may break (the last break position at or before each position), each paragraph's
-    (start, end) and the text each paragraph belongs to."""
-    joined = "\n".join(texts)
-    cps = _code_points(joined)
+    texts: Sequence[str], font: str = CALIBRI, breaks: bool = True
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    """For `texts` joined by line feeds: the cumulative widths before each position; with
+    `breaks`, where a line may break (the last break position at or before each position);
+    each paragraph's start and end, and the text each paragraph belongs to."""
+    cps = _code_points("\n".join(texts))
     widths, kinds = _tables(font)
     index = np.minimum(cps, 0x10000)
-    k = kinds[index]
-    cum = np.zeros(len(cps) + 1, dtype=np.int64)
-    np.cumsum(widths[index], out=cum[1:])
     n = len(cps)
-    # may a line break before position i (i >= 1)?
-    brk = np.zeros(n, dtype=bool)
-    if n > 1:
+    cum = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(widths[index], out=cum[1:])
+    last_break = None
+    if breaks:  # may a line break before position i (i >= 1)?
+        k = kinds[index]
         prev, cur = k[:-1], k[1:]
-        around = ((prev | cur) & _BREAKS_AROUND) != 0
-        after_space = (prev & _SPACE) != 0
-        brk[1:] = (
-            (around | after_space) & ((cur & (_NO_START | _SPACE)) == 0) & ((prev & _NO_END) == 0)
+        brk = np.zeros(n, dtype=bool)
+        brk[1:] = ((((prev | cur) & _BREAKS_AROUND) != 0) | ((prev & _SPACE) != 0)) & (
+            ((cur & (_NO_START | _SPACE)) | (prev & _NO_END)) == 0
         )
-    last_break = np.maximum.accumulate(np.where(brk, np.arange(n), -1)) if n else brk
+        last_break = np.maximum.accumulate(np.where(brk, np.arange(n), -1)) if n else brk
     lf = np.flatnonzero(cps == 0x0A)
     starts = np.concatenate(([0], lf + 1))
     ends = np.concatenate((lf, [n]))
     text_ends = np.cumsum([len(t) + 1 for t in texts]) - 1  # position of each separator
     owner = np.searchsorted(text_ends, starts, side="left")
-    return cum, last_break, np.stack([starts, ends], axis=1), owner
+    return cum, last_break, starts, ends, owner
 
 
-def line_counts(texts: Sequence[str], width: float, font: str = CALIBRI) -> list[int]:
-    """How many lines each text takes when wrapped in a column `width` units wide (at least 1;
-    each line feed starts a new line)."""
+def line_counts(
+    texts: Sequence[str], width: float | Sequence[float], font: str = CALIBRI
+) -> list[int]:
+    """How many lines each text takes when wrapped in a column `width` units wide (one width,
+    or one per text); at least 1, and each line feed starts a new line."""
     if not texts:
         return []
-    cap = max(int(round(width * 100)), WIDE)
-    cum, last_break, bounds, owner = _measure(texts, font)
-    start, end = bounds[:, 0], bounds[:, 1]
+    each = np.broadcast_to(np.asarray(width, dtype=float), (len(texts),))
+    caps = np.maximum(np.round(each * 100).astype(np.int64), WIDE)
+    cum, last_break, start, end, owner = _measure(texts, font)
+    assert last_break is not None
+    cap = caps[owner]  # of each paragraph
     lines = np.ones(len(owner), dtype=np.int64)
     # Every paragraph that does not fit is wrapped a line at a time, all of them at once: the
     # characters s..e-1 fit on a line, which breaks at the last chance up to e (or at e when
     # there is none: a run longer than the line is cut).
     active = np.flatnonzero(cum[end] - cum[start] > cap)
-    s, stop = start[active], end[active]
+    s, stop, cap = start[active], end[active], cap[active]
     while len(active):
         e = np.minimum(np.searchsorted(cum, cum[s] + cap, side="right") - 1, stop)
         b = last_break[np.minimum(e, len(last_break) - 1)]
         s = np.where(b > s, b, np.maximum(e, s + 1))
         lines[active] += 1
         more = cum[stop] - cum[s] > cap
-        active, s, stop = active[more], s[more], stop[more]
+        active, s, stop, cap = active[more], s[more], stop[more], cap[more]
     return np.bincount(owner, weights=lines, minlength=len(texts)).astype(np.int64).tolist()
 
 
@@ -158,18 +160,37 @@ def text_widths(texts: Sequence[str], font: str = CALIBRI) -> list[float]:
     """The width of each text in column units: its longest line, unwrapped."""
     if not texts:
         return []
-    cum, _, bounds, owner = _measure(texts, font)
-    widths = cum[bounds[:, 1]] - cum[bounds[:, 0]]
+    cum, _, start, end, owner = _measure(texts, font, breaks=False)
+    widths = cum[end] - cum[start]
     out = np.zeros(len(texts), dtype=np.int64)
     np.maximum.at(out, owner, widths)
     return (out / 100).tolist()
 
 
+def fit_widths(
+    columns: Sequence[tuple[Iterable[str], float, float]], font: str = CALIBRI
+) -> list[float]:
+    """For each column (its texts, the least and the most width): a width that shows its
+    longest text on one line, within those bounds. All columns are measured at once."""
+    texts: list[str] = []
+    owner: list[int] = []
+    for c, (column, _, _) in enumerate(columns):
+        mine = [t for t in column if t]
+        texts += mine
+        owner += [c] * len(mine)
+    widest = [0.0] * len(columns)
+    for c, w in zip(owner, text_widths(texts, font), strict=True):
+        if w > widest[c]:
+            widest[c] = w
+    return [
+        round(min(maximum, max(minimum, w + FIT_MARGIN)), 2)
+        for w, (_, minimum, maximum) in zip(widest, columns, strict=True)
+    ]
+
+
 def fit_width(texts: Iterable[str], minimum: float, maximum: float, font: str = CALIBRI) -> float:
     """A column width that shows the longest of `texts` on one line, within [minimum, maximum]."""
-    texts = [t for t in texts if t]
-    widest = max(text_widths(texts, font), default=0.0) + FIT_MARGIN
-    return round(min(maximum, max(minimum, widest)), 2)
+    return fit_widths([(texts, minimum, maximum)], font)[0]
 
 
 def number_texts(values: Iterable[float], decimals: int | None, percent: bool = False) -> list[str]:
@@ -188,42 +209,70 @@ def number_texts(values: Iterable[float], decimals: int | None, percent: bool = 
 def height_of(lines: int) -> float | None:
     """The row height of `lines` lines of 11-point text, at most MAX_ROW; None for one (the
     default height)."""
-    return min(LINE_POINTS * lines + ROW_PADDING, MAX_ROW) if lines > 1 else None
+    if lines <= 1:
+        return None
+    points = min(LINE_POINTS * lines + ROW_PADDING, MAX_ROW)
+    return math.ceil(points / PIXEL) * PIXEL  # whole pixels: XlsxWriter rounds heights down
 
 
-def widen(texts: Sequence[str], width: float, maximum: float, font: str = CALIBRI) -> float:
+def wrap_rows(
+    columns: Sequence[tuple[Sequence[str], float]], rows: int, maximum: float = 0.0
+) -> tuple[list[float], list[float | None]]:
+    """The widths and row heights of wrapped columns ((each row's text, '' for none; the
+    column's width)): a column is widened, up to `maximum`, where one of its texts would need
+    more than MAX_LINES lines (a row cannot be taller; only a text too long even at `maximum`
+    is cut); each row as tall as its tallest text (None where one line is enough). All texts
+    are measured at once."""
+    texts: list[str] = []
+    at: list[int] = []
+    owner: list[int] = []
+    widths = [float(width) for _, width in columns]
+    for c, (column, _) in enumerate(columns):
+        if len(column) != rows:
+            raise ValueError("wrap_rows: one text per row")
+        mine = [i for i, t in enumerate(column) if t]
+        texts += [column[i] for i in mine]
+        at += mine
+        owner += [c] * len(mine)
+    pending = list(range(len(texts)))  # the texts to measure (again)
+    counts = [1] * len(texts)
+    while pending:
+        measured = line_counts([texts[j] for j in pending], [widths[owner[j]] for j in pending])
+        most = [0] * len(columns)
+        for j, n in zip(pending, measured, strict=True):
+            counts[j] = n
+            most[owner[j]] = max(most[owner[j]], n)
+        wider = {
+            c: min(maximum, max(widths[c] + 2, round(widths[c] * n / MAX_LINES)))
+            for c, n in enumerate(most)
+            if n > MAX_LINES and widths[c] < maximum
+        }
+        for c, w in wider.items():
+            widths[c] = w
+        pending = [j for j in pending if owner[j] in wider]
+    tallest = [1] * rows
+    for i, n in zip(at, counts, strict=True):
+        if n > tallest[i]:
+            tallest[i] = n
+    return widths, [height_of(n) for n in tallest]
+
+
+def widen(texts: Sequence[str], width: float, maximum: float) -> float:
     """The width, from `width` up to `maximum`, at which none of `texts` needs more than
-    MAX_LINES lines (a row cannot be taller): `width` itself for the usual texts, more for a
-    column holding a very long one. Only a text too long even at `maximum` is cut."""
-    texts = [t for t in texts if t]
-    if not texts:
-        return width
-    while width < maximum:
-        most = max(line_counts(texts, width, font))
-        if most <= MAX_LINES:
-            break
-        width = min(maximum, max(width + 2, round(width * most / MAX_LINES)))
-    return width
+    MAX_LINES lines (see wrap_rows)."""
+    return wrap_rows([(texts, width)], len(texts), maximum)[0][0]
 
 
 def row_heights(columns: Iterable[tuple[Sequence[str], float]], rows: int) -> list[float | None]:
     """The height of each of `rows` rows that shows every line of the given wrapped columns
     ((each row's text, '' for none; the column's width)); None where one line is enough."""
-    most = [1] * rows
-    for texts, width in columns:
-        if len(texts) != rows:
-            raise ValueError("row_heights: one text per row")
-        at = [i for i, t in enumerate(texts) if t]
-        for i, n in zip(at, line_counts([texts[i] for i in at], width), strict=True):
-            if n > most[i]:
-                most[i] = n
-    return [height_of(n) for n in most]
+    return wrap_rows(list(columns), rows)[1]
 
 
 def row_height(cells: Iterable[tuple[str, float]], font: str = CALIBRI) -> float | None:
     """The height of one row that shows every line of `cells` ((text, column width) pairs)."""
-    most = 1
-    for text, width in cells:
-        if text:
-            most = max(most, line_counts([text], width, font)[0])
-    return height_of(most)
+    cells = [(text, width) for text, width in cells if text]
+    if not cells:
+        return None
+    counts = line_counts([t for t, _ in cells], [w for _, w in cells], font)
+    return height_of(max(counts))
