@@ -43,6 +43,10 @@ DEFAULT_ROW = 15.0  # Excel's default row height (one line of 11-point text)
 PIXEL = 0.75  # points: rows are whole pixels high (96 per inch)
 MAX_ROW = 409.5  # Excel's tallest row; shorter than a printed A4 page under its header rows
 MAX_LINES = int((MAX_ROW - ROW_PADDING) // LINE_POINTS)  # lines a row can show
+# Characters of a text that are measured: more than MAX_LINES lines of the widest column of
+# the narrowest characters (a row cannot show the rest), and memory stays small whatever a
+# branch typed (a cell holds up to 32,767).
+MEASURED = 5000
 
 _SPACE, _NO_START, _NO_END, _BREAKS_AROUND = 1, 2, 4, 8
 # Closing marks that never start a line, opening marks and signs that never end one.
@@ -105,7 +109,7 @@ def _measure(
     """For `texts` joined by line feeds: the cumulative widths before each position; with
     `breaks`, where a line may break (the last break position at or before each position);
     each paragraph's start and end, and the text each paragraph belongs to."""
-    cps = _code_points("\n".join(texts))
+    cps = _code_points("\n".join(t[:MEASURED] for t in texts))
     widths, kinds = _tables(font)
     index = np.minimum(cps, 0x10000)
     n = len(cps)
@@ -123,7 +127,7 @@ def _measure(
     lf = np.flatnonzero(cps == 0x0A)
     starts = np.concatenate(([0], lf + 1))
     ends = np.concatenate((lf, [n]))
-    text_ends = np.cumsum([len(t) + 1 for t in texts]) - 1  # position of each separator
+    text_ends = np.cumsum([min(len(t), MEASURED) + 1 for t in texts]) - 1  # each separator
     owner = np.searchsorted(text_ends, starts, side="left")
     return cum, last_break, starts, ends, owner
 
