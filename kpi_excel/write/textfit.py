@@ -1,19 +1,22 @@
 """How much room text takes in a cell: its width in Excel column units, the lines it wraps to in a
 column of known width, and the row height that shows them all.
 
-XlsxWriter cannot autofit, and LibreOffice keeps the height a row is written with (Excel only
-refits rows it is told nothing about, and not when it prints), so every writer sets the height
-of a row that holds wrapped text from these measurements.
+XlsxWriter cannot autofit, and LibreOffice keeps the height a row is written with, so every
+writer sets the height of a row that holds wrapped text, and the width of a column that must
+show its text on one line, from these measurements.
 
 Widths are Excel's column units: the width of a digit of the workbook's font (Calibri 11 pt,
-7 px). A full-width character (East Asian Width W or F: Chinese characters, full-width
-punctuation) is drawn from a CJK font at 11 pt, about 15 px: 2.15 units. Narrow characters are
+7 px). A full-width character (East Asian Width W or F, from the standard library's
+`unicodedata`: Chinese characters, full-width punctuation) is drawn from a CJK font at 11 pt,
+about 15 px: 2.15 units. Narrow characters are
 taken at 1.1 units, a little more than Calibri's digits, because LibreOffice without Carlito
 draws Calibri text in a wider font (DejaVu Sans); punctuation, capitals and a few broad letters
 have widths of their own (ASCII_WIDTHS). A column of width w leaves its text 7w + 2 px in Excel, so
-a line holds w units. The figures are upper bounds checked with LibreOffice 7.4 (with Carlito,
-as on Windows, and without it; WenQuanYi Micro Hei) and Excel's Calibri: text is never
-predicted to take fewer lines than it does, at the price of a little spare room under some rows.
+a line holds w units. The figures are upper bounds, computed from Excel's pixel sizes and
+checked against LibreOffice 7.4's own row heights (with Carlito, as on Windows, and without it;
+WenQuanYi Micro Hei) for the texts the outputs hold at every width they use: text is never
+predicted to take fewer lines than it does, at the price of some spare room under rows in
+LibreOffice, whose columns are a little wider and lines a little shorter than Excel's.
 
 Lines are broken as spreadsheet programs break them (Unicode line breaking, UAX #14, in brief):
 between two Chinese characters, after a space, never inside a run of letters and digits
