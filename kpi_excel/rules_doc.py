@@ -22,8 +22,9 @@ from . import describe as D
 from .rulebook import Rulebook
 from .schema import Field
 from .write.atomic import write_atomic
-from .write.branch_sheets import HEADER_FILL, print_ready, row_height
+from .write.branch_sheets import HEADER_FILL, print_ready
 from .write.safe import SafeSheet, cut_utf16, workbook_options, xml_text
+from .write.textfit import row_height
 
 TITLE_ROWS = 2  # the title, then a note; the header row follows
 KIND_WORDS = {

@@ -21,6 +21,7 @@ from .rulebook import Rulebook
 from .schema import BRANCH_CODE_RE, DATA_SHEET, INFO_SHEET, Field
 from .write.atomic import write_atomic
 from .write.safe import SafeSheet, cell_text, cut_utf16, file_component, write_text
+from .write.textfit import SIMSUN, fit_width, row_height
 
 TEMPLATE_VERSION = "2026.1"
 GUIDE_SHEET = "说明"
@@ -30,6 +31,8 @@ ROSTER_COLUMNS = dict(
 )
 _OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 _TEXT_LIMITS = {"emp_id": 32, "name": 50, "remarks": 500}
+GUIDE_WIDTH = 88  # 说明's column: A4 portrait between 0.5-inch margins holds 99 units
+TITLE_HEIGHT = 22  # the 14-point title row
 
 
 def template_fields(period: Period, rules: Rulebook) -> list[Field]:
@@ -135,25 +138,23 @@ def _write_template(
         f_header = wb.add_format(
             {**boxed, "text_wrap": True, "align": "center", "valign": "vcenter"}
         )
-        # 说明
+        # 说明: one column of wrapped lines, as wide as an A4 page in portrait
         ws = wb.add_worksheet(GUIDE_SHEET, worksheet_class=SafeSheet)
-        ws.set_column(0, 0, 110, f_wrap)
+        ws.set_column(0, 0, GUIDE_WIDTH, f_wrap)
         for r, (style, text) in enumerate(guide_lines(period, rules)):
             ws.write_string(r, 0, text, {"title": f_title, "head": f_head}.get(style, f_wrap))
-        # 基本信息
+            height = TITLE_HEIGHT if style == "title" else row_height([(text, GUIDE_WIDTH)], SIMSUN)
+            if height is not None:
+                ws.set_row(r, height)
+        _portrait(ws)
+        # 基本信息: the hints beside the cells, on the same page
         ws = wb.add_worksheet(INFO_SHEET, worksheet_class=SafeSheet)
+        branch = branch or {}
+        info = _info_rows(branch, period)
         ws.set_column(0, 0, 12)
         ws.set_column(1, 1, 28, f_text)
-        ws.set_column(2, 2, 50)
-        branch = branch or {}
-        info = [
-            ("机构号", branch.get("branch_code"), "必填;只能包含字母、数字、-、_"),
-            ("机构名称", branch.get("branch_name"), "必填"),
-            ("考核期", period.code, "已预填,请勿修改"),
-            ("填报人", None, "选填"),
-            ("联系电话", None, "选填"),
-            ("模板版本", TEMPLATE_VERSION, "模板自动填写,请勿修改"),
-        ]
+        ws.set_column(2, 2, fit_width([hint for _, _, hint in info], 20, 60, SIMSUN))
+        _portrait(ws)
         for r, (label, value, hint) in enumerate(info):
             ws.write_string(r, 0, label, f_label)
             if value not in (None, ""):
@@ -170,12 +171,14 @@ def _write_template(
         people = people or []
         last = max(DATA_ROWS, len(people) + 200)
         ws.freeze_panes(1, 0)
-        ws.set_row(0, 45)
+        headers = []
         for c, f in enumerate(fields):
             width = 30 if f.key == "remarks" else 12 if f.kind in ("text", "role") else 14
             ws.set_column(c, c, width, f_text if f.kind == "text" else None)
             ws.write_string(0, c, f.label, f_header)
             ws.data_validation(1, c, last, c, _validation(f, rules))
+            headers.append((f.label, width))
+        ws.set_row(0, max(45, row_height(headers, SIMSUN) or 0))
         col = {f.key: c for c, f in enumerate(fields)}
         for r, person in enumerate(people, start=1):
             for key in ("emp_id", "name", "role"):
@@ -191,6 +194,27 @@ def _write_template(
         wb.get_worksheet_by_name(GUIDE_SHEET).activate()
     finally:
         wb.close()
+
+
+def _info_rows(branch: dict, period: Period) -> list[tuple[str, Any, str]]:
+    """基本信息: (label, prefilled value, hint) of each row."""
+    return [
+        ("机构号", branch.get("branch_code"), "必填;只能包含字母、数字、-、_"),
+        ("机构名称", branch.get("branch_name"), "必填"),
+        ("考核期", period.code, "已预填,请勿修改"),
+        ("填报人", None, "选填"),
+        ("联系电话", None, "选填"),
+        ("模板版本", TEMPLATE_VERSION, "模板自动填写,请勿修改"),
+    ]
+
+
+def _portrait(ws: Any) -> None:
+    """A4 portrait, one page wide, page numbers in the footer."""
+    ws.set_portrait()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    ws.set_footer("&C第 &P 页,共 &N 页")
 
 
 def _validation(f: Field, rules: Rulebook) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Every text that comes from a branch (names, remarks, raw cells, problem messages
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any
@@ -22,6 +23,15 @@ from ..schema import DATA_SHEET, Contract
 from .fastsheet import FastSheet, write_column
 from .rows import SheetRows, explain_columns, result_columns
 from .safe import cell_text, cell_texts_ready, write_text
+from .textfit import (
+    fit_width,
+    fit_widths,
+    line_counts,
+    number_texts,
+    row_height,
+    row_heights,
+    wrap_rows,
+)
 
 SHEET_RESULTS = "考核结果"
 SHEET_EXPLAIN = "计分说明"
@@ -38,7 +48,11 @@ EXPLAIN_FILL = "#F2F2F2"  # 计分说明: every other person shaded
 EXPLAIN_WHO = ("emp_id", "name", "role_label")  # 计分说明's first columns
 HEAD_ROW = 2  # title, note, then the header row
 WRAP_WIDTH = 20  # columns at least this wide wrap their text
-LINE_HEIGHT = 14  # points per line of 11-point text
+FIT_MAX = 18  # a column that does not wrap is widened to its longest text, up to this
+WIDEN_MAX = 100  # a wrapped column is widened up to this for a text too long for one row
+TITLE_HEIGHT = 21  # the 14-point title row
+RAW_MIN, RAW_MAX = 10, 30  # 原始数据: columns fitted to their cells, wider text wrapped
+COMMENT_UNITS = 70  # a cell comment three times the default width, in 8-point text
 _CELL_RE = re.compile(r"^([A-Z]{1,3})([0-9]+)$")
 
 
@@ -72,6 +86,12 @@ class Formats:
         return self.get("text", HEADER_FILL, bold=True, text_wrap=True, align="center")
 
 
+@functools.lru_cache(maxsize=256)
+def header_height(cells: tuple[tuple[str, float], ...]) -> float | None:
+    """`row_height` of a header row: the same few in every branch's workbook."""
+    return row_height(cells)
+
+
 def print_ready(ws, header_last_row: int, freeze: tuple[int, int]) -> None:
     """A4 landscape, one page wide, title and header rows on every page."""
     ws.set_landscape()
@@ -83,29 +103,6 @@ def print_ready(ws, header_last_row: int, freeze: tuple[int, int]) -> None:
     ws.set_footer("&C第 &P 页,共 &N 页")
 
 
-def _units(text: str) -> float:
-    """Approximate width of text in Excel column units (a CJK character is about two).
-
-    Counted from the UTF-8 length: a CJK character takes 3 bytes, an ASCII one 1.
-    """
-    wide = (len(text.encode("utf-8")) - len(text)) // 2
-    return len(text) + 0.9 * wide
-
-
-def row_height(cells: list[tuple[str, float]]) -> float | None:
-    """A row height that shows every wrapped line of `cells` ((text, column width) pairs).
-
-    XlsxWriter cannot autofit, and LibreOffice keeps the default height of a written row.
-    """
-    lines = 1
-    for text, width in cells:
-        per_line = max(width - 1, 1)
-        lines = max(
-            lines, sum(max(1, math.ceil(_units(seg) / per_line)) for seg in text.split("\n"))
-        )
-    return LINE_HEIGHT * lines + 2 if lines > 1 else None
-
-
 def _blank(v: Any) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
 
@@ -114,6 +111,7 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
     fills = {rules.outcomes[k]: c for k, c in OUTCOME_FILLS.items()} if rules.flags else {}
     n, refused = len(rows), sum(rows.refused)
     write_text(ws, 0, 0, cell_text(title), fm.title)
+    ws.set_row(0, TITLE_HEIGHT)
     ws.write_string(1, 0, f"已计分 {n - refused} 人,未计分 {refused} 人。颜色:", fm.note)
     legend = [(rules.outcomes[k], c) for k, c in OUTCOME_FILLS.items() if rules.flags]
     legend.append(("未计分", REFUSED_FILL))
@@ -121,10 +119,15 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         ws.write_string(1, 4 + j, label, fm.get("text", colour, align="center"))
     head = HEAD_ROW
     columns = result_columns(rules)
-    for c, (_, label, _, width) in enumerate(columns):
+    heights = None
+    widths = rows.widths.get(SHEET_RESULTS)  # those the rendered rows were measured at
+    if widths is None:
+        widths, heights = results_layout(columns, rows)
+    widths = _fitted(columns, rows, widths, rules.decimals)
+    for c, (_, label, _, _) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
-        ws.set_column(c, c, width)
-    ws.set_row(head, row_height([(label, w) for _, label, _, w in columns]))
+        ws.set_column(c, c, widths[c])
+    ws.set_row(head, header_height(tuple(zip([c[1] for c in columns], widths, strict=True))))
     row_fills = [
         REFUSED_FILL if refused else fills.get(outcome)
         for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
@@ -137,8 +140,7 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
                for _, _, kind, width in columns]
         for fill in dict.fromkeys([None, *row_fills])
     }  # fmt: skip
-    wrapped: list[list[tuple[str, float]]] = [[] for _ in range(n)]
-    for c, (key, _, kind, width) in enumerate(columns):
+    for c, (key, _, kind, _) in enumerate(columns):
         values = rows.cells[key]
         blank = [v == "" or v != v for v in values]  # '' or NaN
         formats = [  # a blank cell is written only where the row has a fill
@@ -147,12 +149,61 @@ def write_results(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         ]
         if n:
             write_column(ws, head + 1, c, kind, values, formats)
-        if width >= WRAP_WIDTH:
-            for i, (v, is_blank) in enumerate(zip(values, blank, strict=True)):
-                if not is_blank:
-                    wrapped[i].append((v, width))
-    _row_heights(ws, head + 1, wrapped)
+    if heights is None:
+        heights = row_heights(wrapped_results(columns, rows, widths), n)
+    _set_heights(ws, head + 1, heights)
     _results_end(ws, head, n, columns)
+
+
+def _wraps(kind: str, width: float) -> bool:
+    return kind == "text" and width >= WRAP_WIDTH
+
+
+def results_layout(columns: list, rows: SheetRows) -> tuple[list[float], list[float | None]]:
+    """The widths of 考核结果's columns that its rows' heights are measured at (a wrapped
+    column widened if its longest text would not fit in the tallest row), and the heights."""
+    wrapped = [c for c, (_, _, kind, width) in enumerate(columns) if _wraps(kind, width)]
+    widths = [float(col[3]) for col in columns]
+    wider, heights = wrap_rows(
+        [(rows.cells[columns[c][0]], widths[c]) for c in wrapped], len(rows), WIDEN_MAX
+    )
+    for c, width in zip(wrapped, wider, strict=True):
+        widths[c] = width
+    return widths, heights
+
+
+def wrapped_results(
+    columns: list, rows: SheetRows, widths: list[float]
+) -> list[tuple[list[str], float]]:
+    """The wrapped text columns of 考核结果 (each row's text, the column's width)."""
+    return [
+        (rows.cells[key], width)
+        for (key, _, kind, base), width in zip(columns, widths, strict=True)
+        if _wraps(kind, base)
+    ]
+
+
+def _fitted(columns: list, rows: SheetRows, widths: list[float], decimals: int) -> list[float]:
+    """The widths of 考核结果's columns: a column that does not wrap is widened to show its
+    longest text or number on one line (up to FIT_MAX), so that no name, role or grade is cut
+    and no number shows as ###."""
+    places = {"pct": 2, "score": decimals, "int": 0}  # as Formats.numbers
+    fitted = [
+        (
+            rows.cells[key]
+            if kind == "text"
+            else number_texts(rows.cells[key], places.get(kind), kind == "pct"),
+            width,
+            max(width, FIT_MAX),
+        )
+        for (key, _, kind, base), width in zip(columns, widths, strict=True)
+        if not _wraps(kind, base)
+    ]
+    out = iter(fit_widths(fitted))
+    return [
+        width if _wraps(kind, base) else next(out)
+        for (_, _, kind, base), width in zip(columns, widths, strict=True)
+    ]
 
 
 def _results_end(ws, head: int, n: int, columns: list) -> None:
@@ -200,16 +251,57 @@ def _put_rendered(
     return True
 
 
-def _row_heights(ws, first: int, cells: list[list[tuple[str, float]]]) -> None:
-    for i, texts in enumerate(cells):
-        height = row_height(texts) if texts else None
+def _set_heights(ws, first: int, heights: list[float | None]) -> None:
+    for i, height in enumerate(heights):
         if height is not None:
             ws.set_row(first + i, height)
+
+
+def explain_widths(rules: Rulebook) -> list[tuple[str, float]]:
+    """(header, width) of the 计分说明 columns: who, then `explain_columns`; the role column as
+    wide as the rulebook's longest role label."""
+    roles = [label for role in rules.roles.values() for label in role.labels]
+    return [
+        ("员工编号", 10.0),
+        ("姓名", 10.0),
+        ("岗位", fit_width(roles, 12, FIT_MAX)),
+        *[(h, float(w)) for h, _, w in explain_columns(rules)],
+    ]
+
+
+def explain_layout(
+    rules: Rulebook, texts: list[list[str]]
+) -> tuple[list[tuple[str, float]], list[float | None]]:
+    """`explain_widths` with a column widened if its longest text (of `texts`, see
+    explain_texts) would not fit in the tallest row, and the rows' heights."""
+    columns = explain_widths(rules)
+    rows = len(texts[0]) if texts else 0
+    widths, heights = wrap_rows(
+        [(column, w) for (_, w), column in zip(columns, texts, strict=True)], rows, WIDEN_MAX
+    )
+    return [(label, w) for (label, _), w in zip(columns, widths, strict=True)], heights
+
+
+def explain_texts(rows: SheetRows) -> list[list[str]]:
+    """The texts of 计分说明's columns, who first: a refused person has the reason in the first
+    item's column and nothing else."""
+    assert rows.explain is not None
+    errors = rows.cells["errors"]
+    out = [rows.cells[key] for key in EXPLAIN_WHO]
+    for j, texts in enumerate(rows.explain):
+        texts = list(texts)
+        for i in (i for i in range(len(rows)) if rows.refused[i]):
+            texts[i] = (
+                cell_text(f"{REFUSED_LABEL}:{errors[i] or '该行未通过校验'}") if j == 0 else ""
+            )
+        out.append(texts)
+    return out
 
 
 def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook) -> None:
     """计分说明 from `rows.explain` (see rows.prepare)."""
     write_text(ws, 0, 0, cell_text(f"{title} 计分说明"), fm.title)
+    ws.set_row(0, TITLE_HEIGHT)
     ws.write_string(
         1,
         0,
@@ -218,18 +310,22 @@ def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         fm.note,
     )
     head = HEAD_ROW
-    columns = [
-        ("员工编号", 10),
-        ("姓名", 8),
-        ("岗位", 12),
-        *[(h, w) for h, _, w in explain_columns(rules)],
-    ]
+    n = len(rows)
+    texts = explain_texts(rows) if n and rows.explain is not None else None
+    heights = None
+    if SHEET_EXPLAIN in rows.widths:  # the widths the rendered rows were measured at
+        measured = rows.widths[SHEET_EXPLAIN]
+        columns = [(c[0], w) for c, w in zip(explain_widths(rules), measured, strict=True)]
+    elif texts is not None:
+        columns, heights = explain_layout(rules, texts)
+    else:
+        columns = explain_widths(rules)
     for c, (label, width) in enumerate(columns):
         ws.write_string(head, c, label, fm.header())
         ws.set_column(c, c, width)
-    n = len(rows)
+    ws.set_row(head, header_height(tuple(columns)))
     print_ready(ws, head, (head + 1, 2))
-    if not n or rows.explain is None:
+    if texts is None:
         return
     last_col = len(columns) - 1
     if _put_rendered(ws, fm, rows, SHEET_EXPLAIN, head + 1, last_col, [None, EXPLAIN_FILL]):
@@ -239,22 +335,16 @@ def write_explain(ws, fm: Formats, rows: SheetRows, title: str, rules: Rulebook)
         fm.get("text", EXPLAIN_FILL, text_wrap=True),
     )
     stripe = [shaded if i % 2 else plain for i in range(n)]
-    for c, key in enumerate(EXPLAIN_WHO):
-        write_column(ws, head + 1, c, "text", rows.cells[key], stripe)
-    errors = rows.cells["errors"]
-    lines: list[list[tuple[str, float]]] = [[] for _ in range(n)]
-    for c, texts in enumerate(rows.explain, start=3):
-        texts = list(texts)
-        for i in (i for i in range(n) if rows.refused[i]):
-            texts[i] = (
-                cell_text(f"{REFUSED_LABEL}:{errors[i] or '该行未通过校验'}") if c == 3 else ""
-            )
-        formats = [f if t else None for f, t in zip(stripe, texts, strict=True)]
-        write_column(ws, head + 1, c, "text", texts, formats)
-        for i, t in enumerate(texts):
-            if t:
-                lines[i].append((errors[i] if rows.refused[i] else t, columns[c][1]))
-    _row_heights(ws, head + 1, lines)
+    for c, column in enumerate(texts):
+        formats = (
+            stripe
+            if c < len(EXPLAIN_WHO)
+            else [f if t else None for f, t in zip(stripe, column, strict=True)]
+        )
+        write_column(ws, head + 1, c, "text", column, formats)
+    if heights is None:
+        heights = row_heights(zip(texts, [w for _, w in columns], strict=True), n)
+    _set_heights(ws, head + 1, heights)
 
 
 def _raw_columns(
@@ -302,6 +392,26 @@ def _raw_column(values: list) -> tuple[str, list]:
             if cell_texts_ready(values):
                 return "text", values
     return "mixed", [_raw_cell(v) for v in values]
+
+
+def _shown(kind: str, values: list) -> list[str]:
+    """The texts Excel shows for cells of `_raw_column`, in General format (texts as they are;
+    one per cell, '' for blanks): what the column's width and its rows' heights are fitted to."""
+    if kind == "text":
+        return values
+    if kind == "number":
+        return [f"{v:.10G}" if v == v else "" for v in values]
+    out = []
+    for v in values:
+        if v is None or v == "" or (isinstance(v, float) and v != v):
+            out.append("")
+        elif isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, bool):
+            out.append("TRUE" if v else "FALSE")
+        else:
+            out.append(f"{v:.10G}")
+    return out
 
 
 def _raw_cell(v: Any) -> Any:
@@ -354,6 +464,22 @@ def write_raw(
     cols = _raw_columns(book, contract)
     head = HEAD_ROW
     marks, loose = _marks(book, problems, cols, head)
+    n = len(book.frame)
+    sources: list[list] = [book.frame["_row"].tolist()] + [[] for _ in cols]
+    if n:
+        data = {id(book.frame): book.frame.to_numpy(dtype=object).T.tolist()}
+        if len(book.extras.columns):
+            data[id(book.extras)] = book.extras.to_numpy(dtype=object).T.tolist()
+        sources[1:] = [data[id(f)][j] for f, j, _, _ in cols]
+    cells = [_raw_column(column) for column in sources]
+    shown = [_shown(kind, values) for kind, values in cells]
+    widest = fit_widths([(texts, 0, math.inf) for texts in shown])
+    wrap = [c > 0 and w > RAW_MAX for c, w in enumerate(widest)]
+    widths = [8.0] + [min(max(w, RAW_MIN), RAW_MAX) for w in widest[1:]]
+    wrapped = [c for c, wraps in enumerate(wrap) if wraps]
+    wider, heights = wrap_rows([(shown[c], RAW_MAX) for c in wrapped], n, WIDEN_MAX)
+    for c, width in zip(wrapped, wider, strict=True):
+        widths[c] = width
 
     def style(at: tuple[int, int], base: Any) -> Any:
         found = marks.get(at)
@@ -363,9 +489,12 @@ def write_raw(
         fill, font = LEVEL_STYLE[level]
         if base is fm.header():
             return fm.get("text", fill, font_color=font, bold=True, text_wrap=True, align="center")
+        if wrap[at[1]]:
+            return fm.get("text", fill, font_color=font, text_wrap=True)
         return fm.get("text", fill, font_color=font)
 
     write_text(ws, 0, 0, cell_text(f"{book.file} 「{DATA_SHEET}」表原样内容"), fm.title)
+    ws.set_row(0, TITLE_HEIGHT)
     ws.write_string(
         1,
         0,
@@ -373,32 +502,38 @@ def write_raw(
         fm.note,
     )
     ws.write_string(head, 0, RAW_ROW_LABEL, style((head, 0), fm.header()))
-    ws.set_column(0, 0, 8)
-    for c, (_, _, label, letter) in enumerate(cols, start=1):
-        write_text(ws, head, c, _header(label, letter), style((head, c), fm.header()))
-        ws.set_column(c, c, max(10, min(24, len(label) + 2)))
-    ws.set_row(head, 45)
-    int_fmt, plain = fm.get("int"), fm.get()
-    n = len(book.frame)
+    headers = [RAW_ROW_LABEL] + [_header(label, letter) for _, _, label, letter in cols]
+    for c, label in enumerate(headers):
+        if c:
+            write_text(ws, head, c, label, style((head, c), fm.header()))
+        ws.set_column(c, c, widths[c])
+    ws.set_row(head, row_height(zip(headers, widths, strict=True)))
+    int_fmt, plain, wrapped = fm.get("int"), fm.get(), fm.get(text_wrap=True)
     if n:
-        data = {id(book.frame): book.frame.to_numpy(dtype=object).T.tolist()}
-        if len(book.extras.columns):
-            data[id(book.extras)] = book.extras.to_numpy(dtype=object).T.tolist()
-        sources = [book.frame["_row"].tolist()] + [data[id(f)][j] for f, j, _, _ in cols]
-        for c, column in enumerate(sources):
-            base = int_fmt if c == 0 else plain
+        for c, (kind, values) in enumerate(cells):
+            base = int_fmt if c == 0 else wrapped if wrap[c] else plain
             formats: Any = base
             if any(col == c for _, col in marks):
                 formats = [style((head + 1 + i, c), base) for i in range(n)]
-            write_column(ws, head + 1, c, *_raw_column(column), formats)
+            write_column(ws, head + 1, c, kind, values, formats)
+        _set_heights(ws, head + 1, heights)
     for (r, c), found in marks.items():
-        text = "\n".join(msg for _, msg in found)
-        ws.write_comment(r, c, cell_text(text), {"x_scale": 3, "y_scale": 1 + len(found)})
-    # 批注 do not print: the list below the table says the same on paper
+        text = cell_text("\n".join(msg for _, msg in found))
+        lines = line_counts([text], COMMENT_UNITS)[0]
+        ws.write_comment(r, c, text, {"x_scale": 3, "y_scale": max(1.0, (lines + 1) / 5)})
+    # 批注 do not print: the list below the table says the same on paper, each message across
+    # the table's width
     listed = [msg for at in sorted(marks) for _, msg in marks[at]] + loose
     if listed:
-        r = head + len(book.frame) + 2
-        ws.write_string(r, 0, f"本文件的问题与提示(共 {len(listed)} 条):", fm.note)
-        for j, msg in enumerate(listed, start=1):
-            write_text(ws, r + j, 0, cell_text(msg), fm.note)
+        r = head + n + 2
+        last, across = len(headers) - 1, sum(widths)
+        note = fm.wb.add_format({"font_color": "#595959", "text_wrap": True, "valign": "top"})
+        lines = [f"本文件的问题与提示(共 {len(listed)} 条):", *map(cell_text, listed)]
+        for j, text in enumerate(lines):
+            if last:
+                ws.merge_range(r + j, 0, r + j, last, "", note)
+            write_text(ws, r + j, 0, text, note)
+            height = row_height([(text, across)])
+            if height is not None:
+                ws.set_row(r + j, height)
     print_ready(ws, head, (head + 1, 1))

@@ -14,22 +14,21 @@ from __future__ import annotations
 import numpy as np
 from xlsxwriter.utility import xl_col_to_name
 
-from ..explain import REFUSED_LABEL
 from ..rulebook import Rulebook
 from .branch_sheets import (
     EXPLAIN_FILL,
-    EXPLAIN_WHO,
     HEAD_ROW,
     OUTCOME_FILLS,
     REFUSED_FILL,
     SHEET_EXPLAIN,
     SHEET_RESULTS,
     WRAP_WIDTH,
-    row_height,
+    explain_layout,
+    explain_texts,
+    results_layout,
 )
 from .fastsheet import render_cells, style_token
-from .rows import SheetRows, explain_columns, result_columns
-from .safe import cell_text
+from .rows import SheetRows, result_columns
 
 
 class _Styles:
@@ -81,8 +80,8 @@ def _results(
         for refused, outcome in zip(rows.refused, rows.outcome, strict=True)
     ]
     columns: list[list[str]] = []
-    wrapped: list[list[tuple[str, float]]] = [[] for _ in excel_rows]
-    for c, (key, _, kind, width) in enumerate(result_columns(rules)):
+    spec = result_columns(rules)
+    for c, (key, _, kind, width) in enumerate(spec):
         values = rows.cells[key]
         extra = (("text_wrap", True),) if width >= WRAP_WIDTH else ()
         blank = [v == "" or v != v for v in values]  # '' or NaN
@@ -91,39 +90,26 @@ def _results(
             for is_blank, fill in zip(blank, row_fills, strict=True)
         ]
         columns.append(render_cells(kind, _refs(c, excel_rows), attrs, values))
-        if extra:
-            for i, (v, is_blank) in enumerate(zip(values, blank, strict=True)):
-                if not is_blank:
-                    wrapped[i].append((v, width))
-    heights = [row_height(cells) if cells else None for cells in wrapped]
+    rows.widths[SHEET_RESULTS], heights = results_layout(spec, rows)
     return list(map("".join, zip(*columns, strict=True))), heights
 
 
 def _explain(
     rows: SheetRows, excel_rows: list[int], stripe: list[bool], styles: _Styles, rules: Rulebook
 ) -> tuple[list[str], list[float | None]]:
-    assert rows.explain is not None
     wrap = (("text_wrap", True),)
     attrs = [styles.attr("text", EXPLAIN_FILL if odd else None, wrap) for odd in stripe]
+    texts = explain_texts(rows)
+    who = len(texts) - len(rows.explain or [])
     columns = [
-        render_cells("text", _refs(c, excel_rows), attrs, rows.cells[key])
-        for c, key in enumerate(EXPLAIN_WHO)
+        render_cells(
+            "text",
+            _refs(c, excel_rows),
+            attrs if c < who else [a if t else "" for a, t in zip(attrs, column, strict=True)],
+            column,
+        )
+        for c, column in enumerate(texts)
     ]
-    errors = rows.cells["errors"]
-    refused = [i for i, r in enumerate(rows.refused) if r]
-    widths = [w for _, _, w in explain_columns(rules)]
-    lines: list[list[tuple[str, float]]] = [[] for _ in excel_rows]
-    for j, texts in enumerate(rows.explain):
-        c = len(EXPLAIN_WHO) + j
-        texts = list(texts)
-        for i in refused:
-            texts[i] = (
-                cell_text(f"{REFUSED_LABEL}:{errors[i] or '该行未通过校验'}") if j == 0 else ""
-            )
-        cell_attrs = [a if t else "" for a, t in zip(attrs, texts, strict=True)]
-        columns.append(render_cells("text", _refs(c, excel_rows), cell_attrs, texts))
-        for i, t in enumerate(texts):
-            if t:
-                lines[i].append((errors[i] if rows.refused[i] else t, widths[j]))
-    heights = [row_height(cells) if cells else None for cells in lines]
+    measured, heights = explain_layout(rules, texts)
+    rows.widths[SHEET_EXPLAIN] = [w for _, w in measured]
     return list(map("".join, zip(*columns, strict=True))), heights

@@ -33,7 +33,7 @@ _OUTCOMES = {  # key -> (header, kind, width)
     "rank_bank": ("全行排名", "int", 5),
     "outcome": ("考核结论", "text", 6),
     "recommended_level": ("建议职级", "text", 11),
-    "flags_text": ("预警与处理(依据条款)", "text", 28),
+    "flags_text": ("预警与处理(依据条款)", "text", 32),
 }
 
 
@@ -86,9 +86,9 @@ def explain_columns(rules: Rulebook) -> list[tuple[str, list[str], float]]:
     """(header, explain_frame columns joined in the cell, width) of the 计分说明 sheet."""
     computed = [d.key for d in rules.derived if d.formula is not None or d.kind == "period_sum"]
     return [
-        *[(item.label, [item.key], 34) for item in rules.items],
-        ("得分合计与等级" if rules.grades else "得分合计", [*computed, *EXPLAIN_SUMS], 40),
-        ("预警、处理与结论" if rules.flags else "结论", EXPLAIN_OUTCOME, 40),
+        *[(item.label, [item.key], 26) for item in rules.items],
+        ("得分合计与等级" if rules.grades else "得分合计", [*computed, *EXPLAIN_SUMS], 32),
+        ("预警、处理与结论" if rules.flags else "结论", EXPLAIN_OUTCOME, 32),
     ]
 
 
@@ -119,6 +119,8 @@ class SheetRows:
     # the formats of their style placeholders: sheet -> token -> (kind, fill, extra).
     xml: dict[str, tuple[list[str], list[float | None]]] = field(default_factory=dict)
     styles: dict[str, dict[str, tuple[str, str | None, tuple]]] = field(default_factory=dict)
+    # The column widths the rendered rows' heights were measured at: sheet -> widths.
+    widths: dict[str, list[float]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.refused)
@@ -131,6 +133,7 @@ class SheetRows:
             None if self.explain is None else [c[start:stop] for c in self.explain],
             {k: (x[start:stop], h[start:stop]) for k, (x, h) in self.xml.items()},
             self.styles,
+            self.widths,
         )
 
 

@@ -14,6 +14,7 @@ what XlsxWriter would (`fast_cells_match`).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,6 +43,7 @@ from .fastsheet import (
     write_column,
 )
 from .safe import cell_text, safe_sheet_name, workbook_options, write_text
+from .textfit import fit_widths, number_texts, row_height, wrap_rows
 
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
@@ -244,6 +246,7 @@ def score_format(decimals: int) -> str:
 
 class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook, decimals: int) -> None:
+        self.decimals = decimals
         self.num = score_format(decimals)
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.head = wb.add_format(
@@ -255,9 +258,11 @@ class _Formats:
                 "valign": "vcenter",
             }
         )
-        self.text = wb.add_format({"border": 1})
-        self.score = wb.add_format({"border": 1, "num_format": self.num})
-        self.int = wb.add_format({"border": 1, "num_format": "0"})
+        top = {"border": 1, "valign": "top"}  # a row grown by wrapped text reads from the top
+        self.text = wb.add_format(top)
+        self.wrap = wb.add_format({**top, "text_wrap": True})
+        self.score = wb.add_format({**top, "num_format": self.num})
+        self.int = wb.add_format({**top, "num_format": "0"})
         self.total_text = wb.add_format({"border": 1, "bold": True, "bg_color": "#F2F2F2"})
         self.total_score = wb.add_format(
             {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": self.num}
@@ -266,9 +271,11 @@ class _Formats:
             {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": "0"}
         )
 
-    def of(self, kind: str, total: bool = False):
+    def of(self, kind: str, total: bool = False, wrap: bool = False):
         if total:
             return {"text": self.total_text, "score": self.total_score}.get(kind, self.total_int)
+        if wrap:
+            return self.wrap
         return {"text": self.text, "score": self.score}.get(kind, self.int)
 
 
@@ -294,7 +301,7 @@ BRANCH_COLUMNS: list[Column] = [
     ("综合得分", "total", "score", 10), ("考核等级", "grade", "text", 10),
     ("支行内排名", "rank_branch", "int", 9), ("全行排名", "rank_bank", "int", 9),
     ("考核结论", "conclusion", "text", 10), ("建议职级", "recommended_level", "text", 14),
-    ("预警与处理", "remarks", "text", 60),
+    ("预警与处理", "remarks", "text", 64),
 ]  # fmt: skip
 
 
@@ -321,6 +328,56 @@ def _values(frame: pd.DataFrame, columns: list[Column]) -> dict[str, list]:
     }
 
 
+@dataclass
+class _Layout:
+    """Column widths and row heights of a table: a text column as wide as its longest text (up
+    to FIT_MAX), wrapped from WRAP_WIDTH on, each row as tall as its wrapped text needs."""
+
+    widths: list[float]
+    wrap: list[bool]
+    heights: list[float | None]
+
+
+WRAP_WIDTH = 20  # text columns at least this wide wrap their text
+FIT_MAX = 24  # a column that does not wrap is widened to its longest text, up to this
+WIDEN_MAX = 100  # a wrapped column is widened up to this for a text too long for one row
+TITLE_HEIGHT = 21  # the 14-point title row
+
+
+def _layout(columns: list[Column], values: dict[str, list], decimals: int) -> _Layout:
+    wrap = [kind == "text" and width >= WRAP_WIDTH for _, _, kind, width in columns]
+    fitted = iter(
+        fit_widths(
+            [
+                (
+                    values[key]
+                    if kind == "text"
+                    else number_texts(values[key], decimals if kind == "score" else 0),
+                    width,
+                    max(width, FIT_MAX),
+                )
+                for (_, key, kind, width), wraps in zip(columns, wrap, strict=True)
+                if not wraps
+            ]
+        )
+    )
+    widths = [0.0 if wraps else next(fitted) for wraps in wrap]
+    wrapped = [c for c, wraps in enumerate(wrap) if wraps]
+    rows = len(values[columns[0][1]]) if columns else 0
+    wider, heights = wrap_rows(
+        [(values[columns[c][1]], columns[c][3]) for c in wrapped], rows, WIDEN_MAX
+    )
+    for c, width in zip(wrapped, wider, strict=True):
+        widths[c] = width
+    return _Layout(widths, wrap, heights)
+
+
+@functools.lru_cache(maxsize=64)
+def _header_height(cells: tuple[tuple[str, float], ...]) -> float | None:
+    """The header row's height (the same few headers on every branch's sheet)."""
+    return row_height(cells)
+
+
 def _table(
     ws,
     f: _Formats,
@@ -329,17 +386,27 @@ def _table(
     values: dict[str, list],
     rows: slice | None = None,
     filter_: bool = True,
+    layout: _Layout | None = None,
 ) -> int:
     """Title, headers and rows (`rows` of each list in `values`, default all); frozen header,
-    widths, A4 landscape fit to width. Returns the number of rows written."""
+    widths and heights (`layout`, of all of `values`; made here if not given), A4 landscape fit
+    to width. Returns the number of rows written."""
+    layout = layout or _layout(columns, values, f.decimals)
     write_text(ws, 0, 0, cell_text(title), f.title)
+    ws.set_row(0, TITLE_HEIGHT)
     n = 0
-    for c, (label, key, kind, width) in enumerate(columns):
+    for c, (label, key, kind, _) in enumerate(columns):
         ws.write_string(HEADER_ROW, c, label, f.head)
-        ws.set_column(c, c, width)
+        ws.set_column(c, c, layout.widths[c])
         column = values[key] if rows is None else values[key][rows]
-        write_column(ws, FIRST_DATA_ROW, c, kind, column, f.of(kind))
+        write_column(ws, FIRST_DATA_ROW, c, kind, column, f.of(kind, wrap=layout.wrap[c]))
         n = len(column)
+    labels = tuple(zip([col[0] for col in columns], layout.widths, strict=True))
+    ws.set_row(HEADER_ROW, _header_height(labels))
+    heights = layout.heights if rows is None else layout.heights[rows]
+    for i, height in enumerate(heights):
+        if height is not None:
+            ws.set_row(FIRST_DATA_ROW + i, height)
     ws.freeze_panes(FIRST_DATA_ROW, 0)
     if filter_ and n:
         ws.autofilter(HEADER_ROW, 0, HEADER_ROW + n, len(columns) - 1)
@@ -377,13 +444,20 @@ def _totals_sheet(
             out[f"outcome:{o}"] = [float(t.outcomes[o]) for t in rows]
         return out
 
-    _table(ws, f, f"{period} 全行考核汇总", columns, values(per_branch), filter_=False)
+    layout = _layout(columns, values([*per_branch, bank]), rules.decimals)  # the total too
+    title = f"{period} 全行考核汇总"
+    _table(ws, f, title, columns, values(per_branch), filter_=False, layout=layout)
     total_row = FIRST_DATA_ROW + len(per_branch)
     total = values([bank])
     for c, (_, key, kind, _) in enumerate(columns):
         write_column(ws, total_row, c, kind, total[key], f.of(kind, total=True))
     ws.freeze_panes(FIRST_DATA_ROW, 2)
-    _charts(wb, ws, f.num, SHEET_TOTALS, len(per_branch), total_row, len(grades), rules)
+    counts = max(bank.grades.values(), default=0)
+    _charts(wb, ws, f.num, SHEET_TOTALS, len(per_branch), total_row, len(grades), counts, rules)
+
+
+CHART_WIDTH = 576  # px: XlsxWriter's default chart width (480) x 1.2
+CHART_GAP = 24  # px between the two charts
 
 
 def _charts(
@@ -394,14 +468,15 @@ def _charts(
     branches: int,
     total_row: int,
     grades: int,
+    counts: int,
     rules: Rulebook,
 ) -> None:
-    """Native charts below the table: bank grade distribution (a scheme with grades), and
-    average total per branch."""
+    """Native charts below the table, side by side: bank grade distribution (a scheme with
+    grades; `counts` is its largest count), and average total per branch."""
     first = 6  # 机构号, 机构名称, 人数, 已计分, 未计分, 平均综合得分, then the grades
     at = total_row + 2
     if grades:
-        _grade_chart(wb, ws, sheet, first, grades, total_row, at)
+        _grade_chart(wb, ws, sheet, first, grades, total_row, at, counts)
     if not branches:
         return
     avg = wb.add_chart({"type": "bar"})
@@ -421,10 +496,25 @@ def _charts(
     avg.set_y_axis({"reverse": True})  # a bar chart's category axis: first branch on top
     avg.set_x_axis({"num_format": "0"})
     height = max(288, 60 + 24 * branches)  # 288 px is XlsxWriter's default chart height
-    ws.insert_chart(at, 8 if grades else 0, avg, {"x_scale": 1.2, "y_scale": height / 288})
+    # Right of the grade chart, by its width in pixels (the anchor cell follows from the
+    # column widths), so that the two never overlap whatever the columns' widths.
+    offset = CHART_WIDTH + CHART_GAP if grades else 0
+    ws.insert_chart(
+        at, 0, avg, {"x_scale": CHART_WIDTH / 480, "y_scale": height / 288, "x_offset": offset}
+    )
 
 
-def _grade_chart(wb, ws, sheet: str, first: int, grades: int, total_row: int, at: int) -> None:
+def count_axis(largest: int, name: str = "人数") -> dict[str, Any]:
+    """A value axis for counts of people: whole-number ticks from 0, at most ten of them."""
+    steps = (m * 10**e for e in range(20) for m in (1, 2, 5))  # 1, 2, 5, 10, 20, 50, ...
+    unit = next(u for u in steps if largest <= 10 * u)
+    top = (largest // unit + 1) * unit  # room above the tallest bar for its label
+    return {"name": name, "min": 0, "max": top, "major_unit": unit, "num_format": "0"}
+
+
+def _grade_chart(
+    wb, ws, sheet: str, first: int, grades: int, total_row: int, at: int, counts: int
+) -> None:
     dist = wb.add_chart({"type": "column"})
     dist.add_series(
         {
@@ -437,8 +527,8 @@ def _grade_chart(wb, ws, sheet: str, first: int, grades: int, total_row: int, at
     )
     dist.set_title({"name": "全行考核等级分布"})
     dist.set_legend({"none": True})
-    dist.set_y_axis({"name": "人数"})
-    ws.insert_chart(at, 0, dist, {"x_scale": 1.2, "y_scale": 1.1})
+    dist.set_y_axis(count_axis(counts))
+    ws.insert_chart(at, 0, dist, {"x_scale": CHART_WIDTH / 480, "y_scale": 1.1})
 
 
 def _group_order(people: pd.DataFrame, rules: Rulebook) -> pd.Series:
@@ -556,11 +646,13 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
                 ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
             taken.add(SHEET_FLAGS.casefold())
         values, starts = _branch_values(people, rules) if len(people) else ({}, {})
+        branch_columns = scheme_columns(BRANCH_COLUMNS, rules)
+        layout = _layout(branch_columns, values or _empty(branch_columns), rules.decimals)
         for t in per_branch:  # by 机构号; each branch's people are adjacent in `values`
             ws = add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
             title = f"{t.name}({t.code}) {period} 考核结果"
             rows = slice(starts[t.code], starts[t.code] + t.people)
-            _table(ws, f, title, scheme_columns(BRANCH_COLUMNS, rules), values, rows)
+            _table(ws, f, title, branch_columns, values, rows, layout=layout)
             ws.freeze_panes(FIRST_DATA_ROW, 2)
         close_workbook(wb)
 
