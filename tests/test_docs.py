@@ -35,3 +35,14 @@ def test_readme_points_clerks_to_the_chinese_guide_first() -> None:
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
     assert "docs/使用说明.md" in "\n".join(readme.splitlines()[:6])
+
+
+def test_clerks_guide_shows_every_rendered_picture() -> None:
+    """The LibreOffice renders of the outputs (scripts/render_pictures.py) are in the guide."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    guide = (docs / "使用说明.md").read_text("utf-8")
+    pictures = sorted(p.name for p in (docs / "images").glob("*.png"))
+    assert len(pictures) >= 9
+    assert [p for p in pictures if f"(images/{p})" not in guide] == []
