@@ -206,6 +206,8 @@ class Rulebook:
     total: Total
     results: list[str]  # the results.csv columns after period … errors, in order
     sheet: list[str] = field(default_factory=list)  # the figures of the 考核结果 sheet
+    # the figures of the summary's per-branch sheets, after 岗位 (none: only the total, ranks…)
+    summary: list[str] = field(default_factory=list)
     plausibility: list[Plausibility] = field(default_factory=list)  # values only noted
 
     @property
@@ -368,6 +370,7 @@ class _Builder:
             sheet = [*result_keys(rules), "flags_text"]
             sheet += [i.key + SHEET_INPUT for i in rules.items if _scored_on_one_figure(i)]
             rules.sheet.extend(self._listed(rules, "sheet", sheet))
+            rules.summary.extend(self._listed(rules, "summary", result_keys(rules)))
         return rules
 
     def _total(self, items: list[Item]) -> Total:
@@ -391,7 +394,7 @@ class _Builder:
         return Total(node["label"], compiled, None, int(node.get("decimals", 0)))
 
     def _listed(self, rules: Rulebook, section: str, known: list[str]) -> list[str]:
-        """The keys a list section (`results`, `sheet`) names, each one known."""
+        """The keys a list section (`results`, `sheet`, `summary`) names, each one known."""
         out = []
         formula_items = {
             i.key + SHEET_INPUT: i for i in rules.items if not _scored_on_one_figure(i)

@@ -42,8 +42,6 @@ def result_columns(rules: Rulebook) -> list[tuple[str, str, str, float]]:
     the figures the rulebook's `sheet` lists, their headers from their labels; an entry
     `<item>:input` gives a column per figure the item is scored on (scored_on.py)."""
     out = list(_IDENTITY)
-    derived = {d.key: d for d in rules.derived}
-    items = {i.key: i for i in rules.items}
     inputs = {input_entry(i): i for i in rules.items}
     for key in rules.sheet:
         if key in inputs:
@@ -53,28 +51,36 @@ def result_columns(rules: Rulebook) -> list[tuple[str, str, str, float]]:
                 kind = "pct" if ratio else "int" if field is not None and field.whole else "number"
                 out.append((c.key, c.label, kind, 7.5))
             continue
-        if key in _OUTCOMES:
-            header, kind, width = _OUTCOMES[key]
-        elif key in derived:
-            d = derived[key]
-            kind = "pct" if d.is_ratio else "score" if d.show in ("money", "points") else "number"
-            header, width = d.label, 7.5 if len(d.label) > 4 else 7
-        elif key in items:
-            header, kind, width = items[key].label + "得分", "score", 6.5
-        elif key == "total":
-            header, kind, width = rules.total.label, "score", 9
-        elif key == "business_score":
-            header, kind, width = "业务得分", "score", 6.5
-        elif key == "income_deduction":
-            unit = D.unit(rules.income_input, rules)
-            header, kind, width = "扣减收入" + (f"({unit})" if unit else ""), "number", 7
-        else:  # an input field
-            f = rules.contract.by_key[key]
-            money = f.show == "money" or bool(f.decimals)
-            kind = "score" if money else "int" if f.whole else "number"
-            header, width = f.name, 6.5
-        out.append((key, header, kind, width))
+        out.append((key, *figure_column(key, rules)))
     return [*out, ("errors", "未计分原因", "text", 24)]
+
+
+def figure_column(key: str, rules: Rulebook) -> tuple[str, str, float]:
+    """(Chinese header, kind, width) of a figure a rulebook's `sheet` or `summary` names by key:
+    an outcome column, a derived figure, an item's score, the total, an input field."""
+    derived = {d.key: d for d in rules.derived}
+    items = {i.key: i for i in rules.items}
+    if key in _OUTCOMES:
+        header, kind, width = _OUTCOMES[key]
+    elif key in derived:
+        d = derived[key]
+        kind = "pct" if d.is_ratio else "score" if d.show in ("money", "points") else "number"
+        header, width = d.label, 7.5 if len(d.label) > 4 else 7
+    elif key in items:
+        header, kind, width = items[key].label + "得分", "score", 6.5
+    elif key == "total":
+        header, kind, width = rules.total.label, "score", 9
+    elif key == "business_score":
+        header, kind, width = "业务得分", "score", 6.5
+    elif key == "income_deduction":
+        unit = D.unit(rules.income_input, rules)
+        header, kind, width = "扣减收入" + (f"({unit})" if unit else ""), "number", 7
+    else:  # an input field
+        f = rules.contract.by_key[key]
+        money = f.show == "money" or bool(f.decimals)
+        kind = "score" if money else "int" if f.whole else "number"
+        header, width = f.name, 6.5
+    return header, kind, width
 
 
 # 计分说明: one row per person; a column per item, then the sums and the outcome lines.

@@ -42,6 +42,7 @@ from .fastsheet import (
     texts,
     write_column,
 )
+from .rows import figure_column
 from .safe import cell_text, safe_sheet_name, workbook_options, write_text
 from .textfit import fit_widths, number_texts, row_height, wrap_rows
 
@@ -263,6 +264,8 @@ class _Formats:
         self.wrap = wb.add_format({**top, "text_wrap": True})
         self.score = wb.add_format({**top, "num_format": self.num})
         self.int = wb.add_format({**top, "num_format": "0"})
+        self.pct = wb.add_format({**top, "num_format": "0.00%"})
+        self.number = wb.add_format(top)  # General: the figure as it is
         self.total_text = wb.add_format({"border": 1, "bold": True, "bg_color": "#F2F2F2"})
         self.total_score = wb.add_format(
             {"border": 1, "bold": True, "bg_color": "#F2F2F2", "num_format": self.num}
@@ -276,7 +279,9 @@ class _Formats:
             return {"text": self.total_text, "score": self.total_score}.get(kind, self.total_int)
         if wrap:
             return self.wrap
-        return {"text": self.text, "score": self.score}.get(kind, self.int)
+        return {"text": self.text, "score": self.score, "pct": self.pct, "number": self.number}.get(
+            kind, self.int
+        )
 
 
 # (header, key in the data, kind: text | score | int, column width)
@@ -320,6 +325,18 @@ def scheme_columns(columns: list[Column], rules: Rulebook) -> list[Column]:
     ]
 
 
+def branch_columns(rules: Rulebook) -> list[Column]:
+    """The per-branch sheets' columns: identity, the figures the rulebook's `summary` lists
+    (header and kind as in 考核结果), then the total, grade, ranks and outcome."""
+    columns = scheme_columns(BRANCH_COLUMNS, rules)
+    at = next(i for i, c in enumerate(columns) if c[1] == "role_label") + 1
+    figures: list[Column] = []
+    for key in rules.summary:
+        header, kind, width = figure_column(key, rules)
+        figures.append((header, key, kind, max(width, 9)))
+    return [*columns[:at], *figures, *columns[at:]]
+
+
 def _values(frame: pd.DataFrame, columns: list[Column]) -> dict[str, list]:
     """Each column's cell values, ready to write: cell-safe text, or floats (NaN = blank)."""
     return {
@@ -352,7 +369,11 @@ def _layout(columns: list[Column], values: dict[str, list], decimals: int) -> _L
                 (
                     values[key]
                     if kind == "text"
-                    else number_texts(values[key], decimals if kind == "score" else 0),
+                    else number_texts(
+                        values[key],
+                        {"score": decimals, "pct": 2, "number": None}.get(kind, 0),
+                        percent=kind == "pct",
+                    ),
                     width,
                     max(width, FIT_MAX),
                 )
@@ -583,7 +604,7 @@ def _branch_values(people: pd.DataFrame, rules: Rulebook) -> tuple[dict[str, lis
             conclusion=texts(ordered["outcome"]).where(~out, status),
             remarks=texts(ordered["flags_text"]).where(~out, reasons),
         ),
-        scheme_columns(BRANCH_COLUMNS, rules),
+        branch_columns(rules),
     )
     starts: dict[str, int] = {}
     for i, code in enumerate(texts(ordered["branch_code"]).tolist()):
@@ -646,13 +667,13 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
                 ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
             taken.add(SHEET_FLAGS.casefold())
         values, starts = _branch_values(people, rules) if len(people) else ({}, {})
-        branch_columns = scheme_columns(BRANCH_COLUMNS, rules)
-        layout = _layout(branch_columns, values or _empty(branch_columns), rules.decimals)
+        columns = branch_columns(rules)
+        layout = _layout(columns, values or _empty(columns), rules.decimals)
         for t in per_branch:  # by 机构号; each branch's people are adjacent in `values`
             ws = add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
             title = f"{t.name}({t.code}) {period} 考核结果"
             rows = slice(starts[t.code], starts[t.code] + t.people)
-            _table(ws, f, title, branch_columns, values, rows, layout=layout)
+            _table(ws, f, title, columns, values, rows, layout=layout)
             ws.freeze_panes(FIRST_DATA_ROW, 2)
         close_workbook(wb)
 
