@@ -38,7 +38,10 @@ def test_a_schemes_sample_runs(tmp_path: Path, scheme: str, reason: str) -> None
 @pytest.mark.parametrize(
     ("scheme", "headers"),
     [
-        ("loan-eva", ["日均存贷比系数", "综合回报率系数", "资产EVA绩效", "业务绩效", "管理绩效", "清算额"]),
+        (
+            "loan-eva",
+            ["日均存贷比系数", "综合回报率系数", "资产EVA绩效", "业务绩效", "管理绩效", "清算额"],
+        ),
         (
             "mgmt-monthly",
             ["调查评估质量得分", "档案完整性得分", "客户走访得分", "授信风险和逾期控制得分"],
