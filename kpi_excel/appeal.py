@@ -584,17 +584,7 @@ def apply_overrides(
                 a.refuse(P.APPEAL_NAME, "name", a.name, name)
                 continue
             a.before, a.after = _text(people.at[i, "outcome"]), a.new
-            key = key_of[a.new]
-            role = people.at[i, "role"]
-            people.at[i, "outcome"] = a.new
-            people.at[i, "action"] = key if key in ("dismiss", "demote") else ""
-            people.at[i, "recommended_level"] = (
-                rules.dismiss_level
-                if key == "dismiss"
-                else rules.demote_level.get(role, "")
-                if key == "demote"
-                else people.at[i, "role_label"]
-            )
+            _set_outcome(people, i, a.new, key_of[a.new], rules)
             a.status = "applied"
         notes.setdefault(i, []).append(a.note())
     people["adjustment_note"] = pd.Series(
@@ -607,6 +597,34 @@ def apply_overrides(
             extra != "", np.where(text != "", text + "\n" + extra, extra), text
         )
     return people
+
+
+def _set_outcome(people: pd.DataFrame, i: Any, word: str, key: str, rules: Rulebook) -> None:
+    """The person's outcome, and what depends on it, as `flags.apply_flags` sets them."""
+    people.at[i, "outcome"] = word
+    people.at[i, "action"] = key if key in ("dismiss", "demote") else ""
+    if key == "dismiss":
+        level = rules.dismiss_level
+    elif key == "demote":
+        level = rules.demote_level.get(str(people.at[i, "role"]), "")
+    else:
+        level = people.at[i, "role_label"]
+    people.at[i, "recommended_level"] = level
+
+
+def reapply_overrides(people: pd.DataFrame, rows: list[dict[str, Any]], rules: Rulebook) -> None:
+    """The overrides a run applied (the ledger's `adjustments` rows), applied again to a scoring
+    of its stored inputs (`kpi-excel compare`: to the result under each rulebook); an outcome
+    word that is not one of `rules`' is left out."""
+    key_of = {word: key for key, word in rules.outcomes.items() if word}
+    if not len(people):
+        return
+    ids = people["emp_id"].map(_text).to_numpy(dtype=object)
+    ok = ~people["refused"].astype(bool).to_numpy()
+    for r in rows:
+        if r.get("kind") == "override" and r.get("status") == "applied" and r["after"] in key_of:
+            for i in people.index[(ids == r["emp_id"]) & ok]:
+                _set_outcome(people, i, r["after"], key_of[r["after"]], rules)
 
 
 def cell_notes(adjustments: Adjustments) -> list[dict[str, Any]]:

@@ -26,7 +26,9 @@ from kpi_excel.cli import main
 from tests.conftest import GOOD_HEAD, GOOD_SENIOR, person
 
 PERIOD = "2026FY"
-HEAD_NOTE = "经申诉调整: 不良贷款余额由 120.00 改为 0.00(依据贷款已核销,审批人王行长,日期2026-10-15)"
+HEAD_NOTE = (
+    "经申诉调整: 不良贷款余额由 120.00 改为 0.00(依据贷款已核销,审批人王行长,日期2026-10-15)"
+)
 SENIOR_NOTE = "经申诉调整: 考核结论由 解聘 改为 正常(依据申诉成立,审批人稽核办刘敏,日期2026-10-16)"
 CORRECT = ["H001", "李四", "改正数据", "不良贷款余额", 120, 0, None, "贷款已核销", "王行长",
            dt.date(2026, 10, 15)]  # fmt: skip
@@ -229,3 +231,21 @@ def test_appeal_template_has_guide_lists_and_chinese_headers(tmp_path: Path) -> 
 def test_appeal_help_is_chinese(args: list[str]) -> None:
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0 and "申诉调整" in res.output
+
+
+def test_compare_rescores_the_adjusted_inputs_and_keeps_the_overrides(inbox) -> None:
+    """The run's stored inputs hold the correction and its overrides apply under both
+    rulebooks: re-scored under its own rulebook, nobody changes and every result matches."""
+    from kpi_excel.comparison import compare
+
+    inbox.add("b.xlsx", _people(), period=PERIOD)
+    _appeal(inbox, [CORRECT, OVERRIDE])
+    assert inbox.run(period=PERIOD).exit_code == 0
+    result = compare(PERIOD, "main", ledger=inbox.out / "ledger.sqlite")
+    assert result.mismatched == [] and len(result.people) == 0
+    before = result.before.people.set_index("emp_id")
+    assert before.loc["H001", "outcome"] == "正常" and before.loc["H001", "total"] == 100
+    assert (before.loc["E002", "outcome"], before.loc["E002", "recommended_level"]) == (
+        "正常",
+        "高级客户经理",
+    )
