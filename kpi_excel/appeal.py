@@ -559,6 +559,9 @@ def apply_overrides(
 ) -> pd.DataFrame:
     """The people with each acceptable override's outcome (and what depends on it), and every
     applied adjustment's sentence in `adjustment_note` (also below 预警与处理)."""
+    if not any(a.status != "refused" and a.kind for a in adjustments.items):
+        people["adjustment_note"] = pd.Series("", index=people.index, dtype=object)
+        return people  # nothing to apply: no per-person work in a bank's run
     notes: dict[Any, list[str]] = {}
     ids = people["emp_id"].map(_text) if len(people) else pd.Series(dtype=object)
     refused = people["refused"].to_numpy(dtype=bool) if len(people) else np.zeros(0, bool)
