@@ -284,6 +284,7 @@ def _summary(result: Any, log_path: Path | None) -> None:
     for copy, original in result.files_duplicate:
         echo(f"  相同副本 {copy} 与 {original} 内容完全相同,只计一次")
     _refused_people(result)
+    _adjustments(result)
     if result.missing_branches:
         echo(
             f"注意: 以下机构在上次的运行(运行 {result.replaces})中有计分人员,本次一人也没有计分;"
@@ -309,6 +310,19 @@ def _summary(result: Any, log_path: Path | None) -> None:
         echo(f"拒收的文件清单: {result.out_dir / 'rejected.csv'}")
     if log_path and log_path.exists():
         echo(f"日志: {log_path}")
+
+
+def _adjustments(result: Any) -> None:
+    """The adjustments (申诉调整) applied, and every one refused with its reason."""
+    adjustments = getattr(result, "adjustments", None)
+    if adjustments is None or not (adjustments.items or adjustments.refused_files):
+        return
+    applied, reasons = adjustments.applied, adjustments.reasons()
+    click.echo(f"申诉调整: 采用 {len(applied)} 条, 未采用 {len(reasons)} 条")
+    for a in applied:
+        click.echo(f"  {a.emp_id} {a.note()}")
+    for reason in reasons:
+        click.echo(f"  未采用 {reason}")
 
 
 def _refused_people(result: Any) -> None:
@@ -555,6 +569,47 @@ def compare(
         result = compare_rules(period, other, ledger=ledger, scheme=scheme, year=year)
     paths = write_comparison(result, output, compare_name(rules_path))
     print_summary(result, paths, click.echo)
+
+
+@main.group("appeal")
+def appeal_group() -> None:
+    """申诉调整:生成调整表;填好后放入 inbox/<考核期>/调整/,运行时采用。"""
+
+
+@appeal_group.command(
+    "template",
+    short_help="生成某考核期的申诉调整表。",
+    help="生成某考核期的申诉调整表(.xlsx):每行一条经批准的调整,改正某人的一项数据"
+    "(改正数据)或改变其考核结论(申诉改结论),写明理由、审批人和审批日期。填好后放入"
+    " inbox/<考核期>/调整/ 文件夹,再运行 kpi-excel run;每条调整按与报送数据相同的要求检查,"
+    "有问题的不予采用并列出原因。",
+)
+@click.argument("period", metavar="考核期")
+@click.option(
+    "-o",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="调整表文件名,默认 申诉调整_<考核期>.xlsx",
+)
+@click.option("--force", is_flag=True, help="文件已存在时覆盖它(默认不覆盖)")
+@rules_option
+@year_option
+@handle_errors
+def appeal_template(
+    period: str, out_file: Path | None, force: bool, rules_path: str | None, year: int | None
+) -> None:
+    from .appeal import build_template
+
+    rules = load_rulebook(rules_path)
+    p = parse_period(period, rules.calendar, default_year=year)
+    target = out_file or Path(f"申诉调整_{p.code}.xlsx")
+    if target.exists() and not force:
+        raise UsageError(
+            f"文件 {target} 已存在,未覆盖;如需覆盖请加 --force,或用 -o 指定另一个文件名"
+        )
+    click.echo(f"已生成 {build_template(target, p, rules)}")
+    click.echo(f"填好后放入 inbox/{p.code}/调整/ 文件夹,再运行 kpi-excel run {p.code}")
 
 
 @main.group("rules")

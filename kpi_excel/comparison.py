@@ -39,6 +39,7 @@ import pandas as pd
 
 from . import describe as D
 from .api import Scored, score
+from .appeal import reapply_overrides
 from .errors import FrameRefused, NotFound, RulebookError, UsageError
 from .explain import explain_frame, fixed_texts
 from .flags import WARNING_MARK, History, MonthFigure
@@ -308,16 +309,22 @@ def _compare(
     stored = stored_run(ledger, period, scheme, year)
     if adjust is not None:
         stored = adjust(stored)
-    return compare_stored(stored, other, LedgerAsOf(ledger, stored.run))
+    # the run's inputs are stored corrected; its accepted appeals' outcomes apply under both
+    overrides = ledger.adjustments_of(stored.run.id)
+    return compare_stored(stored, other, LedgerAsOf(ledger, stored.run), overrides)
 
 
 def compare_stored(
-    stored: StoredRun, other: Rulebook, view: LedgerAsOf | None = None
+    stored: StoredRun,
+    other: Rulebook,
+    view: LedgerAsOf | None = None,
+    adjustments: list[dict] | None = None,
 ) -> Comparison:
     """Score `stored.frame` under the run's rulebook and under `other`, and compare.
 
     `view`: the ledger as of the run, for the rules across periods (None: judged on this
-    period alone, as `api.score` does without history)."""
+    period alone, as `api.score` does without history); `adjustments`: the run's (ledger rows),
+    whose outcome overrides apply to both scorings (appeal.py)."""
     base = stored.rules
     check_same_scheme(base, other, stored.run)
     period = parse_period(stored.period.code, other.calendar)
@@ -328,6 +335,9 @@ def compare_stored(
         after = score(stored.frame, period, other, history=histories[1], source=source)
     except FrameRefused as exc:
         raise UsageError(f"无法按规则 {other.path.name} 重算{source}的人员:{exc}") from None
+    if adjustments:
+        reapply_overrides(before.people, adjustments, base)
+        reapply_overrides(after.people, adjustments, other)
     people, moves = _changes(before, after, base, other, stored.period, period)
     return Comparison(
         period=stored.period,

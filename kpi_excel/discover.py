@@ -20,6 +20,7 @@ from .guard import DEFAULT_LIMITS, check_container
 
 log = logging.getLogger("kpi_excel")
 
+ADJUSTMENTS_DIR = "调整"  # a period's adjustments workbooks (appeal.py): not submissions
 READ_SUFFIXES = {".xlsx", ".xlsm", ".xltx", ".xltm"}  # .xlsm/.xltm: values only, macros never run
 # other spreadsheet formats: read to name what they are (and read if they are .xlsx inside)
 OTHER_SUFFIXES = {
@@ -72,6 +73,8 @@ def discover(inbox: Path, max_bytes: int | None = None) -> Inbox:
         if path.is_dir() and suffix in PACKAGE_FOLDERS:
             why = PACKAGE_FOLDERS[suffix]
             found.refused.append((name, P.FILE_FORMAT.message(file=name, extra=why)))
+        elif path.is_dir() and name == ADJUSTMENTS_DIR:
+            continue  # the adjustments of the period (appeal.py), never a submission
         elif path.is_dir():
             found.skipped.append(name + "/")
         elif not path.is_file():

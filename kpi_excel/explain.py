@@ -51,11 +51,12 @@ LINE_LABELS = {
     "flags": "预警与处理",
     "outcome": "考核结论",
     "history": "历史数据",
+    "adjustment": "申诉调整",
 }
 _TEXT_KEYS = {
     "emp_id", "name", "role", "role_label", "group", "flags", "outcome", "recommended_level",
     "errors", "status", "history_note", "grade", "branch_code", "branch_name", "flags_text",
-    "decided",
+    "decided", "adjustment_note",
 }  # fmt: skip
 
 
@@ -560,6 +561,7 @@ def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataF
         ]
     )
     out["history"] = column(f.text("history_note"))
+    out["adjustment"] = column(f.text("adjustment_note"))  # appeal.py: one adjustment a line
     return out
 
 
@@ -610,7 +612,7 @@ def explain_person(
     lines = []
     for key in frame.columns:
         text = str(frame.at[0, key])
-        for part in text.split("\n") if key == "flags" else [text]:
+        for part in text.split("\n") if key in ("flags", "adjustment") else [text]:
             if part:
                 lines.append((labels[key], part))
     return lines

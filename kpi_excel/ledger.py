@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import KpiExcelError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_SCHEME = "main"  # the id of the main policy's rulebook, and of runs made before schemes
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -70,6 +70,28 @@ MIGRATIONS: dict[int, str] = {
     2: """
     ALTER TABLE runs ADD COLUMN scheme TEXT NOT NULL DEFAULT 'main';
     CREATE INDEX runs_scheme_period ON runs (scheme, period, id);
+    """,
+    # Appeals (appeal.py): each adjustment a run read, applied or refused, with its reason,
+    # approver and date, and the value or outcome before and after.
+    3: """
+    CREATE TABLE adjustments (
+        run INTEGER NOT NULL REFERENCES runs(id),
+        period TEXT NOT NULL,
+        emp_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        field TEXT NOT NULL,
+        label TEXT NOT NULL,
+        before TEXT NOT NULL,
+        after TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        approver TEXT NOT NULL,
+        approved_on TEXT NOT NULL,
+        source TEXT NOT NULL,
+        status TEXT NOT NULL,
+        refusal TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX adjustments_run ON adjustments (run);
+    CREATE INDEX adjustments_emp ON adjustments (emp_id, run);
     """,
 }
 
@@ -199,6 +221,23 @@ class Ledger:
         )  # fmt: skip
         return rid
 
+    def add_adjustments(self, run: int, period: str, rows: Iterable[dict[str, Any]]) -> None:
+        """The adjustments a run read (appeal.py), applied or refused (inside the caller's
+        transaction)."""
+        self.db.executemany(
+            f"INSERT INTO adjustments (run, period, {', '.join(_ADJUSTMENT_COLUMNS)})"
+            f" VALUES (?, ?, {', '.join('?' * len(_ADJUSTMENT_COLUMNS))})",
+            [(run, period, *(str(r.get(c, "")) for c in _ADJUSTMENT_COLUMNS)) for r in rows],
+        )
+
+    def adjustments_of(self, run: int) -> list[dict[str, Any]]:
+        """The adjustments a run read, in the order it read them."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(_ADJUSTMENT_COLUMNS)} FROM adjustments WHERE run=? ORDER BY rowid",
+            (run,),
+        ).fetchall()
+        return [dict(zip(_ADJUSTMENT_COLUMNS, r, strict=True)) for r in rows]
+
     # -- reading -------------------------------------------------------------------------
 
     def current_run(self, period: str, scheme: str = DEFAULT_SCHEME) -> RunRecord | None:
@@ -289,6 +328,10 @@ def _json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+_ADJUSTMENT_COLUMNS = (
+    "emp_id", "kind", "field", "label", "before", "after", "reason", "approver", "approved_on",
+    "source", "status", "refusal",
+)  # fmt: skip
 _RUN_COLUMNS = (
     "id, run_id, period, started_at, finished_at, people_scored, people_refused, files_total, "
     "files_refused, rulebook_sha256, scheme"

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import appeal
 from .collect import Progress, collect
 from .discover import Inbox, discover
 from .errors import EmptyInbox, NothingScored, OutputError, UsageError
@@ -72,6 +73,7 @@ class RunResult:
     outcome_order: list[str] = field(default_factory=list)  # the rulebook's, mildest first
     replaces: str = ""  # run id of the period's current run before this one ("" if none)
     missing_branches: list[MissingBranch] = field(default_factory=list)
+    adjustments: appeal.Adjustments = field(default_factory=appeal.Adjustments)  # 申诉调整
 
     @property
     def scored(self) -> int:
@@ -88,7 +90,11 @@ class RunResult:
 
     @property
     def clean(self) -> bool:
-        return not self.files_refused and self.refused_people == 0
+        return (
+            not self.files_refused
+            and self.refused_people == 0
+            and not self.adjustments.reasons()  # a refused adjustment needs a look too
+        )
 
     def outcome_counts(self) -> dict[str, int]:
         if not len(self.people):
@@ -171,7 +177,9 @@ def run(
         result.files_total, result.files_skipped = got.total, got.skipped
         result.files_read = len(got.books)
         result.files_duplicate = got.duplicates
-        v = validate(got.books, got.refused, period, rules, got.duplicates)
+        adjustments = appeal.read_adjustments(inbox / appeal.ADJUSTMENTS_DIR, rules, limits)
+        books = appeal.apply_corrections(adjustments, got.books, rules)
+        v = validate(books, got.refused, period, rules, got.duplicates)
         result.files_refused, result.problems = v.refused_files, v.problems
         result.inputs = _input_status(got.inputs, v)
         current = ledger.current_run(period.code, rules.id)
@@ -183,7 +191,15 @@ def run(
         scored = v.people.loc[~v.people["refused"]].dropna(subset=["emp_id"])
         groups = dict(zip(scored["emp_id"], scored["group"], strict=True))
         history = build_history(ledger, rules, period, groups)
-        result.people = evaluate(v, rules, period, history)
+        result.people = appeal.apply_overrides(
+            adjustments, evaluate(v, rules, period, history), rules
+        )
+        result.adjustments = adjustments
+        if notes := appeal.cell_notes(adjustments):
+            notes_frame = pd.DataFrame(notes, columns=result.problems.columns)
+            result.problems = v.problems = pd.concat(
+                [result.problems, notes_frame], ignore_index=True
+            )
         staging = staging_dir(root, period.code, result.run_id)
         try:
             write_outputs(staging, result, v, rules, workers)
@@ -191,7 +207,8 @@ def run(
                 after_write()  # a test hook: fail between writing and publishing
             result.finished_at = result.finished_at or utc_now()  # write_outputs sets it
             ledger.begin()
-            ledger.add_run(_run_record(result, rules), result.inputs, result.ledger_rows)
+            rid = ledger.add_run(_run_record(result, rules), result.inputs, result.ledger_rows)
+            ledger.add_adjustments(rid, period.code, adjustments.ledger_rows())
             swap = publish(staging, out_dir, result.run_id)
             result.moved_aside = swap.moved_aside
             _commit(ledger, swap)

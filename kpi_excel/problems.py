@@ -170,6 +170,67 @@ NO_ROWS = _t("no-rows", "note", "{file} {where} 没有任何人员数据")
 FILE_DUPLICATE = _t("file-duplicate", "note", "{file} 与 {extra} 内容完全相同,只计一次")
 
 
+# Adjustments (申诉调整, appeal.py): a refused adjustment is listed with its reason, never applied;
+# the person is scored on the branch's own figures. Every message names the adjustments workbook,
+# its sheet and cell.
+APPEAL_FILE = _t("appeal-file", "refuse_appeal", "{file} 无法作为申诉调整工作簿读取:{extra}")
+APPEAL_COLUMN_MISSING = _t(
+    "appeal-column-missing",
+    "refuse_appeal",
+    "{file} {where} 缺少必需的列「{label}」,整个文件未采用",
+)
+APPEAL_BLANK = _t("appeal-blank", "refuse_appeal", "{file} {where}「{label}」未填写,该调整未采用")
+APPEAL_KIND = _t(
+    "appeal-kind",
+    "refuse_appeal",
+    "{file} {where}「类型」「{value}」不正确(应为{extra}),该调整未采用",
+)
+APPEAL_FIELD = _t(
+    "appeal-field",
+    "refuse_appeal",
+    "{file} {where}「字段」「{value}」不是本考核方案的数据项(可改正的数据项:{extra}),该调整未采用",
+)
+APPEAL_PERSON = _t(
+    "appeal-person",
+    "refuse_appeal",
+    "{file} {where}「员工编号」「{value}」不是本次考核中的人员,该调整未采用",
+)
+APPEAL_NOT_SCORED = _t(
+    "appeal-not-scored",
+    "refuse_appeal",
+    "{file} {where}「员工编号」「{value}」本次未计分({extra}),该调整未采用",
+)
+APPEAL_NAME = _t(
+    "appeal-name",
+    "refuse_appeal",
+    "{file} {where}「姓名」「{value}」与报送数据中该员工的姓名「{extra}」不一致,该调整未采用",
+)
+APPEAL_OLD_VALUE = _t(
+    "appeal-old-value",
+    "refuse_appeal",
+    "{file} {where}「原值」「{value}」与报送数据中的「{label}」{extra}不一致,该调整未采用",
+)
+APPEAL_VALUE = _t(
+    "appeal-value", "refuse_appeal", "{file} {where}「新值」不能采用:{extra},该调整未采用"
+)
+APPEAL_OUTCOME = _t(
+    "appeal-outcome",
+    "refuse_appeal",
+    "{file} {where}「新考核结论」「{value}」不是本考核方案的考核结论(应为{extra}),该调整未采用",
+)
+APPEAL_DATE = _t(
+    "appeal-date",
+    "refuse_appeal",
+    "{file} {where}「审批日期」「{value}」不是日期(应如 2026-10-15),该调整未采用",
+)
+APPEAL_DUPLICATE = _t(
+    "appeal-duplicate",
+    "refuse_appeal",
+    "{file} {where} 与 {extra} 调整同一员工的同一项,无法确定采用哪一条,两条均未采用",
+)
+APPEAL_APPLIED = _t("appeal-applied", "note", "{file} {where} {extra}")
+
+
 def problem(
     kind: ProblemType,
     file: str,

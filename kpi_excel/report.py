@@ -270,6 +270,21 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
         ],
         "written": written,
         "moved_aside": [(str(a), str(b)) for a, b in result.moved_aside],
+        **_adjustments(result),
+    }
+
+
+def _adjustments(result) -> dict[str, Any]:
+    """The adjustments the run read (appeal.py), applied or not."""
+    from .appeal import table_rows
+
+    adjustments = getattr(result, "adjustments", None)
+    if adjustments is None:
+        return {"adjustments": [], "adjustments_applied": 0, "adjustments_refused": 0}
+    return {
+        "adjustments": table_rows(adjustments, result.people),
+        "adjustments_applied": len(adjustments.applied),
+        "adjustments_refused": len(adjustments.reasons()),
     }
 
 

@@ -37,6 +37,7 @@ ENGLISH = (
 # folder names, the program's name, and what a clerk typed.
 ALLOWED_WORDS = {
     "kpi", "excel", "python", "main", "run", "runs", "template", "history", "explain", "rules",
+    "appeal",
     "list", "show", "check", "inbox", "output", "ledger", "jobs", "year", "help", "version",
     "roster", "outdir", "force", "loan", "eva", "mgmt", "monthly", "sqlite", "yaml", "xlsx",
     "csv", "cpu", "fy", "bogus", "abc", "nope", "extra", "compare", "diff", "scheme", "html",

@@ -195,7 +195,10 @@ LEDGER_SLICE = 5000
 def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> list[dict]:
     n = len(table)
     results: dict[str, list[str]] = {c: _json_values(table[c], plain=False) for c in table.columns}
-    for c in ("role_label", "group", "total_units", "history_note", "flags_text", "business_score"):
+    for c in (
+        "role_label", "group", "total_units", "history_note", "flags_text", "business_score",
+        "adjustment_note",
+    ):  # fmt: skip
         results[c] = _json_values(people[c] if c in people else None, n, plain=True)
     for c in detail_columns(people):
         column = people[c]

@@ -85,7 +85,7 @@ def figure_column(key: str, rules: Rulebook) -> tuple[str, str, float]:
 
 # 计分说明: one row per person; a column per item, then the sums and the outcome lines.
 EXPLAIN_SUMS = ["business", "conduct", "total", "grade"]
-EXPLAIN_OUTCOME = ["flags", "income", "outcome", "history"]
+EXPLAIN_OUTCOME = ["flags", "income", "outcome", "history", "adjustment"]
 
 
 def explain_columns(rules: Rulebook) -> list[tuple[str, list[str], float]]:

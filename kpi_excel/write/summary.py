@@ -49,6 +49,7 @@ from .textfit import fit_widths, number_texts, row_height, wrap_rows
 SHEET_TOTALS = "全行汇总"
 SHEET_RANKING = "全行排名"
 SHEET_FLAGS = "预警与处理"
+SHEET_ADJUSTMENTS = "申诉调整"
 BANK_TOTAL_LABEL = "全行合计"
 NOT_SCORED = "未计分"  # 考核结论 of a person who was not scored
 NOT_SCORED_REASON = "未计分原因:"  # 预警与处理 of that person starts with this
@@ -666,6 +667,8 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
             if not _table(ws, f, title, columns, _values(flags, columns)):
                 ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
             taken.add(SHEET_FLAGS.casefold())
+        if _adjustments_sheet(wb, f, period, result):
+            taken.add(SHEET_ADJUSTMENTS.casefold())
         values, starts = _branch_values(people, rules) if len(people) else ({}, {})
         columns = branch_columns(rules)
         layout = _layout(columns, values or _empty(columns), rules.decimals)
@@ -678,6 +681,21 @@ def _write_summary(path: Path, result, rules: Rulebook) -> Path:
         close_workbook(wb)
 
     return write_atomic(path, write)
+
+
+def _adjustments_sheet(wb, f: _Formats, period: str, result) -> bool:
+    """申诉调整: every adjustment the run read (appeal.py), applied or not, with its reason,
+    approver and date; none when the run read no adjustment."""
+    from ..appeal import TABLE_HEADERS, table_rows
+
+    adjustments = getattr(result, "adjustments", None)
+    if adjustments is None or not (adjustments.items or adjustments.refused_files):
+        return False
+    rows = table_rows(adjustments, result.people)
+    columns: list[Column] = [(h, k, "text", w) for k, (h, w) in TABLE_HEADERS.items()]
+    values = {k: [cell_text(r[k]) for r in rows] for k in TABLE_HEADERS}
+    _table(add_sheet(wb, SHEET_ADJUSTMENTS), f, f"{period} 申诉调整", columns, values)
+    return True
 
 
 def _empty(columns: list[Column]) -> dict[str, list]:
