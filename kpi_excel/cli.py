@@ -168,6 +168,31 @@ def output_option(func: Callable) -> Callable:
     )(func)
 
 
+def out_file_options(what: str, default: str) -> Callable[[Callable], Callable]:
+    """`-o FILE` (the file written, `default` when not given) and `--force` (overwrite it), as
+    `template`, `appeal template` and `rules show` take them."""
+
+    def decorate(func: Callable) -> Callable:
+        func = click.option("--force", is_flag=True, help=f"{what}已存在时覆盖它(默认不覆盖)")(func)
+        return click.option(
+            "-o",
+            "out_file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            default=None,
+            help=f"{what}名,默认 {default}",
+        )(func)
+
+    return decorate
+
+
+def refuse_overwrite(target: Path, force: bool) -> None:
+    """An existing file is replaced only with --force."""
+    if target.exists() and not force:
+        raise UsageError(
+            f"文件 {target} 已存在,未覆盖;如需覆盖请加 --force,或用 -o 指定另一个文件名"
+        )
+
+
 @click.group(cls=cli_zh.Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
     __version__, prog_name="kpi-excel", message="%(prog)s %(version)s", help="显示版本并退出"
@@ -348,13 +373,7 @@ def _refused_people(result: Any) -> None:
 
 @main.command()
 @click.argument("period", metavar="考核期")
-@click.option(
-    "-o",
-    "out_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="模板文件名,默认 考核模板_<考核期>.xlsx",
-)
+@out_file_options("模板文件", "考核模板_<考核期>.xlsx")
 @click.option(
     "--roster",
     type=click.Path(path_type=Path, dir_okay=False, exists=False),
@@ -367,7 +386,6 @@ def _refused_people(result: Any) -> None:
     default=None,
     help="与 --roster 一起使用:预填模板的输出文件夹",
 )
-@click.option("--force", is_flag=True, help="模板文件已存在时覆盖它(默认不覆盖)")
 @rules_option
 @year_option
 @handle_errors
@@ -402,10 +420,7 @@ def template(
             ) from None
     else:
         target = out_file or Path(f"考核模板_{p.code}.xlsx")
-        if target.exists() and not force:
-            raise UsageError(
-                f"文件 {target} 已存在,未覆盖;如需覆盖请加 --force,或用 -o 指定另一个文件名"
-            )
+        refuse_overwrite(target, force)
         paths = [build_template(target, p, rules)]
     for path in paths:
         click.echo(f"已生成 {path}")
@@ -585,14 +600,7 @@ def appeal_group() -> None:
     "有问题的不予采用并列出原因。",
 )
 @click.argument("period", metavar="考核期")
-@click.option(
-    "-o",
-    "out_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="调整表文件名,默认 申诉调整_<考核期>.xlsx",
-)
-@click.option("--force", is_flag=True, help="文件已存在时覆盖它(默认不覆盖)")
+@out_file_options("调整表文件", "申诉调整_<考核期>.xlsx")
 @rules_option
 @year_option
 @handle_errors
@@ -604,10 +612,7 @@ def appeal_template(
     rules = load_rulebook(rules_path)
     p = parse_period(period, rules.calendar, default_year=year)
     target = out_file or Path(f"申诉调整_{p.code}.xlsx")
-    if target.exists() and not force:
-        raise UsageError(
-            f"文件 {target} 已存在,未覆盖;如需覆盖请加 --force,或用 -o 指定另一个文件名"
-        )
+    refuse_overwrite(target, force)
     click.echo(f"已生成 {build_template(target, p, rules)}")
     click.echo(f"填好后放入 inbox/{p.code}/调整/ 文件夹,再运行 kpi-excel run {p.code}")
 
@@ -640,22 +645,14 @@ def rules_list() -> None:
     "方案或文件:随程序发布的方案编号(见 kpi-excel rules list)或规则文件(YAML)路径。",
 )
 @click.argument("scheme", metavar="方案或文件")
-@click.option(
-    "-o",
-    "out_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="输出文件名,默认为当前文件夹中的 规则说明_<方案编号>.xlsx",
-)
-@click.option("--force", is_flag=True, help="输出文件已存在时覆盖它")
+@out_file_options("输出文件", "当前文件夹中的 规则说明_<方案编号>.xlsx")
 @handle_errors
 def rules_show(scheme: str, out_file: Path | None, force: bool) -> None:
     from .rules_doc import default_name, write_rules_doc
 
     rules = load_rulebook(scheme)
     target = out_file or Path(default_name(rules))
-    if target.exists() and not force:
-        raise UsageError(f"文件 {target} 已存在,未覆盖;如需覆盖请加 --force")
+    refuse_overwrite(target, force)
     click.echo(f"已生成 {write_rules_doc(target, rules)}")
 
 

@@ -170,7 +170,9 @@ def test_rules_show_never_overwrites_without_force(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["rules", "show", "main", "-o", str(target)])
     assert res.exit_code == 2
-    assert res.stderr == f"错误: 文件 {target} 已存在,未覆盖;如需覆盖请加 --force\n"
+    assert res.stderr == (
+        f"错误: 文件 {target} 已存在,未覆盖;如需覆盖请加 --force,或用 -o 指定另一个文件名\n"
+    )
     assert target.read_bytes() == b"mine"
     res = runner.invoke(main, ["rules", "show", "main", "-o", str(target), "--force"])
     assert res.exit_code == 0 and openpyxl.load_workbook(target).sheetnames == SHEETS
