@@ -575,7 +575,9 @@ def approve(
         f"考核期 {event.period} 已审核:审核人 {event.by},时间 {local_time(event.at)},"
         f"运行 {event.run_id}"
     )
-    click.echo(f"已将 {len(event.outputs)} 个输出文件的校验值(SHA-256)记入台账;工作簿与报告已标注“已审核”")
+    click.echo(
+        f"已将 {len(event.outputs)} 个输出文件的校验值(SHA-256)记入台账;工作簿与报告已标注“已审核”"
+    )
 
 
 @main.command()
