@@ -422,13 +422,18 @@ def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
     if not rows:
         raise NotFound(f"台账中没有员工编号「{emp_id}」的考核记录")
     click.echo(f"员工 {emp_id} {rows[-1]['name']}")
-    click.echo("考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理\t完成时间\t审核")
+    reviewed = any(events.values())  # a column only once a period was approved
+    click.echo(
+        "考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理\t完成时间"
+        + ("\t审核" if reviewed else "")
+    )
     for r in rows:
         status = "已计分" if r["status"] == "scored" else "未计分"
         flags = flags_in_words(r["flags"], runs.get(r["run"]))
+        review = _review_state(events[(r["scheme"], r["period"])])
         click.echo(
             f"{r['period']}\t{r['branch_code']}\t{status}\t{r['total']}\t{r['grade']}\t{r['outcome']}\t{flags}"
-            f"\t{local_time(r['finished_at'])}\t{_review_state(events[(r['scheme'], r['period'])])}"
+            f"\t{local_time(r['finished_at'])}" + (f"\t{review}" if reviewed else "")
         )
     _event_lines([e for (_s, _p), es in events.items() for e in es])
 
@@ -529,8 +534,10 @@ def runs(output: Path, ledger_path: Path | None) -> None:
     if not records:
         raise NotFound("台账中还没有任何运行记录")
     schemes = len({r.scheme for r in records}) > 1  # a column only when there is a choice
+    reviewed = bool(events)  # a column only once a period was approved
     click.echo(
-        "运行编号\t考核期\t完成时间\t工作簿\t拒收\t计分\t未计分\t当前\t审核"
+        "运行编号\t考核期\t完成时间\t工作簿\t拒收\t计分\t未计分\t当前"
+        + ("\t审核" if reviewed else "")
         + ("\t方案" if schemes else "")
     )
     for r in records:
@@ -539,7 +546,8 @@ def runs(output: Path, ledger_path: Path | None) -> None:
         review = _review_state([e for e in events if e.run == r.id])
         click.echo(
             f"{r.run_id}\t{r.period}\t{local_time(r.finished_at)}\t{r.files_total}\t{r.files_refused}\t"
-            f"{r.people_scored}\t{r.people_refused}\t{mark}\t{review}"
+            f"{r.people_scored}\t{r.people_refused}\t{mark}"
+            + (f"\t{review}" if reviewed else "")
             + (f"\t{r.scheme}" if schemes else "")
         )
     _event_lines(events)
@@ -564,7 +572,7 @@ def approve(
     year: int | None,
 ) -> None:
     """审核某考核期的当前运行:在各机构工作簿、汇总表和报告上标注“已审核”及审核人、时间,
-    并在台账中记录审核人、时间、运行编号和每个输出文件的校验值(SHA-256)。审核后该考核期
+    并在台账中记录审核人、时间、运行编号和每个输出文件的校验值。审核后该考核期
     不能重新运行,除非先用 kpi-excel reopen 重开。"""
     from .approval import approve as approve_period
 
