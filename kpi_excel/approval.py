@@ -125,7 +125,7 @@ def refuse_if_approved_in(book: Ledger, period: str, scheme: str, doing: str = "
     if approval is None:
         return
     when = (
-        f"考核期 {period}{_scheme_note(scheme)}已于 {local_time(approval.at)} 由 {approval.by} 审核"
+        f"考核期 {period}{_scheme_note(scheme)} 已于 {local_time(approval.at)} 由 {approval.by} 审核"
     )
     if doing == "审核":
         raise PeriodApproved(f"{when}(运行 {approval.run_id}),不能重复审核", approval)
