@@ -124,9 +124,7 @@ def refuse_if_approved_in(book: Ledger, period: str, scheme: str, doing: str = "
     approval = book.approval(period, scheme)
     if approval is None:
         return
-    when = (
-        f"考核期 {period}{_scheme_note(scheme)} 已于 {local_time(approval.at)} 由 {approval.by} 审核"
-    )
+    when = f"考核期 {period}{_scheme_note(scheme)} 已于 {local_time(approval.at)} 由 {approval.by} 审核"
     if doing == "审核":
         raise PeriodApproved(f"{when}(运行 {approval.run_id}),不能重复审核", approval)
     raise PeriodApproved(
