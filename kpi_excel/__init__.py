@@ -6,6 +6,7 @@ As a library (see README, "Using kpi-excel as a library"):
     rules = kpi_excel.load_rulebook()  # the main policy; or a scheme's id, or a file
     scored = kpi_excel.score(frame, "2026Q3", rules, branch_code="B001", branch_name="第一支行")
     changed = kpi_excel.compare("2026Q3", "rulebook_2027.yaml", ledger="output/ledger.sqlite")
+    kpi_excel.approve("2026Q3", "王审计", output="output")  # a rerun is refused until reopen
 
 The names below are imported on first use, so `import kpi_excel` stays cheap.
 """
@@ -38,6 +39,9 @@ _EXPORTS = {
     "compare": "comparison",
     "Comparison": "comparison",
     "diff_rules": "rules_diff",
+    "approve": "approval",
+    "reopen": "approval",
+    "PeriodApproved": "errors",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -447,16 +447,50 @@ def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
     with _open_ledger(output, ledger_path) as ledger:
         rows = ledger.history(emp_id)
         runs = {r["run"]: run_rulebook(ledger, r["run"]) for r in rows if r["flags"]}
+        events = {(r["scheme"], r["period"]): ledger.events(r["period"], r["scheme"]) for r in rows}
     if not rows:
         raise NotFound(f"台账中没有员工编号「{emp_id}」的考核记录")
     click.echo(f"员工 {emp_id} {rows[-1]['name']}")
-    click.echo("考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理\t完成时间")
+    reviewed = any(events.values())  # a column only once a period was approved
+    click.echo(
+        "考核期\t机构号\t状态\t综合得分\t等级\t考核结论\t预警与处理\t完成时间"
+        + ("\t审核" if reviewed else "")
+    )
     for r in rows:
         status = "已计分" if r["status"] == "scored" else "未计分"
         flags = flags_in_words(r["flags"], runs.get(r["run"]))
+        review = _review_state(events[(r["scheme"], r["period"])])
         click.echo(
             f"{r['period']}\t{r['branch_code']}\t{status}\t{r['total']}\t{r['grade']}\t{r['outcome']}\t{flags}"
-            f"\t{local_time(r['finished_at'])}"
+            f"\t{local_time(r['finished_at'])}" + (f"\t{review}" if reviewed else "")
+        )
+    _event_lines([e for (_s, _p), es in events.items() for e in es])
+
+
+EVENT_KINDS = {"approve": "审核", "reopen": "重开"}
+
+
+def _review_state(events: list) -> str:
+    """A period's review state from its events: the latest one, in words."""
+    if not events:
+        return ""
+    e = events[-1]
+    word = "已审核" if e.kind == "approve" else "已重开"
+    return f"{word}({e.by} {local_time(e.at)})"
+
+
+def _event_lines(events: list) -> None:
+    """Approvals and reopenings, one line each, after a table (nothing when there are none)."""
+    if not events:
+        return
+    click.echo("")
+    click.echo("审核与重开记录:")
+    click.echo("时间\t考核期\t事项\t经办人\t运行编号\t备注或原因")
+    for e in sorted(events, key=lambda e: e.id):
+        period = e.period if e.scheme == DEFAULT_SCHEME else f"{e.period}({e.scheme})"
+        note = " ".join(e.note.split())
+        click.echo(
+            f"{local_time(e.at)}\t{period}\t{EVENT_KINDS.get(e.kind, e.kind)}\t{e.by}\t{e.run_id}\t{note}"
         )
 
 
@@ -525,20 +559,92 @@ def runs(output: Path, ledger_path: Path | None) -> None:
     with _open_ledger(output, ledger_path) as ledger:
         records = ledger.runs()
         current = {(r.scheme, r.period): ledger.current_run(r.period, r.scheme) for r in records}
+        events = ledger.events()
     if not records:
         raise NotFound("台账中还没有任何运行记录")
     schemes = len({r.scheme for r in records}) > 1  # a column only when there is a choice
+    reviewed = bool(events)  # a column only once a period was approved
     click.echo(
         "运行编号\t考核期\t完成时间\t工作簿\t拒收\t计分\t未计分\t当前"
+        + ("\t审核" if reviewed else "")
         + ("\t方案" if schemes else "")
     )
     for r in records:
         now = current[(r.scheme, r.period)]
         mark = "是" if now and now.id == r.id else ""
+        review = _review_state([e for e in events if e.run == r.id])
         click.echo(
             f"{r.run_id}\t{r.period}\t{local_time(r.finished_at)}\t{r.files_total}\t{r.files_refused}\t"
-            f"{r.people_scored}\t{r.people_refused}\t{mark}" + (f"\t{r.scheme}" if schemes else "")
+            f"{r.people_scored}\t{r.people_refused}\t{mark}"
+            + (f"\t{review}" if reviewed else "")
+            + (f"\t{r.scheme}" if schemes else "")
         )
+    _event_lines(events)
+
+
+@main.command()
+@click.argument("period", metavar="考核期")
+@click.option("--by", "by", required=True, metavar="姓名", help="审核人姓名(必填)")
+@click.option("--note", default="", metavar="备注", help="审核备注,记入台账并标注在输出中")
+@output_option
+@ledger_option
+@rules_option
+@year_option
+@handle_errors
+def approve(
+    period: str,
+    by: str,
+    note: str,
+    output: Path,
+    ledger_path: Path | None,
+    rules_path: str | None,
+    year: int | None,
+) -> None:
+    """审核某考核期的当前运行:在各机构工作簿、汇总表和报告上标注“已审核”及审核人、时间,
+    并在台账中记录审核人、时间、运行编号和每个输出文件的校验值。审核后该考核期
+    不能重新运行,除非先用 kpi-excel reopen 重开。"""
+    from .approval import approve as approve_period
+
+    event = approve_period(
+        period, by, note=note, rules=rules_path, output=output, ledger=ledger_path, year=year
+    )
+    click.echo(
+        f"考核期 {event.period} 已审核:审核人 {event.by},时间 {local_time(event.at)},"
+        f"运行 {event.run_id}"
+    )
+    click.echo(
+        f"已将 {len(event.outputs)} 个输出文件的校验值(SHA-256)记入台账;工作簿与报告已标注“已审核”"
+    )
+
+
+@main.command()
+@click.argument("period", metavar="考核期")
+@click.option("--by", "by", required=True, metavar="姓名", help="重开人姓名(必填)")
+@click.option("--reason", required=True, metavar="原因", help="重开原因(必填),记入台账")
+@output_option
+@ledger_option
+@rules_option
+@year_option
+@handle_errors
+def reopen(
+    period: str,
+    by: str,
+    reason: str,
+    output: Path,
+    ledger_path: Path | None,
+    rules_path: str | None,
+    year: int | None,
+) -> None:
+    """重开已审核的考核期:在台账中记录重开人、时间和原因,此后可重新运行该考核期。"""
+    from .approval import reopen as reopen_period
+
+    event = reopen_period(
+        period, by, reason, rules=rules_path, output=output, ledger=ledger_path, year=year
+    )
+    click.echo(
+        f"考核期 {event.period} 已重开:重开人 {event.by},时间 {local_time(event.at)},"
+        f"原因 {event.note};原审核的运行为 {event.run_id}。现在可以重新运行 kpi-excel run {event.period}"
+    )
 
 
 @main.command(

@@ -180,8 +180,8 @@ def _code(period: str | Period, year: int | None) -> str:
 
 
 class LedgerAsOf:
-    """The ledger as it was when run `before` was made: each period's current run is its
-    scheme's latest completed run recorded before it. `history.build_history` reads it as it
+    """The ledger as it was when run `before` was made: each period's current run is as
+    `Ledger.current_run` says of the runs and approvals recorded before it. `history.build_history` reads it as it
     reads a Ledger; `people_of` answers are kept, as both scorings ask for the same people."""
 
     def __init__(self, ledger: Ledger, before: RunRecord) -> None:
@@ -189,18 +189,7 @@ class LedgerAsOf:
         self._people: dict[tuple[int, frozenset[str] | None], dict] = {}
 
     def current_run(self, period: str, scheme: str | None = None) -> RunRecord | None:
-        row = self.ledger.db.execute(
-            """SELECT id, run_id, period, started_at, finished_at, people_scored, people_refused,
-                      files_total, files_refused, rulebook_sha256, scheme
-               FROM runs WHERE scheme=? AND period=? AND status='completed' AND id<?
-               ORDER BY id DESC LIMIT 1""",
-            (self.before.scheme, period, self.before.id),
-        ).fetchone()
-        if row is None:
-            return None
-        names = ("id", "run_id", "period", "started_at", "finished_at", "people_scored",
-                 "people_refused", "files_total", "files_refused", "rulebook_sha256", "scheme")  # fmt: skip
-        return RunRecord(**dict(zip(names, row, strict=True)))
+        return self.ledger.current_run(period, self.before.scheme, before=self.before.id)
 
     def people_of(self, run: int, emp_ids: Iterable[str] | None = None) -> dict[str, dict]:
         key = (run, None if emp_ids is None else frozenset(emp_ids))

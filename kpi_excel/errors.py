@@ -37,6 +37,15 @@ class OutputError(KpiExcelError):
     """An output could not be written (disk full, folder not writable)."""
 
 
+class PeriodApproved(UsageError):
+    """The period is approved: it may not be run (or approved) again until it is reopened;
+    nothing was written. `approval` is the ledger's event (ledger.PeriodEvent)."""
+
+    def __init__(self, message: str, approval: object) -> None:
+        super().__init__(message)
+        self.approval = approval
+
+
 class RunLocked(KpiExcelError):
     """Another run is using the same output folder."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import KpiExcelError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DEFAULT_SCHEME = "main"  # the id of the main policy's rulebook, and of runs made before schemes
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -93,6 +93,25 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX adjustments_run ON adjustments (run);
     CREATE INDEX adjustments_emp ON adjustments (emp_id, run);
     """,
+    # Approval and reopening of a scheme's period, as events: the latest event of a period says
+    # whether it is approved (`kind` approve or reopen, `run` the run concerned, `outputs` the
+    # JSON object of output file -> sha256 at approval, `last_run` the highest runs.id when the
+    # event was recorded, so that the ledger can be read as it was before a later run).
+    4: """
+    CREATE TABLE period_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scheme TEXT NOT NULL,
+        period TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('approve', 'reopen')),
+        run INTEGER NOT NULL REFERENCES runs(id),
+        by_name TEXT NOT NULL,
+        at TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        outputs TEXT NOT NULL DEFAULT '{}',
+        last_run INTEGER NOT NULL
+    );
+    CREATE INDEX period_events_period ON period_events (scheme, period, id);
+    """,
 }
 
 
@@ -115,6 +134,25 @@ class RunRecord:
     scheme: str = DEFAULT_SCHEME
 
 
+APPROVE, REOPEN = "approve", "reopen"
+
+
+@dataclass(frozen=True)
+class PeriodEvent:
+    """An approval or a reopening of a scheme's period (times in UTC, as kept)."""
+
+    id: int
+    scheme: str
+    period: str
+    kind: str  # APPROVE or REOPEN
+    run: int  # the run's row id
+    run_id: str
+    by: str
+    at: str
+    note: str  # the approval's note, the reopening's reason
+    outputs: dict[str, str]  # output file (relative to the period folder) -> sha256; approvals
+
+
 class Ledger:
     """A connection to the ledger file; writes of one run happen in one transaction."""
 
@@ -127,6 +165,19 @@ class Ledger:
             raise LedgerError(f"无法打开台账 {path}: {exc}") from None
         self.db.execute("PRAGMA foreign_keys = ON")
         self.migrate()
+
+    @classmethod
+    def read_only(cls, path: Path) -> Ledger | None:
+        """The ledger opened for reading only, as it is (not migrated, not a byte written), or
+        None when it cannot be opened so."""
+        book = cls.__new__(cls)
+        book.path = path
+        try:
+            book.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+            book.db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+        except (OSError, ValueError, sqlite3.Error):
+            return None
+        return book
 
     def close(self) -> None:
         self.db.close()
@@ -240,14 +291,78 @@ class Ledger:
 
     # -- reading -------------------------------------------------------------------------
 
-    def current_run(self, period: str, scheme: str = DEFAULT_SCHEME) -> RunRecord | None:
-        """The latest completed run of a scheme's period, or None."""
+    def current_run(
+        self, period: str, scheme: str = DEFAULT_SCHEME, before: int | None = None
+    ) -> RunRecord | None:
+        """The period's current run of a scheme, or None: the run approved, while the period's
+        latest approval is not followed by a reopening; else its latest completed run.
+
+        `before` (a run's row id): the ledger as it was when that run was made (only runs and
+        events recorded before it). Every reader of "the period's current run" asks here."""
+        asof = before is not None
+        event = self.db.execute(
+            "SELECT kind, run FROM period_events WHERE scheme=:scheme AND period=:period"
+            + (" AND last_run < :before" if asof else "")
+            + " ORDER BY id DESC LIMIT 1",
+            {"scheme": scheme, "period": period, "before": before},
+        ).fetchone()
+        if event is not None and event[0] == APPROVE:
+            row = self.db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id=?", (event[1],)
+            ).fetchone()
+            return RunRecord(*row)
         row = self.db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE scheme=? AND period=? AND status='completed'"
-            " ORDER BY id DESC LIMIT 1",
-            (scheme, period),
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE scheme=:scheme AND period=:period"
+            " AND status='completed'"
+            + (" AND id < :before" if asof else "")
+            + " ORDER BY id DESC LIMIT 1",
+            {"scheme": scheme, "period": period, "before": before},
         ).fetchone()
         return RunRecord(*row) if row else None
+
+    def approval(self, period: str, scheme: str = DEFAULT_SCHEME) -> PeriodEvent | None:
+        """The approval in force for the scheme's period (its latest event, if an approval)."""
+        events = self.events(period, scheme)
+        return events[-1] if events and events[-1].kind == APPROVE else None
+
+    def events(self, period: str | None = None, scheme: str | None = None) -> list[PeriodEvent]:
+        """Approvals and reopenings, oldest first; of one period (and scheme) if given."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='period_events'").fetchone():
+            return []  # a ledger opened read-only, of a version before approvals: none yet
+        where, args = [], []
+        for column, value in (("e.period", period), ("e.scheme", scheme)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(value)
+        rows = self.db.execute(
+            """SELECT e.id, e.scheme, e.period, e.kind, e.run, r.run_id, e.by_name, e.at, e.note,
+                      e.outputs
+               FROM period_events e JOIN runs r ON r.id = e.run"""
+            + (f" WHERE {' AND '.join(where)}" if where else "")
+            + " ORDER BY e.id",
+            args,
+        ).fetchall()
+        return [PeriodEvent(*r[:9], json.loads(r[9])) for r in rows]
+
+    def add_event(
+        self,
+        kind: str,
+        run: RunRecord,
+        by: str,
+        at: str,
+        note: str = "",
+        outputs: dict[str, str] | None = None,
+    ) -> int:
+        """Record an approval or a reopening of the run's period (inside the caller's
+        transaction, or on its own)."""
+        cur = self.db.execute(
+            """INSERT INTO period_events (scheme, period, kind, run, by_name, at, note, outputs,
+                                          last_run)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM runs))""",
+            (run.scheme, run.period, kind, run.id, by, at, note,
+             json.dumps(outputs or {}, ensure_ascii=False, sort_keys=True)),
+        )  # fmt: skip
+        return int(cur.lastrowid or 0)
 
     def has_run(self, run_id: str) -> bool:
         """The run is recorded (its transaction was committed)."""
@@ -298,15 +413,25 @@ class Ledger:
     def history(self, emp_id: str) -> list[dict[str, Any]]:
         """The person's current result in each period that has one, oldest period first (`run`:
         the run's row id, for `rulebook_text`)."""
-        rows = self.db.execute(
-            """SELECT p.period, p.status, p.total, p.grade, p.flags, p.outcome, p.branch_code, p.name,
-                      r.run_id, r.scheme, r.id, r.finished_at
-               FROM people p JOIN runs r ON r.id = p.run
-               WHERE p.emp_id = ? AND r.id = (SELECT MAX(id) FROM runs WHERE period = p.period
-                                              AND scheme = r.scheme AND status='completed')
-               ORDER BY r.scheme, p.period""",
+        periods = self.db.execute(
+            """SELECT DISTINCT r.scheme, p.period FROM people p JOIN runs r ON r.id = p.run
+               WHERE p.emp_id = ? ORDER BY r.scheme, p.period""",
             (emp_id,),
         ).fetchall()
+        rows = []
+        for scheme, period in periods:
+            run = self.current_run(period, scheme)
+            row = (
+                run
+                and self.db.execute(
+                    """SELECT p.period, p.status, p.total, p.grade, p.flags, p.outcome, p.branch_code,
+                          p.name, r.run_id, r.scheme, r.id, r.finished_at
+                   FROM people p JOIN runs r ON r.id = p.run WHERE p.run = ? AND p.emp_id = ?""",
+                    (run.id, emp_id),
+                ).fetchone()
+            )
+            if row:
+                rows.append(row)
         keys = (
             "period",
             "status",

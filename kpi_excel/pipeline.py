@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import appeal
+from .approval import refuse_if_approved, refuse_if_approved_in
 from .collect import Progress, collect
 from .discover import Inbox, discover
 from .errors import EmptyInbox, NothingScored, OutputError, UsageError
@@ -148,18 +149,22 @@ def run(
 
     Raises EmptyInbox (nothing written, not even the lock) when the inbox holds no submission,
     and NothingScored when nobody could be scored while the period's current run scored people:
-    an inbox that cannot replace the current results leaves them as they are. The ledger commit
+    an inbox that cannot replace the current results leaves them as they are. Raises
+    PeriodApproved (nothing written, the ledger not opened for writing) when the scheme's period
+    is approved (approval.approve) and not reopened since. The ledger commit
     and the swap of the outputs succeed or fail together. `command_line`: the command as the user
     typed it, for the run report (the CLI gives it; None says the library was called)."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
+    ledger_path = ledger_path or output / "ledger.sqlite"
+    refuse_if_approved(ledger_path, period.code, rules.id)  # before a byte is written
     found = discover(inbox, (limits or {}).get("max_file_bytes"))
     root = scheme_root(output, rules)
     out_dir = root / period.code
     if not found.files and not found.refused:
         raise EmptyInbox(_empty_message(inbox, found, out_dir))
-    ledger_path = ledger_path or output / "ledger.sqlite"
     with OutputLock(output), Ledger(ledger_path) as ledger:
+        refuse_if_approved_in(ledger, period.code, rules.id)  # approved since the check above
         try:
             tidied = recover(root, ledger.has_run)
         except OSError as exc:

@@ -16,7 +16,7 @@ from kpi_excel.cli import main  # noqa: E402
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 COMMANDS = [
-    "run", "template", "appeal", "appeal template", "history", "explain", "runs", "compare", "rules", "rules list", "rules show",
+    "run", "template", "appeal", "appeal template", "history", "explain", "runs", "approve", "reopen", "compare", "rules", "rules list", "rules show",
     "rules check", "rules diff",
 ]  # fmt: skip
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from kpi_excel.cli import main
 from kpi_excel.errors import RunLocked
-from kpi_excel.ledger import SCHEMA_VERSION, Ledger, LedgerError
+from kpi_excel.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, LedgerError
 from kpi_excel.lock import OutputLock
 from kpi_excel.periods import parse_period
 from kpi_excel.pipeline import run
@@ -175,7 +175,7 @@ def test_manifest_and_reproducible_results(tmp_path: Path) -> None:
 def test_ledger_schema_and_migrations(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite"
     with Ledger(path) as ledger:
-        assert ledger.version == SCHEMA_VERSION == 3
+        assert ledger.version == SCHEMA_VERSION == max(MIGRATIONS)
     tables = {
         r[0]
         for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -203,7 +203,7 @@ def test_a_version_1_ledger_keeps_its_runs_as_the_main_schemes(tmp_path: Path) -
     db.commit()
     db.close()
     with Ledger(path) as ledger:
-        assert ledger.version == 3
+        assert ledger.version == SCHEMA_VERSION
         run_ = ledger.current_run("2026Q2")
         assert run_ is not None and (run_.run_id, run_.scheme) == ("r1", "main")
         assert ledger.current_run("2026Q2", "loan-eva") is None
