@@ -254,4 +254,10 @@ def _scheme_note(scheme: str) -> str:
 
 
 def _rules_arg(scheme: str) -> str:
-    return "" if scheme == DEFAULT_SCHEME else f" --rules {scheme}"
+    """How the clerk names the scheme to `reopen`: a shipped scheme by its id, a bank's own
+    rulebook by its file (its id is not a --rules value)."""
+    from .rulebook import shipped_rulebooks
+
+    if scheme == DEFAULT_SCHEME:
+        return ""
+    return f" --rules {scheme}" if scheme in shipped_rulebooks() else " --rules <该方案的规则文件>"
