@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from .errors import NotFound, OutputError, PeriodApproved, UsageError
@@ -48,6 +49,7 @@ def approve(
     by, note = _required(by, "审核人", "--by"), (note or "").strip()
     rules, p, out_dir, ledger_path = _where(period, rules, output, ledger, year)
     with _ledger(ledger_path) as book, OutputLock(Path(output)):
+        recover_approval(out_dir, book, p.code, rules.id)
         refuse_if_approved_in(book, p.code, rules.id, doing="审核")
         run = book.current_run(p.code, rules.id)
         if run is None:
@@ -157,6 +159,39 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+KEPT_RE = re.compile(r"^\.(?P<name>.+)\.\d+\.approve$")  # an original _StampSwap moved aside
+
+
+def recover_approval(out_dir: Path, book: Ledger, period: str, scheme: str) -> list[str]:
+    """Put right what an approve killed between swapping the stamped files in and finishing
+    left in the period folder (call it holding the output lock): an original moved aside
+    (`.<name>.<pid>.approve`) goes back in place when no approval in the ledger recorded the
+    hash of the file now there (the ledger never committed that approval), else it is removed.
+    Returns what was done, one line each."""
+    if not out_dir.is_dir():
+        return []
+    recorded = {
+        (name, digest)
+        for e in book.events(period, scheme)
+        if e.kind == APPROVE
+        for name, digest in e.outputs.items()
+    }
+    done = []
+    for kept in sorted(out_dir.rglob(".*.approve")):
+        m = KEPT_RE.match(kept.name)
+        if m is None or not kept.is_file() or kept.is_symlink():
+            continue
+        target = kept.with_name(m["name"])
+        rel = target.relative_to(out_dir).as_posix()
+        if target.is_file() and (rel, sha256_of(target)) in recorded:
+            kept.unlink()
+            done.append(f"removed {kept.name} (its approval was committed)")
+        else:
+            os.replace(kept, target)
+            done.append(f"restored {rel} (its approval was never committed)")
+    return done
 
 
 class _StampSwap:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import appeal
-from .approval import refuse_if_approved, refuse_if_approved_in
+from .approval import recover_approval, refuse_if_approved, refuse_if_approved_in
 from .collect import Progress, collect
 from .discover import Inbox, discover
 from .errors import EmptyInbox, NothingScored, OutputError, UsageError
@@ -171,6 +171,7 @@ def run(
             raise OutputError(
                 f"无法整理上次中断的运行在输出文件夹 {output} 中留下的文件:{exc}"
             ) from None
+        tidied += recover_approval(out_dir, ledger, period.code, rules.id)
         for line in tidied:
             log.info("leftover of an earlier run: %s", line)
         result = RunResult(period, out_dir, started_at=utc_now(), command_line=command_line)

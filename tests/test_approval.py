@@ -249,3 +249,34 @@ def test_the_library_approves_and_reopens(tmp_path: Path) -> None:
         kpi_excel.approve("2026Q3", "王审计", output=out)
     event = kpi_excel.reopen("2026Q3", "李主任", "数据更正", output=out)
     assert (event.kind, event.by, event.note) == ("reopen", "李主任", "数据更正")
+
+
+def test_an_approve_killed_before_its_commit_is_undone_by_the_next_run(tmp_path: Path) -> None:
+    """A killed approve leaves stamped files and the originals moved aside, with no approval in
+    the ledger: the next run puts the originals back before filing them under previous/."""
+    out = tmp_path / "out"
+    assert _run(tmp_path, "2026Q3", [person(GOOD_SENIOR)]).exit_code == 0
+    period_dir = out / "2026Q3"
+    first = (out / "2026Q3" / "manifest.json").read_text(encoding="utf-8")
+    original = (period_dir / "summary.xlsx").read_bytes()
+    (period_dir / ".summary.xlsx.4242.approve").write_bytes(original)
+    (period_dir / "summary.xlsx").write_bytes(b"stamped, never committed")
+    assert _run(tmp_path, "2026Q3", [person(GOOD_SENIOR)]).exit_code == 0
+    run_id = next(line for line in first.splitlines() if '"run_id"' in line).split('"')[3]
+    assert (period_dir / "previous" / run_id / "summary.xlsx").read_bytes() == original
+    assert not list(out.rglob("*.approve"))
+
+
+def test_an_approve_killed_after_its_commit_keeps_the_stamped_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _run(tmp_path, "2026Q3", [person(GOOD_SENIOR)]).exit_code == 0
+    period_dir = out / "2026Q3"
+    assert _cli("approve", "2026Q3", "--by", "王审计", "--output", str(out)).exit_code == 0
+    stamped = (period_dir / "summary.xlsx").read_bytes()
+    (period_dir / ".summary.xlsx.4242.approve").write_bytes(b"the unstamped original")
+    args = ["reopen", "2026Q3", "--by", "王审计", "--reason", "改正", "--output", str(out)]
+    assert _cli(*args).exit_code == 0
+    assert _run(tmp_path, "2026Q3", [person(GOOD_SENIOR)]).exit_code == 0
+    (filed,) = (period_dir / "previous").iterdir()
+    assert (filed / "summary.xlsx").read_bytes() == stamped
+    assert not list(out.rglob("*.approve"))
