@@ -159,3 +159,25 @@ def test_a_bad_organisation_table_is_refused_in_chinese(inbox: Inbox, tmp_path: 
     )
     org.write_text("机构号,分行\nB001,华东分行\n", encoding="utf-8")
     assert "机构对照表 org.csv 缺少列「上级机构」" in inbox.run("--org", str(org)).output
+
+
+def test_report_cuts_long_lists_and_points_to_the_csv(inbox: Inbox, tmp_path: Path) -> None:
+    from kpi_excel.rulebook import load_rulebook
+
+    text = load_rulebook().path.read_text(encoding="utf-8")
+    rulebook = tmp_path / "rules.yaml"
+    rulebook.write_text(text.replace("list_rows: 200", "list_rows: 2"), encoding="utf-8")
+    for n in range(1, 4):  # three branches, each with one person not scored
+        rows = [person(GOOD_HEAD, emp_id=f"H{n}"), person(GOOD_SENIOR, emp_id=f"X{n}", name="")]
+        inbox.add(f"b{n}.xlsx", rows, code=f"B00{n}", name=f"{n}支行")
+    assert inbox.run("--rules", str(rulebook)).exit_code == 1
+    period = inbox.out / "2026Q3"
+    page = (period / "report.html").read_text(encoding="utf-8")
+    assert "此处仅列出前 2 条,共 3 条;完整清单见 branches.csv 和 summary.xlsx 的全行汇总。" in page
+    assert "此处仅列出前 2 条,共 3 条;完整清单见 results.csv(status 为 rejected 的行" in page
+    assert (
+        page.count("<td>3支行</td>") == 0 and page.count("<td>2支行</td>") == 2
+    )  # branches, refused
+    assert "各机构平均综合得分" not in page  # no bar per branch for a cut list
+    with (period / "branches.csv").open(encoding="utf-8-sig") as fh:
+        assert [r["机构号"] for r in csv.DictReader(fh)] == ["B001", "B002", "B003", ""]
