@@ -112,13 +112,20 @@ def test_above_the_cap_each_parent_has_its_own_summary_workbook(inbox: Inbox) ->
         "summaries/华东分行_1.xlsx", "summaries/华东分行_2.xlsx", "summaries/华北分行.xlsx",
         "summaries/华南分行.xlsx", "summaries/未指定上级机构.xlsx",
     ]  # fmt: skip
-    sheets = {b: openpyxl.load_workbook(period / b).sheetnames for b in books}
+    sheets = {b: openpyxl.load_workbook(period / b).sheetnames[2:] for b in books}
     assert sheets["summaries/华东分行_1.xlsx"] == ["B001 一支行", "B002 二支行"]
     assert sheets["summaries/华东分行_2.xlsx"] == ["B003 三支行"]
     assert sheets["summaries/华北分行.xlsx"] == ["B006 六支行", "B007 七支行"]
     assert sheets["summaries/未指定上级机构.xlsx"] == ["B005 五支行"]
-    ws = openpyxl.load_workbook(period / "summaries/华东分行_1.xlsx")["B002 二支行"]
+    east = openpyxl.load_workbook(period / "summaries/华东分行_1.xlsx")
+    assert east.sheetnames[:2] == ["全行排名", "预警与处理"]  # of its own people
+    ws = east["B002 二支行"]
     assert [r[0] for r in ws.iter_rows(min_row=3, values_only=True)] == ["H2", "S2", "X2"]
+    ranked = {r[4]: r[0] for r in east["全行排名"].iter_rows(min_row=3, values_only=True)}
+    results = inbox.results()
+    assert ranked == {e: int(results[e]["rank_bank"]) for e in ("H1", "S1", "H2", "S2")}
+    note = book["全行排名"]["A3"].value  # the bank summary points to them
+    assert note.startswith("机构超过本工作簿所含明细的上限,本表按上级机构分列在 summaries/ 下的5个")
     ws = book["全行汇总"]
     header = [c.value for c in ws[2]]
     at = header.index("明细所在工作簿")

@@ -794,20 +794,11 @@ def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
         chart = not plan.grouped and not plan.books  # a bar per branch: for a small bank
         _totals_sheet(wb, f, period, plan.rows, bank, rules, plan.grouped, chart)
 
-        ranking = _ranking_values(people, rules) if len(people) else {}
-        ws = add_sheet(wb, SHEET_RANKING)
-        rank_columns = scheme_columns(RANKING_COLUMNS, rules)
-        _table(ws, f, f"{period} 全行排名(按组别)", rank_columns, ranking or _empty(rank_columns))
-
-        taken = {s.casefold() for s in (SHEET_TOTALS, SHEET_RANKING)}
-        if rules.flags:  # a scheme without flags has no 预警与处理 sheet
-            flags = flag_frame(people, rules, result.period)
-            ws = add_sheet(wb, SHEET_FLAGS)
-            title = f"{period} 第十四条预警与处理"
-            flag_columns = scheme_columns(FLAG_COLUMNS, rules)
-            if not _table(ws, f, title, flag_columns, _values(flags, flag_columns)):
-                ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
-            taken.add(SHEET_FLAGS.casefold())
+        taken = {SHEET_TOTALS.casefold()}
+        if plan.books:  # one row per person: in the per-parent workbooks, not here
+            _person_sheets(wb, f, people.iloc[:0], result, rules, taken, plan.books)
+        else:
+            _person_sheets(wb, f, people, result, rules, taken)
         if _adjustments_sheet(wb, f, period, result):
             taken.add(SHEET_ADJUSTMENTS.casefold())
         if not plan.books:
@@ -819,7 +810,12 @@ def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
 
         def write_book(tmp: Path, branches: list[BranchTally] = branches) -> None:
             wb = _ManySheets(str(tmp), {**workbook_options(), "in_memory": False})
-            branch_sheets(wb, _Formats(wb, rules.decimals), branches, set())
+            f = _Formats(wb, rules.decimals)
+            codes = {t.code for t in branches}
+            mine = people[texts(people["branch_code"]).isin(codes).to_numpy()]
+            taken: set[str] = set()
+            _person_sheets(wb, f, mine, result, rules, taken)
+            branch_sheets(wb, f, branches, taken)
             close_workbook(wb)
 
         target = path.parent / rel
@@ -828,6 +824,42 @@ def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
     if plan.grouped or len(per_branch) > rules.list_rows:
         written.append(write_branches_csv(path.parent / BRANCHES_CSV, plan.rows, bank, rules))
     return written
+
+
+def _person_sheets(
+    wb,
+    f: _Formats,
+    people: pd.DataFrame,
+    result,
+    rules: Rulebook,
+    taken: set[str],
+    books: dict[str, list[BranchTally]] | None = None,
+) -> None:
+    """全行排名 and 预警与处理 (a scheme with flags) of `people`; with `books` (a bank above
+    the cap, `people` then empty) each says where its rows are instead."""
+    period = result.period.code
+    where = (
+        f"机构超过本工作簿所含明细的上限,本表按上级机构分列在 {SUMMARIES_DIR}/ 下的"
+        f"{len(books)}个汇总工作簿中;完整名单见 results.csv"
+        if books
+        else ""
+    )
+    ranking = _ranking_values(people, rules) if len(people) else {}
+    ws = add_sheet(wb, SHEET_RANKING)
+    columns = scheme_columns(RANKING_COLUMNS, rules)
+    _table(ws, f, f"{period} 全行排名(按组别)", columns, ranking or _empty(columns))
+    if where:
+        ws.write_string(FIRST_DATA_ROW, 0, where)
+    taken.add(SHEET_RANKING.casefold())
+    if not rules.flags:  # a scheme without flags has no 预警与处理 sheet
+        return
+    flags = flag_frame(people, rules, result.period)
+    ws = add_sheet(wb, SHEET_FLAGS)
+    title = f"{period} 第十四条预警与处理"
+    columns = scheme_columns(FLAG_COLUMNS, rules)
+    if not _table(ws, f, title, columns, _values(flags, columns)):
+        ws.write_string(FIRST_DATA_ROW, 0, where or "本期无人触发第十四条情形")
+    taken.add(SHEET_FLAGS.casefold())
 
 
 BRANCHES_CSV = "branches.csv"
