@@ -4,7 +4,7 @@ Every workbook follows CONTRACT.md (sheets `基本信息` and `考核数据`) an
 valid, with realistic 2-decimal amounts in 万元. The same (n_branches, people, seed)
 always gives byte-identical files.
 
-    python bench/generate.py OUTDIR --branches 100 --people 30 [--seed 0]
+    python bench/generate.py OUTDIR --branches 100 --people 30 [--seed 0] [--parents 0]
 """
 
 from __future__ import annotations
@@ -114,8 +114,9 @@ def _person(rng: random.Random, emp_id: str, role: str) -> list[object]:
     ]
 
 
-def write_branch(path: Path, branch: int, people: int, seed: int) -> None:
-    """Write the workbook of branch number `branch` (1-based) with `people` rows."""
+def write_branch(path: Path, branch: int, people: int, seed: int, parent: str = "") -> None:
+    """Write the workbook of branch number `branch` (1-based) with `people` rows (and the row
+    上级机构 of 基本信息 when `parent` is given)."""
     rng = random.Random(f"{seed}:{branch}")
     wb = xlsxwriter.Workbook(str(path), {"in_memory": True})
     wb.set_properties({"created": CREATED, "author": "kpi-excel bench"})
@@ -128,6 +129,7 @@ def write_branch(path: Path, branch: int, people: int, seed: int) -> None:
         ("填报人", _name(rng)),
         ("联系电话", f"0571-8{rng.randrange(10**6, 10**7)}"),
         ("模板版本", "1"),
+        *([("上级机构", parent)] if parent else []),
     ]
     for row, (label, value) in enumerate(facts):
         info.write_string(row, 0, label)
@@ -144,14 +146,18 @@ def write_branch(path: Path, branch: int, people: int, seed: int) -> None:
     wb.close()
 
 
-def generate(outdir: str | Path, n_branches: int, people: int = 30, seed: int = 0) -> list[Path]:
-    """Write `n_branches` workbooks `B0001.xlsx` … into `outdir`; return their paths."""
+def generate(
+    outdir: str | Path, n_branches: int, people: int = 30, seed: int = 0, parents: int = 0
+) -> list[Path]:
+    """Write `n_branches` workbooks `B0001.xlsx` … into `outdir`; return their paths. With
+    `parents` > 0 the branches name that many parents (第1分行 …), in consecutive blocks."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for branch in range(1, n_branches + 1):
         path = out / f"B{branch:04d}.xlsx"
-        write_branch(path, branch, people, seed)
+        parent = f"第{(branch - 1) * parents // n_branches + 1}分行" if parents else ""
+        write_branch(path, branch, people, seed, parent)
         paths.append(path)
     return paths
 
@@ -162,8 +168,9 @@ def main() -> None:
     ap.add_argument("--branches", type=int, default=100)
     ap.add_argument("--people", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--parents", type=int, default=0, help="number of parents (上级机构), 0: none")
     args = ap.parse_args()
-    paths = generate(args.outdir, args.branches, args.people, args.seed)
+    paths = generate(args.outdir, args.branches, args.people, args.seed, args.parents)
     print(f"wrote {len(paths)} workbooks to {args.outdir}")
 
 

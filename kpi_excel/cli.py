@@ -224,6 +224,21 @@ def main() -> None:
     "--jobs", "-j", type=cli_zh.Integer(1, 64), default=None, help="并行读取的进程数,默认为CPU核数"
 )
 @year_option
+@click.option(
+    "--org",
+    "org_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    metavar="文件",
+    help="按对照表文件(CSV或xlsx)中的机构号与上级机构对全行汇总分组,对照表优先于工作簿中所填的上级机构",
+)
+@click.option(
+    "--branch-sheets",
+    type=cli_zh.Integer(0, 100000),
+    default=None,
+    metavar="N",
+    help="全行汇总工作簿最多包含的机构明细工作表数,默认按规则文件(300);超过时按上级机构各另存一份汇总工作簿",
+)
 @handle_errors
 def run(
     period: str,
@@ -233,8 +248,11 @@ def run(
     rules_path: str | None,
     jobs: int | None,
     year: int | None,
+    org_path: Path | None,
+    branch_sheets: int | None,
 ) -> None:
     """计算一个考核期(如 2026Q3、2026-Q3、Q3、2026FY)的全部工作簿。"""
+    from .organisation import read_org
     from .pipeline import run as run_pipeline
 
     rules = load_rulebook(rules_path)
@@ -245,6 +263,7 @@ def run(
         hint = "请检查 --inbox 后的文件夹路径"
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox},{hint}")
+    org = read_org(org_path) if org_path is not None else None
     log_path = _log_to(output / "kpi-excel.log")
     bar = _progress_bar()
     try:
@@ -257,6 +276,8 @@ def run(
             progress=bar.update if bar else None,
             ledger_path=ledger_path,
             command_line=cli_zh.command_line(click.get_current_context()),
+            org=org,
+            branch_sheets=branch_sheets,
         )
     finally:
         if bar:

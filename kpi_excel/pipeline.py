@@ -26,6 +26,7 @@ from .history import build_history
 from .ledger import DEFAULT_SCHEME, Ledger, RunRecord
 from .lock import OutputLock
 from .numbers import show
+from .organisation import parents_of
 from .periods import Period
 from .read import WorkbookData
 from .rulebook import Rulebook
@@ -75,6 +76,8 @@ class RunResult:
     replaces: str = ""  # run id of the period's current run before this one ("" if none)
     missing_branches: list[MissingBranch] = field(default_factory=list)
     adjustments: appeal.Adjustments = field(default_factory=appeal.Adjustments)  # 申诉调整
+    parents: dict[str, str] = field(default_factory=dict)  # 机构号 -> 上级机构 ('' none)
+    branch_sheets: int | None = None  # most branch sheets in summary.xlsx (None: the rulebook's)
 
     @property
     def scored(self) -> int:
@@ -143,6 +146,8 @@ def run(
     ledger_path: Path | None = None,
     after_write: Callable[[], None] | None = None,
     command_line: str | None = None,
+    org: dict[str, str] | None = None,
+    branch_sheets: int | None = None,
 ) -> RunResult:
     """Score one period's inbox into `output/<period>/` (`output/<scheme>/<period>/` for a
     scheme other than the main policy), recording the run in the ledger.
@@ -153,7 +158,9 @@ def run(
     PeriodApproved (nothing written, the ledger not opened for writing) when the scheme's period
     is approved (approval.approve) and not reopened since. The ledger commit
     and the swap of the outputs succeed or fail together. `command_line`: the command as the user
-    typed it, for the run report (the CLI gives it; None says the library was called)."""
+    typed it, for the run report (the CLI gives it; None says the library was called).
+    `org`: 机构号 -> 上级机构 (organisation.read_org), over what the workbooks say;
+    `branch_sheets`: the most branch sheets summary.xlsx holds (default: the rulebook's)."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
     ledger_path = ledger_path or output / "ledger.sqlite"
@@ -187,6 +194,7 @@ def run(
         books = appeal.apply_corrections(adjustments, got.books, rules)
         v = validate(books, got.refused, period, rules, got.duplicates)
         result.files_refused, result.problems = v.refused_files, v.problems
+        result.parents, result.branch_sheets = parents_of(v.accepted, org), branch_sheets
         result.inputs = _input_status(got.inputs, v)
         current = ledger.current_run(period.code, rules.id)
         _refuse_if_nothing_scored(v, current, inbox, period)

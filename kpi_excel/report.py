@@ -229,37 +229,13 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
             written.append(str(Path(p).relative_to(out_dir)))
         except ValueError:
             written.append(str(p))
-    return {
-        "period": result.period.code,
-        "files_total": result.files_total,
-        "files_read": result.files_read,
-        "files_accepted": max(result.files_total - len(result.files_refused) - len(copies), 0),
+    limit = rules.list_rows
+    lists = {
         "files_duplicate": [{"file": c, "original": o} for c, o in copies],
-        "replaces": getattr(result, "replaces", ""),
-        "missing_branches": list(getattr(result, "missing_branches", [])),
         "files_refused": [{"file": f, "reason": r} for f, r in result.files_refused],
-        "files_skipped": list(result.files_skipped),
-        "people": bank.people,
-        "scored": bank.scored,
-        "refused_people": bank.refused,
         "refused_rows": refused_rows(result.people, problems),
         "notes": notes(problems),
-        "bank": bank,
         "branches": per_branch,
-        "grades": grade_names(rules),
-        "outcomes": outcome_names(rules),
-        **_flags(result, rules),
-        "grade_chart": grade_chart(bank.grades),
-        "average_chart": average_chart(per_branch, rules.total.label),
-        "rules": {
-            "name": rules.name,
-            "id": rules.id,
-            "path": str(rules.path),
-            "sha256": rules.sha256,
-        },
-        "run": run_facts(result),
-        "has_flags": bool(rules.flags),
-        "total_label": rules.total.label,
         "inputs": [
             {
                 "name": text_of(i.get("name")),
@@ -269,6 +245,40 @@ def context(result, rules: Rulebook, inputs: list[dict] | None = None) -> dict[s
             for i in (inputs or [])
         ],
         "written": written,
+    }
+    # Long lists are cut short; `more` says how many there are in all (0: shown whole).
+    more = {k: len(v) if len(v) > limit else 0 for k, v in lists.items()}
+    return {
+        **{k: v[:limit] for k, v in lists.items()},
+        "more": more,
+        "limit": limit,
+        "period": result.period.code,
+        "files_total": result.files_total,
+        "files_read": result.files_read,
+        "files_accepted": max(result.files_total - len(result.files_refused) - len(copies), 0),
+        "replaces": getattr(result, "replaces", ""),
+        "missing_branches": list(getattr(result, "missing_branches", [])),
+        "files_skipped": list(result.files_skipped),
+        "people": bank.people,
+        "scored": bank.scored,
+        "refused_people": bank.refused,
+        "bank": bank,
+        "grades": grade_names(rules),
+        "outcomes": outcome_names(rules),
+        **_flags(result, rules),
+        "grade_chart": grade_chart(bank.grades),
+        "average_chart": average_chart(per_branch, rules.total.label)
+        if not more["branches"]
+        else None,
+        "rules": {
+            "name": rules.name,
+            "id": rules.id,
+            "path": str(rules.path),
+            "sha256": rules.sha256,
+        },
+        "run": run_facts(result),
+        "has_flags": bool(rules.flags),
+        "total_label": rules.total.label,
         "moved_aside": [(str(a), str(b)) for a, b in result.moved_aside],
         **_adjustments(result),
     }

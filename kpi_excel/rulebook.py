@@ -171,6 +171,11 @@ class Plausibility:
     message: str
 
 
+# A rulebook without a `layout` section: a summary workbook holds at most this many branch
+# sheets (more cannot be opened comfortably in Excel or WPS), a report list this many rows.
+BRANCH_SHEETS = 300
+LIST_ROWS = 200
+
 # A {name} in a plausibility message
 PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -209,6 +214,10 @@ class Rulebook:
     # the figures of the summary's per-branch sheets, after 岗位 (none: only the total, ranks…)
     summary: list[str] = field(default_factory=list)
     plausibility: list[Plausibility] = field(default_factory=list)  # values only noted
+    # layout: the most branches whose sheets summary.xlsx holds itself (above it, one summary
+    # workbook per parent), and the most rows a list of report.html shows (the rest: the CSVs)
+    branch_sheets: int = BRANCH_SHEETS
+    list_rows: int = LIST_ROWS
 
     @property
     def total_decimals(self) -> int:
@@ -364,6 +373,8 @@ class _Builder:
             total=total,
             results=[],
             plausibility=plausibility,
+            branch_sheets=int(raw.get("layout", {}).get("branch_sheets", BRANCH_SHEETS)),
+            list_rows=int(raw.get("layout", {}).get("list_rows", LIST_ROWS)),
         )
         if not self.p.found:  # lists naming what an earlier problem broke: noise
             rules.results.extend(self._listed(rules, "results", result_keys(rules)))

@@ -109,6 +109,7 @@ INFO_FIELDS = {
     "填报人": "filled_by",
     "联系电话": "phone",
     "模板版本": "template_version",
+    "上级机构": "parent",  # optional: the branch's parent (分行), which the summary groups by
 }
 BRANCH_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 

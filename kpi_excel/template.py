@@ -29,6 +29,7 @@ DATA_ROWS = 1000  # rows 2..1001 carry data validation
 ROSTER_COLUMNS = dict(
     机构号="branch_code", 机构名称="branch_name", 员工编号="emp_id", 姓名="name", 岗位="role"
 )
+PARENT_LABEL = "上级机构"  # optional column of the roster, optional row of 基本信息
 _OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 _TEXT_LIMITS = {"emp_id": 32, "name": 50, "remarks": 500}
 GUIDE_WIDTH = 88  # 说明's column: A4 portrait between 0.5-inch margins holds 99 units
@@ -205,6 +206,7 @@ def _info_rows(branch: dict, period: Period) -> list[tuple[str, Any, str]]:
         ("填报人", None, "选填"),
         ("联系电话", None, "选填"),
         ("模板版本", TEMPLATE_VERSION, "模板自动填写,请勿修改"),
+        (PARENT_LABEL, branch.get("parent"), "选填;所属分行等上级机构的名称,汇总按它分组"),
     ]
 
 
@@ -276,7 +278,7 @@ def build_template(
 ) -> Path:
     """Write the standard template of `period` to `path` (atomically); return where it was written.
 
-    `branch` ({'branch_code', 'branch_name'}) and `people` ([{'emp_id', 'name', 'role'}]) prefill it.
+    `branch` ({'branch_code', 'branch_name', optionally 'parent'}) and `people` ([{'emp_id', 'name', 'role'}]) prefill it.
     """
     return write_atomic(Path(path), lambda tmp: _write_template(tmp, period, rules, branch, people))
 
@@ -289,12 +291,14 @@ def _cell(value: Any) -> str:
     return str(value).strip(" \u3000\t\r\n")
 
 
-def _roster_rows(path: Path) -> list[list[Any]]:
+def table_rows(path: Path, what: str = "花名册") -> list[list[Any]]:
+    """The rows of a table a clerk gives (`what` names it in messages): the first sheet of an
+    xlsx, or a CSV in UTF-8 or GBK."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # any openpyxl failure means the file cannot be used
-            raise UsageError(f"花名册 {path.name} 无法读取:{exc}") from None
+            raise UsageError(f"{what} {path.name} 无法读取:{exc}") from None
         try:
             return [list(row) for row in wb.worksheets[0].iter_rows(values_only=True)]
         finally:
@@ -302,22 +306,23 @@ def _roster_rows(path: Path) -> list[list[Any]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"花名册 {path} 无法读取:{exc.strerror or exc}") from None
+        raise UsageError(f"{what} {path} 无法读取:{exc.strerror or exc}") from None
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             return list(csv.reader(io.StringIO(data.decode(encoding), newline="")))
         except UnicodeDecodeError:
             continue
-    raise UsageError(f"花名册 {path.name} 编码无法识别,请另存为 UTF-8 或 GBK 编码的 CSV")
+    raise UsageError(f"{what} {path.name} 编码无法识别,请另存为 UTF-8 或 GBK 编码的 CSV")
 
 
 def read_roster(path: Path) -> list[dict]:
     """Read an HR roster (CSV in UTF-8/GBK, or the first sheet of an xlsx).
 
-    Returns one dict per non-blank row with keys branch_code, branch_name, emp_id, name, role.
+    Returns one dict per non-blank row with keys branch_code, branch_name, emp_id, name, role
+    and, when the roster has the optional column 上级机构, parent.
     """
     path = Path(path)
-    rows = _roster_rows(path)
+    rows = table_rows(path)
     header = [_cell(v) for v in rows[0]] if rows else []
     index: dict[str, int] = {}
     for label, key in ROSTER_COLUMNS.items():
@@ -325,6 +330,8 @@ def read_roster(path: Path) -> list[dict]:
             need = "、".join(ROSTER_COLUMNS)
             raise UsageError(f"花名册 {path.name} 缺少列「{label}」(需要:{need})")
         index[key] = header.index(label)
+    if PARENT_LABEL in header:  # optional: the branch's parent, prefilled in 基本信息
+        index["parent"] = header.index(PARENT_LABEL)
     out = []
     for n, row in enumerate(rows[1:], start=2):
         rec = {key: _cell(row[j]) if j < len(row) else "" for key, j in index.items()}
@@ -361,7 +368,8 @@ def build_templates_from_roster(
         branches.setdefault(rec["branch_code"], []).append(rec)
     plan = []
     for code, people in branches.items():
-        branch = {"branch_code": code, "branch_name": people[0]["branch_name"]}
+        parent = next((p["parent"] for p in people if p.get("parent")), "")
+        branch = {"branch_code": code, "branch_name": people[0]["branch_name"], "parent": parent}
         name = f"{file_component(code)}_{file_component(branch['branch_name'])}_{period.code}.xlsx"
         plan.append((Path(outdir) / name, branch, people))
     existing = [path for path, _b, _p in plan if path.exists()]

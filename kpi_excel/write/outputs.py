@@ -26,7 +26,7 @@ from .export import TEXT_COLUMNS, results_table, write_csv
 from .fastsheet import fast_cells_match, no_cyclic_gc
 from .prerender import prerender
 from .rows import prepare
-from .summary import write_summary
+from .summary import write_summaries
 
 
 def input_keys(rules: Rulebook) -> list[str]:
@@ -119,7 +119,7 @@ def write_outputs(
         written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
         rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
         written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
-        written.append(write_summary(staging / "summary.xlsx", result, rules))
+        written.extend(write_summaries(staging / "summary.xlsx", result, rules))
         result.ledger_rows = ledger_rows(result, input_keys(rules))
 
     (staging / "branches").mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ what XlsxWriter would (`fast_cells_match`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from .fastsheet import (
     write_column,
 )
 from .rows import figure_column
-from .safe import cell_text, safe_sheet_name, workbook_options, write_text
+from .safe import cell_text, file_component, safe_sheet_name, workbook_options, write_text
 from .textfit import fit_widths, number_texts, row_height, wrap_rows
 
 SHEET_TOTALS = "全行汇总"
@@ -409,6 +410,7 @@ def _table(
     rows: slice | None = None,
     filter_: bool = True,
     layout: _Layout | None = None,
+    strong: list[bool] | None = None,
 ) -> int:
     """Title, headers and rows (`rows` of each list in `values`, default all); frozen header,
     widths and heights (`layout`, of all of `values`; made here if not given), A4 landscape fit
@@ -421,7 +423,10 @@ def _table(
         ws.write_string(HEADER_ROW, c, label, f.head)
         ws.set_column(c, c, layout.widths[c])
         column = values[key] if rows is None else values[key][rows]
-        write_column(ws, FIRST_DATA_ROW, c, kind, column, f.of(kind, wrap=layout.wrap[c]))
+        fmt: Any = f.of(kind, wrap=layout.wrap[c])
+        if strong is not None and any(strong):  # subtotal rows: as the total row
+            fmt = [f.of(kind, total=True) if bold else fmt for bold in strong]
+        write_column(ws, FIRST_DATA_ROW, c, kind, column, fmt)
         n = len(column)
     labels = tuple(zip([col[0] for col in columns], layout.widths, strict=True))
     ws.set_row(HEADER_ROW, _header_height(labels))
@@ -439,43 +444,72 @@ def _table(
     return n
 
 
+@dataclass
+class SummaryRow:
+    """A row of 全行汇总: a branch, or a parent's subtotal (`subtotal`), with its parent and the
+    summary workbook holding its sheet ('' when summary.xlsx holds it)."""
+
+    tally: BranchTally
+    parent: str = ""
+    subtotal: bool = False
+    book: str = ""
+
+
 def _totals_sheet(
-    wb, f: _Formats, period: str, per_branch: list[BranchTally], bank: BranchTally, rules: Rulebook
+    wb,
+    f: _Formats,
+    period: str,
+    rows: list[SummaryRow],
+    bank: BranchTally,
+    rules: Rulebook,
+    grouped: bool,
+    chart: bool,
 ) -> None:
+    """全行汇总: one row per branch (grouped: each parent's subtotal row, then its branches),
+    the bank total, and the charts (the average per branch only when `chart`)."""
     ws = add_sheet(wb, SHEET_TOTALS)
     grades, outcomes = grade_names(rules), outcome_names(rules)
+    books = any(r.book for r in rows)
     columns: list[Column] = [
+        *([("上级机构", "parent", "text", 14)] if grouped else []),
         ("机构号", "code", "text", 10), ("机构名称", "name", "text", 16), ("人数", "people", "int", 7),
         ("已计分", "scored", "int", 7), ("未计分", "refused", "int", 7),
         (f"平均{rules.total.label}", "average", "score", 12),
         *[(g, f"grade:{g}", "int", 8) for g in grades],
         *[(o, f"outcome:{o}", "int", 7) for o in outcomes],
+        *([("明细所在工作簿", "book", "text", 18)] if books else []),
     ]  # fmt: skip
 
-    def values(rows: list[BranchTally]) -> dict[str, list]:
+    def values(rows: list[SummaryRow]) -> dict[str, list]:
         out: dict[str, list] = {
-            "code": [cell_text(t.code) for t in rows],
-            "name": [cell_text(t.name) for t in rows],
-            "average": [math.nan if t.average is None else t.average for t in rows],
+            "parent": [cell_text(r.parent) for r in rows],
+            "code": [cell_text(r.tally.code) for r in rows],
+            "name": [cell_text(r.tally.name) for r in rows],
+            "average": [math.nan if r.tally.average is None else r.tally.average for r in rows],
+            "book": [cell_text(r.book) for r in rows],
         }
         for key in ("people", "scored", "refused"):
-            out[key] = [float(getattr(t, key)) for t in rows]
+            out[key] = [float(getattr(r.tally, key)) for r in rows]
         for g in grades:
-            out[f"grade:{g}"] = [float(t.grades[g]) for t in rows]
+            out[f"grade:{g}"] = [float(r.tally.grades[g]) for r in rows]
         for o in outcomes:
-            out[f"outcome:{o}"] = [float(t.outcomes[o]) for t in rows]
+            out[f"outcome:{o}"] = [float(r.tally.outcomes[o]) for r in rows]
         return out
 
-    layout = _layout(columns, values([*per_branch, bank]), rules.decimals)  # the total too
+    total = SummaryRow(bank)
+    layout = _layout(columns, values([*rows, total]), rules.decimals)  # the total too
     title = f"{period} 全行考核汇总"
-    _table(ws, f, title, columns, values(per_branch), filter_=False, layout=layout)
-    total_row = FIRST_DATA_ROW + len(per_branch)
-    total = values([bank])
+    strong = [r.subtotal for r in rows]
+    _table(ws, f, title, columns, values(rows), filter_=False, layout=layout, strong=strong)
+    total_row = FIRST_DATA_ROW + len(rows)
+    last = values([total])
     for c, (_, key, kind, _) in enumerate(columns):
-        write_column(ws, total_row, c, kind, total[key], f.of(kind, total=True))
-    ws.freeze_panes(FIRST_DATA_ROW, 2)
+        write_column(ws, total_row, c, kind, last[key], f.of(kind, total=True))
+    first = 6 + grouped  # the first grade column (after 机构号 … 平均综合得分)
+    ws.freeze_panes(FIRST_DATA_ROW, 2 + grouped)
     counts = max(bank.grades.values(), default=0)
-    _charts(wb, ws, f.num, SHEET_TOTALS, len(per_branch), total_row, len(grades), counts, rules)
+    branches = len(rows) if chart else 0
+    _charts(wb, ws, f.num, SHEET_TOTALS, branches, total_row, first, len(grades), counts, rules)
 
 
 CHART_WIDTH = 576  # px: XlsxWriter's default chart width (480) x 1.2
@@ -489,13 +523,14 @@ def _charts(
     sheet: str,
     branches: int,
     total_row: int,
+    first: int,
     grades: int,
     counts: int,
     rules: Rulebook,
 ) -> None:
     """Native charts below the table, side by side: bank grade distribution (a scheme with
-    grades; `counts` is its largest count), and average total per branch."""
-    first = 6  # 机构号, 机构名称, 人数, 已计分, 未计分, 平均综合得分, then the grades
+    grades from column `first`; `counts` is its largest count), and average total per branch
+    (none when `branches` is 0)."""
     at = total_row + 2
     if grades:
         _grade_chart(wb, ws, sheet, first, grades, total_row, at, counts)
@@ -637,50 +672,219 @@ class _ManySheets(xlsxwriter.Workbook):
 
 
 def write_summary(path: Path, result, rules: Rulebook) -> Path:
-    """Write the HR workbook to `path` (atomically); return where it ended up."""
+    """Write the HR workbook to `path` (atomically); return where it ended up. Above the
+    branch-sheet cap, the per-parent workbooks go to `summaries/` beside it (write_summaries)."""
+    return write_summaries(path, result, rules)[0]
+
+
+def write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
+    """summary.xlsx at `path`; above the cap (`result.branch_sheets`, else the rulebook's
+    `layout.branch_sheets`) also one workbook per parent in `summaries/` beside it, holding
+    its branches' sheets (a parent of more branches than the cap: several, _1, _2 …); and
+    branches.csv beside it when the branches are grouped or more than a report list shows.
+    Returns the paths written, summary.xlsx first."""
     with no_cyclic_gc():
-        return _write_summary(path, result, rules)
+        return _write_summaries(Path(path), result, rules)
 
 
-def _write_summary(path: Path, result, rules: Rulebook) -> Path:
+SUMMARIES_DIR = "summaries"
+SUBTOTAL_LABEL = "小计"
+UNGROUPED_BOOK = "机构明细"  # the summary workbooks' name when no branch names a parent
+
+
+@dataclass
+class _Plan:
+    rows: list[SummaryRow]  # of 全行汇总, in order
+    grouped: bool  # some branch names a parent
+    books: dict[str, list[BranchTally]]  # summaries/<name>.xlsx -> its branches (split only)
+
+
+def _plan(people: pd.DataFrame, per_branch: list[BranchTally], result, rules: Rulebook) -> _Plan:
+    """The rows of 全行汇总 and where each branch's sheet goes."""
+    from ..organisation import NO_PARENT
+
+    parents: dict[str, str] = dict(getattr(result, "parents", None) or {})
+    cap = getattr(result, "branch_sheets", None)
+    cap = rules.branch_sheets if cap is None else cap
+    grouped = any(parents.get(t.code) for t in per_branch)
+    split = len(per_branch) > cap
+    if not grouped:
+        groups = {UNGROUPED_BOOK: per_branch}
+        subtotals: dict[str, BranchTally] = {}
+    else:
+        groups = {}
+        for t in per_branch:  # by 机构号 within a parent
+            groups.setdefault(parents.get(t.code) or NO_PARENT, []).append(t)
+        order = sorted(groups, key=lambda p: (p == NO_PARENT, p))  # parents by name
+        groups = {p: groups[p] for p in order}
+        subtotals = _parent_tallies(people, parents, rules)
+    books: dict[str, list[BranchTally]] = {}
+    where: dict[str, str] = {}  # 机构号 -> its summary workbook
+    parent_books: dict[str, str] = {}  # parent -> its summary workbooks ("a.xlsx、b.xlsx")
+    taken: set[str] = set()
+    for parent, members in groups.items() if split else ():
+        size = cap if cap > 0 else len(members)
+        parts = [members[i : i + size] for i in range(0, len(members), size)]
+        names = []
+        for n, part in enumerate(parts, start=1):
+            base = file_component(parent) + (f"_{n}" if len(parts) > 1 else "")
+            name, k = base, 1
+            while name.casefold() in taken:  # two parents alike once made safe as file names
+                k += 1
+                name = f"{base}({k})"
+            taken.add(name.casefold())
+            rel = f"{SUMMARIES_DIR}/{name}.xlsx"
+            books[rel] = part
+            names.append(rel)
+            for t in part:
+                where[t.code] = rel
+        parent_books[parent] = "、".join(names)
+    rows: list[SummaryRow] = []
+    for parent, members in groups.items():
+        if grouped:
+            sub = subtotals[parent]
+            sub = dataclasses.replace(sub, code="", name=SUBTOTAL_LABEL)
+            rows.append(SummaryRow(sub, parent, True, parent_books.get(parent, "")))
+        rows += [
+            SummaryRow(t, parent if grouped else "", False, where.get(t.code, "")) for t in members
+        ]
+    return _Plan(rows, grouped, books)
+
+
+def _parent_tallies(
+    people: pd.DataFrame, parents: dict[str, str], rules: Rulebook
+) -> dict[str, BranchTally]:
+    """One tally per parent, over its branches' people (averages of people, as the bank's)."""
+    from ..organisation import NO_PARENT
+
+    codes = texts(people["branch_code"])
+    parent = codes.map(lambda c: parents.get(c) or NO_PARENT)
+    frame = pd.DataFrame(
+        {
+            "branch_code": parent,
+            "branch_name": parent,
+            **{k: people[k] for k in ("refused", "grade", "outcome") if k in people},
+            **({"total_units": people["total_units"]} if "total_units" in people else {}),
+        }
+    )
+    return {t.code: t for t in tallies(frame, rules)[0]}
+
+
+def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
     people = result.people
     period = result.period.code
     per_branch, bank = tallies(people, rules)
+    plan = _plan(people, per_branch, result, rules)
+    values, starts = _branch_values(people, rules) if len(people) else ({}, {})
+    columns = branch_columns(rules)
+    layout = _layout(columns, values or _empty(columns), rules.decimals)
 
-    def write(tmp: Path) -> None:
-        # Parts go through temporary files, not RAM: a bank's summary is a few hundred MB of XML.
-        wb = _ManySheets(str(tmp), {**workbook_options(), "in_memory": False})
-        f = _Formats(wb, rules.decimals)
-        _totals_sheet(wb, f, period, per_branch, bank, rules)
-
-        ranking = _ranking_values(people, rules) if len(people) else {}
-        ws = add_sheet(wb, SHEET_RANKING)
-        columns = scheme_columns(RANKING_COLUMNS, rules)
-        _table(ws, f, f"{period} 全行排名(按组别)", columns, ranking or _empty(columns))
-
-        taken = {s.casefold() for s in (SHEET_TOTALS, SHEET_RANKING)}
-        if rules.flags:  # a scheme without flags has no 预警与处理 sheet
-            flags = flag_frame(people, rules, result.period)
-            ws = add_sheet(wb, SHEET_FLAGS)
-            title = f"{period} 第十四条预警与处理"
-            columns = scheme_columns(FLAG_COLUMNS, rules)
-            if not _table(ws, f, title, columns, _values(flags, columns)):
-                ws.write_string(FIRST_DATA_ROW, 0, "本期无人触发第十四条情形")
-            taken.add(SHEET_FLAGS.casefold())
-        if _adjustments_sheet(wb, f, period, result):
-            taken.add(SHEET_ADJUSTMENTS.casefold())
-        values, starts = _branch_values(people, rules) if len(people) else ({}, {})
-        columns = branch_columns(rules)
-        layout = _layout(columns, values or _empty(columns), rules.decimals)
-        for t in per_branch:  # by 机构号; each branch's people are adjacent in `values`
+    def branch_sheets(wb, f: _Formats, branches: list[BranchTally], taken: set[str]) -> None:
+        for t in branches:  # by 机构号; each branch's people are adjacent in `values`
             ws = add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
             title = f"{t.name}({t.code}) {period} 考核结果"
             rows = slice(starts[t.code], starts[t.code] + t.people)
             _table(ws, f, title, columns, values, rows, layout=layout)
             ws.freeze_panes(FIRST_DATA_ROW, 2)
+
+    def write(tmp: Path) -> None:
+        # Parts go through temporary files, not RAM: a bank's summary is a few hundred MB of XML.
+        wb = _ManySheets(str(tmp), {**workbook_options(), "in_memory": False})
+        f = _Formats(wb, rules.decimals)
+        chart = not plan.grouped and not plan.books  # a bar per branch: for a small bank
+        _totals_sheet(wb, f, period, plan.rows, bank, rules, plan.grouped, chart)
+
+        taken = {SHEET_TOTALS.casefold()}
+        if plan.books:  # one row per person: in the per-parent workbooks, not here
+            _person_sheets(wb, f, people.iloc[:0], result, rules, taken, plan.books)
+        else:
+            _person_sheets(wb, f, people, result, rules, taken)
+        if _adjustments_sheet(wb, f, period, result):
+            taken.add(SHEET_ADJUSTMENTS.casefold())
+        if not plan.books:
+            branch_sheets(wb, f, per_branch, taken)
         close_workbook(wb)
 
-    return write_atomic(path, write)
+    written = [write_atomic(path, write)]
+    for rel, branches in plan.books.items():
+
+        def write_book(tmp: Path, branches: list[BranchTally] = branches) -> None:
+            wb = _ManySheets(str(tmp), {**workbook_options(), "in_memory": False})
+            f = _Formats(wb, rules.decimals)
+            codes = {t.code for t in branches}
+            mine = people[texts(people["branch_code"]).isin(codes).to_numpy()]
+            taken: set[str] = set()
+            _person_sheets(wb, f, mine, result, rules, taken)
+            branch_sheets(wb, f, branches, taken)
+            close_workbook(wb)
+
+        target = path.parent / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written.append(write_atomic(target, write_book))
+    if plan.grouped or len(per_branch) > rules.list_rows:
+        written.append(write_branches_csv(path.parent / BRANCHES_CSV, plan.rows, bank, rules))
+    return written
+
+
+def _person_sheets(
+    wb,
+    f: _Formats,
+    people: pd.DataFrame,
+    result,
+    rules: Rulebook,
+    taken: set[str],
+    books: dict[str, list[BranchTally]] | None = None,
+) -> None:
+    """全行排名 and 预警与处理 (a scheme with flags) of `people`; with `books` (a bank above
+    the cap, `people` then empty) each says where its rows are instead."""
+    period = result.period.code
+    where = (
+        f"机构超过本工作簿所含明细的上限,本表按上级机构分列在 {SUMMARIES_DIR}/ 下的"
+        f"{len(books)}个汇总工作簿中;完整名单见 results.csv"
+        if books
+        else ""
+    )
+    ranking = _ranking_values(people, rules) if len(people) else {}
+    ws = add_sheet(wb, SHEET_RANKING)
+    columns = scheme_columns(RANKING_COLUMNS, rules)
+    _table(ws, f, f"{period} 全行排名(按组别)", columns, ranking or _empty(columns))
+    if where:
+        ws.write_string(FIRST_DATA_ROW, 0, where)
+    taken.add(SHEET_RANKING.casefold())
+    if not rules.flags:  # a scheme without flags has no 预警与处理 sheet
+        return
+    flags = flag_frame(people, rules, result.period)
+    ws = add_sheet(wb, SHEET_FLAGS)
+    title = f"{period} 第十四条预警与处理"
+    columns = scheme_columns(FLAG_COLUMNS, rules)
+    if not _table(ws, f, title, columns, _values(flags, columns)):
+        ws.write_string(FIRST_DATA_ROW, 0, where or "本期无人触发第十四条情形")
+    taken.add(SHEET_FLAGS.casefold())
+
+
+BRANCHES_CSV = "branches.csv"
+
+
+def write_branches_csv(
+    path: Path, rows: list[SummaryRow], bank: BranchTally, rules: Rulebook
+) -> Path:
+    """branches.csv: the rows of 全行汇总 (parents' subtotals, branches, the bank), whole."""
+    from .export import write_csv
+
+    grades, outcomes = grade_names(rules), outcome_names(rules)
+    records = []
+    for r in [*rows, SummaryRow(bank)]:
+        t = r.tally
+        records.append(
+            {
+                "上级机构": r.parent, "机构号": t.code, "机构名称": t.name, "人数": t.people,
+                "已计分": t.scored, "未计分": t.refused, f"平均{rules.total.label}": t.average_text,
+                **{g: t.grades[g] for g in grades}, **{o: t.outcomes[o] for o in outcomes},
+                "明细所在工作簿": r.book,
+            }
+        )  # fmt: skip
+    frame = pd.DataFrame(records)
+    return write_csv(path, frame, ["上级机构", "机构号", "机构名称", "明细所在工作簿"])
 
 
 def _adjustments_sheet(wb, f: _Formats, period: str, result) -> bool:
