@@ -43,7 +43,8 @@ from .errors import FrameRefused, NotFound, RulebookError, UsageError
 from .explain import explain_frame, fixed_texts
 from .flags import WARNING_MARK, History, MonthFigure
 from .history import build_history
-from .ledger import DEFAULT_SCHEME, Ledger, RunRecord
+from .ledger import DEFAULT_SCHEME, Ledger, RunRecord, exists
+from .ledger_db import is_url
 from .numbers import fmt_number
 from .periods import Period, parse_period, split_period
 from .rulebook import Flag, Rulebook, load_rulebook
@@ -270,8 +271,8 @@ def compare(
     other = rules if isinstance(rules, Rulebook) else load_rulebook(rules)
     if isinstance(ledger, Ledger):
         return _compare(ledger, period, other, scheme, year, adjust)
-    path = Path(ledger)
-    if not path.is_file():
+    path = ledger if is_url(ledger) else Path(ledger)
+    if not exists(path):
         raise NotFound(f"找不到台账 {path},请先运行 kpi-excel run,或用 --ledger 指定台账文件")
     with Ledger(path) as opened:
         return _compare(opened, period, other, scheme, year, adjust)

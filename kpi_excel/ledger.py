@@ -232,6 +232,20 @@ class PeriodEvent:
     outputs: dict[str, str]  # output file (relative to the period folder) -> sha256; approvals
 
 
+def location(value: str | Path | None, output: Path) -> Path | str:
+    """The ledger a command uses: `value` (a file, or a PostgreSQL URL), else the output
+    folder's ledger.sqlite."""
+    if value is None or value == "":
+        return output / "ledger.sqlite"
+    return str(value) if is_url(value) else Path(value)
+
+
+def exists(where: Path | str) -> bool:
+    """The ledger is there to be read: the file exists (a database server is asked when
+    connecting: an empty database is a ledger without runs)."""
+    return is_url(where) or Path(where).is_file()
+
+
 class Ledger:
     """A connection to the ledger; writes of one run happen in one transaction.
 
@@ -291,8 +305,13 @@ class Ledger:
         return int(row[0]) if row else 0
 
     def migrate(self) -> None:
-        if self.db.dialect != "sqlite" and not self.db.try_lock("kpi-excel:migrate"):
-            raise LedgerError(f"台账 {self.location} 正在由另一个 kpi-excel 升级,请稍后再试")
+        self.db.hold(MIGRATION_LOCK)  # one kpi-excel migrates a shared ledger, the others wait
+        try:
+            self._migrate()
+        finally:
+            self.db.release(MIGRATION_LOCK)
+
+    def _migrate(self) -> None:
         current = self.version
         if current > SCHEMA_VERSION:
             raise LedgerError(f"台账 {self.location} 的版本({current})比本程序新,请升级 kpi-excel")
@@ -438,13 +457,14 @@ class Ledger:
         key = codec.digest(raw)
         found = self.db.execute("SELECT id FROM blobs WHERE digest=?", (key,)).fetchone()
         if found is None:
-            found = self.db.execute(
-                "INSERT INTO blobs (digest, data) VALUES (?, ?)"
-                " ON CONFLICT (digest) DO NOTHING RETURNING id",
-                (key, codec.compress(raw)),
-            ).fetchone() or self.db.execute(
-                "SELECT id FROM blobs WHERE digest=?", (key,)
-            ).fetchone()
+            found = (
+                self.db.execute(
+                    "INSERT INTO blobs (digest, data) VALUES (?, ?)"
+                    " ON CONFLICT (digest) DO NOTHING RETURNING id",
+                    (key, codec.compress(raw)),
+                ).fetchone()
+                or self.db.execute("SELECT id FROM blobs WHERE digest=?", (key,)).fetchone()
+            )
         return int(found[0])
 
     def add_adjustments(self, run: int, period: str, rows: Iterable[dict[str, Any]]) -> None:
@@ -697,6 +717,7 @@ class Ledger:
         return [{k: r[k] for k in keys} for r in rows]
 
 
+MIGRATION_LOCK = "kpi-excel:migrate"
 CHUNK_MAX = 500  # people per chunk at most
 BRANCHES_PER_CHUNK = 4  # on average: more people per chunk compress better
 BATCH = 400  # chunks decoded, or employee ids looked up, per query

@@ -71,6 +71,12 @@ class Db:
         connection holds it. SQLite: the output folder's file lock stands for it (True)."""
         return True
 
+    def hold(self, key: str) -> None:
+        """Wait for the named lock and hold it until `release` (SQLite: transactions do)."""
+
+    def release(self, key: str) -> None:
+        """Release what `hold` took."""
+
     def ddl(self, statement: str) -> str:
         return statement
 
@@ -119,6 +125,11 @@ _PG_TYPES = (
 )  # fmt: skip
 
 
+def _key(name: str) -> int:
+    """An advisory lock's number: the first 8 bytes of the name's sha256."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 class PostgresDb(Db):
     dialect = "postgresql"
 
@@ -156,9 +167,14 @@ class PostgresDb(Db):
         self.conn.close()
 
     def try_lock(self, key: str) -> bool:
-        number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
-        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (number,)).fetchone()
+        row = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (_key(key),)).fetchone()
         return bool(row and row[0])
+
+    def hold(self, key: str) -> None:
+        self.conn.execute("SELECT pg_advisory_lock(%s)", (_key(key),))
+
+    def release(self, key: str) -> None:
+        self.conn.execute("SELECT pg_advisory_unlock(%s)", (_key(key),))
 
     def ddl(self, statement: str) -> str:
         for pattern, replacement in _PG_TYPES:
