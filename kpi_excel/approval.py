@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 
 from .errors import NotFound, OutputError, PeriodApproved, UsageError
-from .ledger import APPROVE, DEFAULT_SCHEME, REOPEN, Ledger, PeriodEvent
+from .ledger import APPROVE, DEFAULT_SCHEME, REOPEN, Ledger, PeriodEvent, exists, location
 from .lock import OutputLock
 from .periods import Period, parse_period
 from .rulebook import Rulebook, load_rulebook
@@ -110,10 +110,10 @@ def reopen(
         return next(e for e in book.events(p.code, rules.id) if e.id == event)
 
 
-def refuse_if_approved(ledger_path: Path, period: str, scheme: str) -> None:
+def refuse_if_approved(ledger_path: Path | str, period: str, scheme: str) -> None:
     """Raise PeriodApproved when the scheme's period is approved. Reads the ledger without
     writing a byte (no migration, no lock): called before a run touches anything."""
-    if not ledger_path.is_file():
+    if not exists(ledger_path):
         return
     book = Ledger.read_only(ledger_path)
     if book is None:
@@ -259,7 +259,7 @@ def _where(
     output: str | Path,
     ledger: str | Path | None,
     year: int | None,
-) -> tuple[Rulebook, Period, Path, Path]:
+) -> tuple[Rulebook, Period, Path, Path | str]:
     from .pipeline import scheme_root
 
     book = rules if isinstance(rules, Rulebook) else load_rulebook(rules)
@@ -270,12 +270,12 @@ def _where(
         book,
         p,
         scheme_root(out, book) / p.code,
-        Path(ledger) if ledger else out / "ledger.sqlite",
+        location(ledger, out),
     )
 
 
-def _ledger(path: Path) -> Ledger:
-    if not path.is_file():
+def _ledger(path: Path | str) -> Ledger:
+    if not exists(path):
         raise NotFound(f"找不到台账 {path},请先运行 kpi-excel run,或用 --ledger 指定台账文件")
     return Ledger(path)
 

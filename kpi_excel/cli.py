@@ -33,6 +33,8 @@ from .errors import (
     UsageError,
 )
 from .ledger import DEFAULT_SCHEME
+from .ledger_db import ENV_VAR as LEDGER_ENV
+from .ledger_db import is_url
 from .periods import parse_period, split_period
 from .rulebook import load_rulebook
 from .timefmt import local_time
@@ -141,10 +143,21 @@ def ledger_option(func: Callable) -> Callable:
     return click.option(
         "--ledger",
         "ledger_path",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=str,
+        metavar="台账",
         default=None,
-        help="台账文件(SQLite),默认 <输出文件夹>/ledger.sqlite",
+        envvar=LEDGER_ENV,
+        callback=_ledger_location,
+        help="台账:SQLite 文件,或多人共用的 PostgreSQL 数据库,如 postgresql://用户@主机/库名;"
+        "也可用环境变量 KPI_EXCEL_LEDGER 指定;默认为 <输出文件夹>/ledger.sqlite",
     )(func)
+
+
+def _ledger_location(_ctx: click.Context, _param: click.Parameter, value: str | None):
+    """The --ledger value: a PostgreSQL URL as it is, a file as a Path."""
+    if value is None or value == "":
+        return None
+    return value if is_url(value) else Path(value)
 
 
 def year_option(func: Callable) -> Callable:
@@ -244,7 +257,7 @@ def run(
     period: str,
     inbox: Path | None,
     output: Path,
-    ledger_path: Path | None,
+    ledger_path: Path | str | None,
     rules_path: str | None,
     jobs: int | None,
     year: int | None,
@@ -447,11 +460,11 @@ def template(
         click.echo(f"已生成 {path}")
 
 
-def _open_ledger(output: Path, ledger_path: Path | None):
-    from .ledger import Ledger
+def _open_ledger(output: Path, ledger_path: Path | str | None):
+    from .ledger import Ledger, exists, location
 
-    path = ledger_path or output / "ledger.sqlite"
-    if not path.exists():
+    path = location(ledger_path, output)
+    if not exists(path):
         raise NotFound(f"找不到台账 {path},请先运行 kpi-excel run,或用 --ledger 指定台账文件")
     return Ledger(path)
 
@@ -461,7 +474,7 @@ def _open_ledger(output: Path, ledger_path: Path | None):
 @output_option
 @ledger_option
 @handle_errors
-def history(emp_id: str, output: Path, ledger_path: Path | None) -> None:
+def history(emp_id: str, output: Path, ledger_path: Path | str | None) -> None:
     """列出某员工在各考核期的当前结果(综合得分、等级、结论、预警)。"""
     from .history import flags_in_words, run_rulebook
 
@@ -527,7 +540,7 @@ def explain(
     period: str,
     emp_id: str,
     output: Path,
-    ledger_path: Path | None,
+    ledger_path: Path | str | None,
     rules_path: str | None,
     year: int | None,
 ) -> None:
@@ -575,7 +588,7 @@ def explain(
 @output_option
 @ledger_option
 @handle_errors
-def runs(output: Path, ledger_path: Path | None) -> None:
+def runs(output: Path, ledger_path: Path | str | None) -> None:
     """列出台账中的全部运行(考核期、时间、人数)。"""
     with _open_ledger(output, ledger_path) as ledger:
         records = ledger.runs()
@@ -617,7 +630,7 @@ def approve(
     by: str,
     note: str,
     output: Path,
-    ledger_path: Path | None,
+    ledger_path: Path | str | None,
     rules_path: str | None,
     year: int | None,
 ) -> None:
@@ -652,7 +665,7 @@ def reopen(
     by: str,
     reason: str,
     output: Path,
-    ledger_path: Path | None,
+    ledger_path: Path | str | None,
     rules_path: str | None,
     year: int | None,
 ) -> None:
@@ -699,7 +712,7 @@ def compare(
     rules_path: str,
     scheme: str | None,
     output: Path,
-    ledger_path: Path | None,
+    ledger_path: Path | str | None,
     year: int | None,
 ) -> None:
     from .compare_report import print_summary, write_comparison

@@ -26,7 +26,6 @@ Otherwise `IncompatibleRules` (a UsageError) says which fields differ.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +43,8 @@ from .errors import FrameRefused, NotFound, RulebookError, UsageError
 from .explain import explain_frame, fixed_texts
 from .flags import WARNING_MARK, History, MonthFigure
 from .history import build_history
-from .ledger import DEFAULT_SCHEME, Ledger, RunRecord
+from .ledger import DEFAULT_SCHEME, Ledger, RunRecord, exists
+from .ledger_db import is_url
 from .numbers import fmt_number
 from .periods import Period, parse_period, split_period
 from .rulebook import Flag, Rulebook, load_rulebook
@@ -148,25 +148,20 @@ def stored_run(
             f"台账中没有{where}考核期 {code} 的运行记录,无法比较;请先运行 kpi-excel run {code}"
         )
     rules = run_rulebook(ledger, run)
-    rows = ledger.db.execute(
-        """SELECT emp_id, name, branch_code, json_extract(results, '$.role_label', '$.branch_name'),
-                  total, grade, outcome, flags, inputs
-           FROM people WHERE run=? AND status='scored' ORDER BY rowid""",
-        (run.id,),
-    ).fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [()] * 9
-    role, branch = zip(*map(json.loads, columns[3]), strict=True) if rows else ((), ())
-    identity = dict(zip(("emp_id", "name", "branch_code"), columns[:3], strict=True))
+    people = [p for p in ledger.run_people(run.id) if p["status"] == "scored"]
+    role = [p["results"].get("role_label") for p in people]
+    branch = [p["results"].get("branch_name") for p in people]
+    identity = {k: [p[k] for p in people] for k in ("emp_id", "name", "branch_code")}
     identity |= {"role": role, "branch_name": branch}
     frame = pd.DataFrame({k: list(identity[k]) for k in IDENTITY})
     keys = [f.key for f in rules.contract.fields if f.numeric or f.kind == "yesno"]
-    records = list(map(json.loads, columns[8]))
+    records = [p["inputs"] for p in people]
     inputs = pd.DataFrame.from_records(records, columns=None if records else keys)
     frame = pd.concat([frame, inputs.drop(columns=list(IDENTITY), errors="ignore")], axis=1)
     results = ("total", "grade", "outcome", "flags")
-    stored = pd.DataFrame({k: list(v) for k, v in zip(results, columns[4:8], strict=True)})
+    stored = pd.DataFrame({k: [p[k] for p in people] for k in results})
     stored.insert(0, "emp_id", frame["emp_id"])
-    not_scored = run.people_scored + run.people_refused - len(rows)
+    not_scored = run.people_scored + run.people_refused - len(people)
     return StoredRun(run, rules, parse_period(code, rules.calendar), frame, stored, not_scored)
 
 
@@ -276,8 +271,8 @@ def compare(
     other = rules if isinstance(rules, Rulebook) else load_rulebook(rules)
     if isinstance(ledger, Ledger):
         return _compare(ledger, period, other, scheme, year, adjust)
-    path = Path(ledger)
-    if not path.is_file():
+    path = ledger if is_url(ledger) else Path(ledger)
+    if not exists(path):
         raise NotFound(f"找不到台账 {path},请先运行 kpi-excel run,或用 --ledger 指定台账文件")
     with Ledger(path) as opened:
         return _compare(opened, period, other, scheme, year, adjust)

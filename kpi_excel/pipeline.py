@@ -23,7 +23,7 @@ from .errors import EmptyInbox, NothingScored, OutputError, UsageError
 from .explain import flags_text
 from .flags import History, apply_flags
 from .history import build_history
-from .ledger import DEFAULT_SCHEME, Ledger, RunRecord
+from .ledger import DEFAULT_SCHEME, Ledger, RunRecord, location
 from .lock import OutputLock
 from .numbers import show
 from .organisation import parents_of
@@ -70,7 +70,7 @@ class RunResult:
     started_at: str = ""  # UTC, ISO 8601 (timefmt.local_time shows it)
     finished_at: str = ""  # when the outputs were written (UTC)
     command_line: str | None = None  # as typed; None when run through the library
-    ledger_path: Path | None = None
+    ledger_path: Path | str | None = None
     previous_dir: Path | None = None  # where the replaced outputs were filed (previous/<run-id>)
     outcome_order: list[str] = field(default_factory=list)  # the rulebook's, mildest first
     replaces: str = ""  # run id of the period's current run before this one ("" if none)
@@ -143,7 +143,7 @@ def run(
     jobs: int | None = None,
     limits: dict | None = None,
     progress: Progress | None = None,
-    ledger_path: Path | None = None,
+    ledger_path: Path | str | None = None,
     after_write: Callable[[], None] | None = None,
     command_line: str | None = None,
     org: dict[str, str] | None = None,
@@ -163,7 +163,7 @@ def run(
     `branch_sheets`: the most branch sheets summary.xlsx holds (default: the rulebook's)."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
-    ledger_path = ledger_path or output / "ledger.sqlite"
+    ledger_path = location(ledger_path, output)  # a file, or a PostgreSQL URL
     refuse_if_approved(ledger_path, period.code, rules.id)  # before a byte is written
     found = discover(inbox, (limits or {}).get("max_file_bytes"))
     root = scheme_root(output, rules)
@@ -171,6 +171,7 @@ def run(
     if not found.files and not found.refused:
         raise EmptyInbox(_empty_message(inbox, found, out_dir))
     with OutputLock(output), Ledger(ledger_path) as ledger:
+        ledger.lock_period(period.code, rules.id)  # a shared ledger: one run of a period at a time
         refuse_if_approved_in(ledger, period.code, rules.id)  # approved since the check above
         try:
             tidied = recover(root, ledger.has_run)

@@ -18,6 +18,7 @@ import jinja2
 import pandas as pd
 
 from . import __version__
+from .ledger_db import is_url, shown
 from .rulebook import Rulebook
 from .timefmt import local_time
 from .write.atomic import write_atomic
@@ -212,7 +213,7 @@ def run_facts(result) -> dict[str, str]:
         "started": local_time(getattr(result, "started_at", "")),
         "finished": local_time(getattr(result, "finished_at", "")),
         "version": __version__,
-        "ledger": os.path.abspath(ledger) if ledger else "",
+        "ledger": (shown(ledger) if is_url(ledger) else os.path.abspath(ledger)) if ledger else "",
         "command": command if command is not None else VIA_LIBRARY,
     }
 

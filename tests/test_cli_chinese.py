@@ -41,7 +41,7 @@ ALLOWED_WORDS = {
     "list", "show", "check", "inbox", "output", "ledger", "jobs", "year", "help", "version",
     "roster", "outdir", "force", "loan", "eva", "mgmt", "monthly", "sqlite", "yaml", "xlsx",
     "csv", "cpu", "fy", "bogus", "abc", "nope", "extra", "compare", "diff", "scheme", "html",
-    "approve", "reopen", "by", "note", "reason", "org", "branch", "sheets",
+    "approve", "reopen", "by", "note", "reason", "org", "branch", "sheets", "postgresql",
 }  # fmt: skip
 
 

@@ -243,3 +243,94 @@ def test_explain_a_run_of_an_earlier_version_says_what_it_decided(tmp_path: Path
     res = _cli("explain", "2026Q3", "E001", "--output", str(out))
     assert res.exit_code == 0, res.output
     assert "较早版本" in res.output and "综合得分: 100.00" in res.output
+
+
+def _old_ledger(path: Path, version: int, runs: list[tuple[dict, list[dict]]]) -> None:
+    """A ledger as kpi-excel kept it at schema `version` (1 or 4): people's inputs and
+    results as JSON text, one row per person per run."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        "".join(MIGRATIONS[v] for v in range(1, version + 1))
+        + f"INSERT INTO meta VALUES ('schema_version', '{version}');"
+    )
+    for record, people in runs:
+        columns = [c for c in record if version > 1 or c != "scheme"]
+        rid = db.execute(
+            f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [record[c] for c in columns],
+        ).lastrowid
+        db.execute("INSERT INTO run_inputs VALUES (?, 'b.xlsx', 10, 'ab', 'scored', '')", (rid,))
+        for p in people:
+            db.execute(
+                "INSERT INTO people VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rid, record["period"], *(p[k] for k in _PERSON[:-2]),
+                 json.dumps(p["inputs"], ensure_ascii=False),
+                 json.dumps(p["results"], ensure_ascii=False)),
+            )  # fmt: skip
+        if version >= 3:
+            db.execute(
+                "INSERT INTO adjustments (run, period, emp_id, kind, field, label, before, after,"
+                " reason, approver, approved_on, source, status) VALUES"
+                " (?, ?, 'E001', 'override', 'outcome', '考核结论', '解聘', '正常', 'r', '王',"
+                " '2026-10-15', 'a.xlsx', 'applied')",
+                (rid, record["period"]),
+            )
+    db.commit()
+    db.close()
+
+
+_PERSON = ("emp_id", "branch_code", "name", "role", "status", "total", "grade", "flags",
+           "decided", "outcome", "inputs", "results")  # fmt: skip
+
+
+def _stored_runs(tmp_path: Path) -> list[tuple[dict, list[dict]]]:
+    """Two real runs (2026Q2, 2026Q3) as their rows: what an older ledger would hold."""
+    out = tmp_path / "real"
+    q2 = parse_period("2026Q2", load_rulebook().calendar)
+    run(q2, _inbox(tmp_path, "2026Q2", [GOOD_SENIOR, GOOD_HEAD]), out, load_rulebook())
+    run(Q3, _inbox(tmp_path, "2026Q3", [person(GOOD_SENIOR, deposit_avg="1400")]), out,
+        load_rulebook())  # fmt: skip
+    got = []
+    with Ledger(out / "ledger.sqlite") as ledger:
+        for r in ledger.runs():
+            record = {
+                "run_id": r.run_id, "period": r.period, "started_at": r.started_at,
+                "finished_at": r.finished_at, "tool_version": "0.9", "rulebook_path": "r.yaml",
+                "rulebook_sha256": r.rulebook_sha256, "rulebook_text": ledger.rulebook_text(r.id),
+                "files_total": r.files_total, "files_refused": r.files_refused,
+                "people_scored": r.people_scored, "people_refused": r.people_refused,
+                "scheme": r.scheme,
+            }  # fmt: skip
+            got.append((record, list(ledger.run_people(r.id))))
+    return got
+
+
+@pytest.mark.parametrize("version", [1, 4])
+def test_an_older_ledger_keeps_every_run_and_person_when_compacted(
+    tmp_path: Path, version: int
+) -> None:
+    stored = _stored_runs(tmp_path)
+    path = tmp_path / "old.sqlite"
+    _old_ledger(path, version, stored)
+    with Ledger(path) as ledger:
+        assert ledger.version == SCHEMA_VERSION
+        runs = ledger.runs()
+        assert [r.run_id for r in runs] == [rec["run_id"] for rec, _ in stored]
+        for r, (record, people) in zip(runs, stored, strict=True):
+            assert list(ledger.run_people(r.id)) == people  # every field, as it was
+            assert ledger.rulebook_text(r.id) == record["rulebook_text"]
+            assert (r.scheme, r.people_scored) == ("main", record["people_scored"])
+        assert [h["period"] for h in ledger.history("E001")] == ["2026Q2", "2026Q3"]
+        assert ledger.history("E001")[1]["total"] == stored[1][1][0]["total"]
+        if version == 4:
+            assert [a["emp_id"] for a in ledger.adjustments_of(runs[1].id)] == ["E001"]
+    tables = {
+        r[0]
+        for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")
+    }
+    assert "people_v4" not in tables and {"chunks", "run_chunks", "people"} <= tables
+    assert sqlite3.connect(path).execute("PRAGMA freelist_count").fetchone() == (0,)  # vacuumed
+    res = _cli("history", "E001", "--ledger", str(path))
+    assert res.exit_code == 0 and "2026Q2\tB001\t已计分" in res.output
+    res = _cli("explain", "2026Q3", "E001", "--ledger", str(path))
+    assert res.exit_code == 0 and "综合得分" in res.output, res.output
