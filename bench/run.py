@@ -63,10 +63,14 @@ def kpi_excel() -> str | None:
 def command(approach: str, inbox: Path, outdir: Path, jobs: int | None) -> list[str] | None:
     if approach in ("floor", "naive"):
         return [sys.executable, str(BENCH / f"{approach}.py"), str(inbox), str(outdir)]
-    exe = kpi_excel()
+    # `python -m kpi_excel` with this checkout first on the path (see _run): the code measured
+    # is the code of the checkout the benchmark is in, not whatever kpi-excel is installed.
+    exe = [sys.executable, "-m", "kpi_excel"] if (BENCH.parent / "kpi_excel").is_dir() else None
+    if exe is None and (script := kpi_excel()) is not None:
+        exe = [script]
     if exe is None:
         return None
-    cmd = [exe, "run", PERIOD, "--inbox", str(inbox), "--output", str(outdir)]
+    cmd = [*exe, "run", PERIOD, "--inbox", str(inbox), "--output", str(outdir)]
     return cmd + ["--jobs", str(jobs)] if jobs else cmd
 
 
@@ -94,7 +98,11 @@ def _run(cmd: list[str], approach: str, outdir: Path, log: Path, n: int, people:
     print(f"N={n} {approach}: {' '.join(cmd)}", file=sys.stderr)
     wrapper = [sys.executable, str(BENCH / "measure.py"), str(log), "--", *cmd]
     # cwd = scratch, so that a tool writing beside --output cannot touch the repository.
-    proc = subprocess.run(wrapper, capture_output=True, text=True, check=False, cwd=outdir.parent)
+    path = os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    proc = subprocess.run(
+        wrapper, capture_output=True, text=True, check=False, cwd=outdir.parent, env=env
+    )
     try:
         m = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):

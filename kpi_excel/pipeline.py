@@ -8,7 +8,7 @@ import os
 import secrets
 import shutil
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +63,7 @@ class RunResult:
     people: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: pd.DataFrame = field(default_factory=pd.DataFrame)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)  # results.csv rows, as text
-    ledger_rows: list[dict] = field(default_factory=list)  # one per person, for the ledger
+    ledger_rows: Iterable[dict] = field(default_factory=list)  # per person, made as read
     inputs: list[dict] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
     moved_aside: list[tuple[Path, Path]] = field(default_factory=list)  # (wanted, written)

@@ -136,29 +136,67 @@ class FastSheet(SafeSheet):
     def _write_rows(self) -> None:
         if not self._columns and not self._rows:
             return super()._write_rows()
-        first, n = self.dim_rowmin, self.dim_rowmax - self.dim_rowmin + 1
-        grid: dict[int, list[str]] = {}
-        for row, rows, styles in self._rows:  # leftmost cells: sorted before column 0
-            text = "\x00".join(rows)
-            for key, fmt in styles.items():
-                text = text.replace(key, str(fmt._get_xf_index()))
-            cells = grid.setdefault(-1, [""] * n)
-            cells[row - first : row - first + len(rows)] = text.split("\x00")
-        for row, col, kind, values, fmt in self._columns:
-            cells = grid.setdefault(col, [""] * n)
-            cells[row - first : row - first + len(values)] = _render(row, col, kind, values, fmt)
+        first, last = self.dim_rowmin, self.dim_rowmax
+        self._number_styles()
+        table = self._rendered_table()
+        for start in range(first, last + 1, ROWS_PER_BLOCK):  # the XML of a block at a time
+            self._write_block(start, min(start + ROWS_PER_BLOCK, last + 1), table)
+        self._columns, self._rows = [], []  # written: free them before the next sheet
+
+    def _number_styles(self) -> None:
+        """Give the formats their style numbers in the order of first use that writing the
+        whole sheet at once gives (XlsxWriter numbers a format when first asked): pre-rendered
+        rows, then columns (each column's formats in order), then the usual cells."""
+        for _, _, styles in self._rows:
+            for fmt in styles.values():
+                fmt._get_xf_index()
+        for _, _, _, _, fmt in self._columns:
+            for f in fmt if isinstance(fmt, list) else [fmt]:
+                if f:
+                    f._get_xf_index()
+
+    def _rendered_table(self) -> dict[int, dict[int, str]]:
+        """The cells of the usual write calls (titles, headers), as XlsxWriter renders them."""
+        out: dict[int, dict[int, str]] = {}
         fh = self.fh
-        for row, cols in list(self.table.items()):  # cells of the usual write calls
+        for row, cols in list(self.table.items()):
             for col, cell in cols.items():
                 self.fh = io.StringIO()
                 try:
                     super()._write_cell(row, col, cell)
-                    grid.setdefault(col, [""] * n)[row - first] = self.fh.getvalue()
+                    out.setdefault(row, {})[col] = self.fh.getvalue()
                 finally:
                     self.fh = fh
-        self._columns, self._rows = [], []  # rendered: free them before the next sheet
-        rows = map("".join, zip(*(grid.pop(c) for c in sorted(grid)), strict=True))
-        for row, xml in enumerate(rows, first):
+        return out
+
+    def _write_block(self, first: int, stop: int, table: dict[int, dict[int, str]]) -> None:
+        """The rows first..stop-1: each cell rendered independently of the others, so a sheet
+        written block by block is the same XML as written at once, without holding the whole
+        sheet's cells as text (a bank's ranking sheet: hundreds of MB)."""
+        n = stop - first
+        grid: dict[int, list[str]] = {-1: [""] * n}  # every row of the block, even if empty
+        for row, rows, styles in self._rows:  # leftmost cells: sorted before column 0
+            a, b = max(row, first), min(row + len(rows), stop)
+            if a >= b:
+                continue
+            text = "\x00".join(rows[a - row : b - row])
+            for key, fmt in styles.items():
+                text = text.replace(key, str(fmt._get_xf_index()))
+            cells = grid.setdefault(-1, [""] * n)
+            cells[a - first : b - first] = text.split("\x00")
+        for row, col, kind, values, fmt in self._columns:
+            a, b = max(row, first), min(row + len(values), stop)
+            if a >= b:
+                continue
+            part = fmt[a - row : b - row] if isinstance(fmt, list) else fmt
+            cells = grid.setdefault(col, [""] * n)
+            cells[a - first : b - first] = _render(a, col, kind, values[a - row : b - row], part)
+        for row in range(first, stop):
+            for col, xml in table.get(row, {}).items():
+                grid.setdefault(col, [""] * n)[row - first] = xml
+        fh = self.fh
+        rows_xml = map("".join, zip(*(grid.pop(c) for c in sorted(grid)), strict=True))
+        for row, xml in enumerate(rows_xml, first):
             info = self.row_info.get(row)
             if xml and info is None:  # what _write_row writes for a row without attributes
                 fh.write(f'<row r="{row + 1}">{xml}</row>')
@@ -168,6 +206,9 @@ class FastSheet(SafeSheet):
                 fh.write("</row>")
             elif info is not None or row in self.comments:
                 self._write_empty_row(row, None, info)
+
+
+ROWS_PER_BLOCK = 5000  # rows of a FastSheet rendered as XML at once
 
 
 def style_token(n: int) -> str:

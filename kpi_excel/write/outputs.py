@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import operator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from itertools import repeat
@@ -170,23 +171,36 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def ledger_rows(result: Any, inputs: list[str]) -> list[dict]:
+def ledger_rows(result: Any, inputs: list[str]) -> LedgerRows:
     """One ledger row per person: identity, the export row, typed inputs, decided flags.
 
     Built column by column: each column's values are encoded to JSON once, in bulk, and each
     person's `inputs` and `results` objects are assembled as JSON text (exactly what
     `json.dumps(..., ensure_ascii=False)` gives for the dicts they stand for); `Ledger.add_run`
-    stores the text as it is. Done in slices of LEDGER_SLICE people, so that the columns of JSON
-    held at once stay small (a bank's 60,000 people: a few hundred MB in one go).
+    stores the text as it is. Made when iterated, LEDGER_SLICE people at a time (`LedgerRows`),
+    so that only one slice's JSON is held at once however large the bank (a bank's rows all at
+    once: gigabytes).
     """
     people, table = result.people, result.table
     if len(people) != len(table):
         raise ValueError("ledger_rows: people and results table differ in length")
-    rows: list[dict] = []
-    for start in range(0, len(table), LEDGER_SLICE):
-        part = slice(start, start + LEDGER_SLICE)
-        rows += _ledger_rows(people.iloc[part], table.iloc[part], inputs)
-    return rows
+    return LedgerRows(people, table, inputs)
+
+
+class LedgerRows:
+    """The ledger rows of a run's people, made slice by slice each time they are iterated (the
+    ledger reads them once, inside its transaction)."""
+
+    def __init__(self, people: pd.DataFrame, table: pd.DataFrame, inputs: list[str]) -> None:
+        self.people, self.table, self.inputs = people, table, inputs
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self) -> Iterator[dict]:
+        for start in range(0, len(self.table), LEDGER_SLICE):
+            part = slice(start, start + LEDGER_SLICE)
+            yield from _ledger_rows(self.people.iloc[part], self.table.iloc[part], self.inputs)
 
 
 LEDGER_SLICE = 5000

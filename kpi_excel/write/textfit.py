@@ -102,6 +102,11 @@ def _tables(font: str = CALIBRI) -> tuple[np.ndarray, np.ndarray]:
     return np.array(widths, dtype=np.int16), np.array(kinds, dtype=np.uint8)
 
 
+# Texts measured in one pass at most: the arrays of a pass take about 40 bytes per character, so
+# a bank's summary (a million texts) is measured in blocks rather than in one go of gigabytes.
+MEASURE_CHUNK = 20_000
+
+
 def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
@@ -143,6 +148,12 @@ def line_counts(
     if not texts:
         return []
     each = np.broadcast_to(np.asarray(width, dtype=float), (len(texts),))
+    if len(texts) > MEASURE_CHUNK:  # each text's count is its own: measured a block at a time
+        return [
+            n
+            for i in range(0, len(texts), MEASURE_CHUNK)
+            for n in line_counts(texts[i : i + MEASURE_CHUNK], each[i : i + MEASURE_CHUNK], font)
+        ]
     caps = np.maximum(np.round(each * 100).astype(np.int64), WIDE)
     cum, last_break, start, end, owner = _measure(texts, font)
     assert last_break is not None
@@ -167,6 +178,12 @@ def text_widths(texts: Sequence[str], font: str = CALIBRI) -> list[float]:
     """The width of each text in column units: its longest line, unwrapped."""
     if not texts:
         return []
+    if len(texts) > MEASURE_CHUNK:  # each text's width is its own: measured a block at a time
+        return [
+            w
+            for i in range(0, len(texts), MEASURE_CHUNK)
+            for w in text_widths(texts[i : i + MEASURE_CHUNK], font)
+        ]
     cum, _, start, end, owner = _measure(texts, font, breaks=False)
     widths = cum[end] - cum[start]
     out = np.zeros(len(texts), dtype=np.int64)

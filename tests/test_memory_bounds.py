@@ -1,0 +1,123 @@
+"""Memory that does not grow with the bank: large sheets, text measuring and ledger rows are made
+a bounded block at a time, with exactly the result of making them at once."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from click.testing import CliRunner
+
+from kpi_excel.cli import main
+from kpi_excel.ledger import Ledger
+from kpi_excel.write import fastsheet, outputs, textfit
+from kpi_excel.write.safe import workbook_options
+from tests.conftest import GOOD_HEAD, GOOD_SENIOR, person
+from tests.support.workbooks import write_branch_workbook
+
+
+def _sheet(block: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """A FastSheet with a title, a header, pre-rendered rows, text/number/mixed columns with one
+    format per cell (some None), row heights and a usual cell amid the columns."""
+    monkeypatch.setattr(fastsheet, "ROWS_PER_BLOCK", block)
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {**workbook_options(), "in_memory": True})
+    ws = wb.add_worksheet(worksheet_class=fastsheet.FastSheet)
+    plain, bold = wb.add_format({"border": 1}), wb.add_format({"bold": True})
+    fills = [wb.add_format({"bg_color": c}) for c in ("#FF0000", "#00FF00", "#0000FF")]
+    ws.write_string(0, 0, "标题", bold)
+    ws.write_string(2, 1, "表头", plain)
+    n = 23
+    token = fastsheet.style_token(0)
+    rows = [f'<c r="A{r + 1}" s="{token}"><v>{r}</v></c>' for r in range(3, 3 + n)]
+    ws.put_rows(3, rows, 0, {token: fills[2]})
+    texts = [f"名{i}" if i % 4 else "" for i in range(n)]
+    formats = [None if i % 5 == 0 else fills[i % 3] for i in range(n)]
+    assert ws.put_column(3, 1, "text", texts, formats)
+    assert ws.put_column(
+        3, 2, "number", [i / 7 if i % 3 else float("nan") for i in range(n)], plain
+    )
+    assert ws.put_column(3, 3, "mixed", [i if i % 2 else f"文{i}" for i in range(n)], fills[1])
+    ws.write_string(11, 5, "中间的单元格", bold)
+    for r in (4, 9, 17, 30):
+        ws.set_row(r, 30)
+    wb.close()
+    with zipfile.ZipFile(buffer) as z:
+        parts = {m: z.read(m) for m in ("xl/worksheets/sheet1.xml", "xl/styles.xml")}
+    # numbered in order of first use when written at once: rows, columns, then the usual cells
+    assert [f.xf_index for f in (fills[2], fills[1], fills[0], plain, bold)] == [1, 2, 3, 4, 5]
+    return parts
+
+
+def test_sheet_written_block_by_block_is_the_sheet_written_at_once(monkeypatch) -> None:
+    whole = _sheet(10**9, monkeypatch)
+    assert b"<v>25</v>" in whole["xl/worksheets/sheet1.xml"]  # the pre-rendered rows are there
+    assert b'<row r="31" ht="30"' in whole["xl/worksheets/sheet1.xml"]  # a row beyond the cells
+    for block in (1, 4, 7):
+        assert _sheet(block, monkeypatch) == whole
+
+
+def test_texts_measured_block_by_block_as_at_once(monkeypatch) -> None:
+    texts = [
+        ("甲乙丙丁" * (i % 9)) + " word" * (i % 4) + ("\n第二行" if i % 6 == 0 else "")
+        for i in range(61)
+    ]
+    texts = [t or "x" for t in texts]
+    widths = [6 + i % 11 for i in range(61)]
+    whole = (textfit.text_widths(texts), textfit.line_counts(texts, widths))
+    assert max(whole[1]) > 1  # some texts wrap
+    monkeypatch.setattr(textfit, "MEASURE_CHUNK", 5)
+    assert (textfit.text_widths(texts), textfit.line_counts(texts, widths)) == whole
+    assert textfit.line_counts(texts, 8.0) == [
+        *textfit.line_counts(texts[:30], 8.0),
+        *textfit.line_counts(texts[30:], 8.0),
+    ]
+
+
+def _ledger_people(tmp_path: Path, name: str) -> list[tuple]:
+    inbox = tmp_path / "inbox"
+    out = tmp_path / name
+    result = CliRunner().invoke(
+        main, ["run", "2026Q3", "--inbox", str(inbox), "--output", str(out), "--jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    with Ledger(out / "ledger.sqlite") as ledger:
+        (run,) = ledger.runs()
+        keys = ("emp_id", "branch_code", "name", "role", "status", "total", "grade", "flags")
+        keys += ("decided", "outcome", "inputs", "results")
+        return [tuple(p[k] for k in keys) for p in ledger.run_people(run.id)]
+
+
+def test_ledger_rows_are_made_slice_by_slice_as_the_ledger_reads_them(
+    tmp_path: Path, monkeypatch
+) -> None:
+    (tmp_path / "inbox").mkdir()
+    rows = [person(GOOD_HEAD)] + [
+        person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(1000 + 50 * i)) for i in range(6)
+    ]
+    write_branch_workbook(
+        tmp_path / "inbox" / "b.xlsx",
+        branch_code="B001",
+        branch_name="一支行",
+        period="2026Q3",
+        rows=rows,
+    )
+    whole = _ledger_people(tmp_path, "whole")
+    made: list[outputs.LedgerRows] = []
+    real = outputs.ledger_rows
+
+    def spy(result, inputs):
+        made.append(real(result, inputs))
+        return made[-1]
+
+    monkeypatch.setattr(outputs, "LEDGER_SLICE", 2)
+    monkeypatch.setattr(outputs, "ledger_rows", spy)
+    sliced = _ledger_people(tmp_path, "sliced")
+    assert len(whole) == 7 and [r[0] for r in whole] == ["H001", *(f"E{i:03d}" for i in range(6))]
+    assert sliced == whole
+    assert len(made) == 1 and len(made[0]) == 7  # not a list: made again when read
+    assert not isinstance(made[0], list)
+    assert [r["emp_id"] for r in made[0]] == [r[0] for r in whole]
