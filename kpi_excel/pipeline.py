@@ -206,9 +206,15 @@ def run(
         scored = v.people.loc[~v.people["refused"]].dropna(subset=["emp_id"])
         groups = dict(zip(scored["emp_id"], scored["group"], strict=True))
         history = build_history(ledger, rules, period, groups)
+        del scored, groups
         result.people = appeal.apply_overrides(
             adjustments, evaluate(v, rules, period, history), rules
         )
+        # Nothing after scoring reads the pre-scoring table or the books as read (the writers
+        # use v.accepted): not kept alive beside the scored table, nor inherited by the writers.
+        v.people = v.people.iloc[:0]
+        del books, history
+        got.books = []
         result.adjustments = adjustments
         if notes := appeal.cell_notes(adjustments):
             notes_frame = pd.DataFrame(notes, columns=result.problems.columns)
