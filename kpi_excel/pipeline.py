@@ -120,6 +120,19 @@ def score_people(
     return apply_flags(ok, rules, period, fig, history)
 
 
+def share_repeated_text(people: pd.DataFrame) -> pd.DataFrame:
+    """The table with each text column's equal values made one object (in place): columns made
+    by np.where and the like hold a separate copy of "已计分" or an outcome's name per person,
+    some 80 bytes each. Values and dtypes stay exactly as they were."""
+    for c in people.columns:
+        column = people[c]
+        if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "python"):
+            continue
+        seen: dict = {}
+        people[c] = pd.array([seen.setdefault(x, x) for x in column.tolist()], dtype=column.dtype)
+    return people
+
+
 def evaluate(
     v: Validated, rules: Rulebook, period: Period, history: History | None = None
 ) -> pd.DataFrame:
@@ -207,8 +220,8 @@ def run(
         groups = dict(zip(scored["emp_id"], scored["group"], strict=True))
         history = build_history(ledger, rules, period, groups)
         del scored, groups
-        result.people = appeal.apply_overrides(
-            adjustments, evaluate(v, rules, period, history), rules
+        result.people = share_repeated_text(
+            appeal.apply_overrides(adjustments, evaluate(v, rules, period, history), rules)
         )
         # Nothing after scoring reads the pre-scoring table or the books as read (the writers
         # use v.accepted): not kept alive beside the scored table, nor inherited by the writers.
