@@ -121,3 +121,33 @@ def test_ledger_rows_are_made_slice_by_slice_as_the_ledger_reads_them(
     assert len(made) == 1 and len(made[0]) == 7  # not a list: made again when read
     assert not isinstance(made[0], list)
     assert [r["emp_id"] for r in made[0]] == [r[0] for r in whole]
+
+
+def test_scored_table_holds_one_object_per_distinct_text() -> None:
+    """Text columns made per person (np.where, np.select) share one object per distinct value;
+    values, missing values, dtypes and the other columns stay exactly as they were."""
+    import numpy as np
+    import pandas as pd
+
+    from kpi_excel.pipeline import share_repeated_text
+
+    n = 1000
+    people = pd.DataFrame(
+        {
+            "status_label": np.where(np.arange(n) % 3 == 0, "未计分", "已计分"),
+            "name": [f"员工{i}" for i in range(n)],
+            "remarks": pd.array(["备注" if i % 2 else None for i in range(n)], dtype="str"),
+            "total": np.arange(n) / 7,
+            "flag:X": [True if i % 4 else None for i in range(n)],
+        }
+    )
+    before = people.copy()
+    assert len({id(v) for v in people["status_label"].tolist()}) == n
+    out = share_repeated_text(people)
+    pd.testing.assert_frame_equal(out, before, check_exact=True)
+    assert list(out.dtypes) == list(before.dtypes)
+    assert len({id(v) for v in out["status_label"].tolist()}) == 2
+    assert out["status_label"].tolist()[:4] == ["未计分", "已计分", "已计分", "未计分"]
+    assert len({id(v) for v in out["name"].tolist()}) == n
+    assert out["remarks"].isna().sum() == 500
+    assert out["flag:X"].tolist()[:2] == [None, True]
