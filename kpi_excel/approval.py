@@ -49,6 +49,7 @@ def approve(
     by, note = _required(by, "审核人", "--by"), (note or "").strip()
     rules, p, out_dir, ledger_path = _where(period, rules, output, ledger, year)
     with _ledger(ledger_path) as book, OutputLock(Path(output)):
+        book.lock_period(p.code, rules.id)  # a shared ledger: not while the period runs
         recover_approval(out_dir, book, p.code, rules.id)
         refuse_if_approved_in(book, p.code, rules.id, doing="审核")
         run = book.current_run(p.code, rules.id)
@@ -98,6 +99,7 @@ def reopen(
     reason = _required(reason, "重开原因", "--reason")
     rules, p, _out_dir, ledger_path = _where(period, rules, output, ledger, year)
     with _ledger(ledger_path) as book, OutputLock(Path(output)):
+        book.lock_period(p.code, rules.id)  # a shared ledger: not while the period runs
         approval = book.approval(p.code, rules.id)
         if approval is None:
             raise UsageError(

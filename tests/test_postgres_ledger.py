@@ -115,3 +115,26 @@ def test_an_unreachable_database_is_said_in_chinese_without_its_password(tmp_pat
     assert res.exit_code == 1
     assert "无法打开台账 postgresql://clerk@" in res.output
     assert "secret" not in res.output and "Traceback" not in res.output
+
+
+def test_approve_and_reopen_wait_for_no_run_of_the_period(tmp_path: Path, pg_url: str) -> None:
+    """On a shared ledger, approving or reopening a period another clerk is running is refused
+    (the run's advisory lock), and nothing is recorded."""
+    out = tmp_path / "out"
+    q3 = _inbox(tmp_path, "2026Q3", [GOOD_SENIOR])
+    res = _cli("run", "2026Q3", "--inbox", str(q3), "--output", str(out), "--ledger", pg_url)
+    assert res.exit_code == 0, res.output
+    approve = ["approve", "2026Q3", "--by", "王审计", "--output", str(out), "--ledger", pg_url]
+    with Ledger(pg_url) as running:
+        running.lock_period("2026Q3")  # another clerk's run of 2026Q3, still going
+        res = _cli(*approve)
+        assert res.exit_code == 1 and "考核期 2026Q3 正在由另一个 kpi-excel 运行" in res.output
+        assert running.events("2026Q3") == []
+    assert _cli(*approve).exit_code == 0
+    reopen = ["reopen", "2026Q3", "--by", "王审计", "--reason", "改正", "--output", str(out)]
+    with Ledger(pg_url) as running:
+        running.lock_period("2026Q3")
+        res = _cli(*reopen, "--ledger", pg_url)
+        assert res.exit_code == 1 and "正在由另一个 kpi-excel 运行" in res.output
+        assert [e.kind for e in running.events("2026Q3")] == ["approve"]
+    assert _cli(*reopen, "--ledger", pg_url).exit_code == 0
