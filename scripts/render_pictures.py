@@ -120,7 +120,7 @@ _WORD_RE = re.compile(
 _PAGE_RE = re.compile(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', re.S)
 MARGIN = 12.0  # points around the printed area (its words)
 FRAME = 30.0  # points more to the right and below: a chart's frame reaches past its words
-BAND = 45.0  # points at the top and bottom of a page: the page header and footer
+BAND = 30.0  # points at the top and bottom of a page: the page header and footer
 
 
 def page_words(

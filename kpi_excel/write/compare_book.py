@@ -22,6 +22,7 @@ from .atomic import write_atomic
 from .branch_sheets import row_height
 from .fastsheet import add_sheet, cell_texts, close_workbook, write_column
 from .safe import cell_text, file_component, workbook_options, write_text
+from .summary import HEADER_FORMAT, score_format
 
 SHEET_SUMMARY, SHEET_PEOPLE, SHEET_RULES = "变化汇总", "人员变化", "规则变化"
 NO_PEOPLE = "按新规则重算,没有人员的综合得分、等级、考核结论或预警发生变化"
@@ -77,18 +78,10 @@ def info_rows(c: Comparison) -> list[tuple[str, str]]:
 
 class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook, decimals: int) -> None:
-        number = "0." + "0" * decimals if decimals > 0 else "0"
+        number = score_format(decimals)
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.label = wb.add_format({"bold": True})
-        self.head = wb.add_format(
-            {
-                "bold": True,
-                "bg_color": "#DDEBF7",
-                "border": 1,
-                "text_wrap": True,
-                "valign": "vcenter",
-            }
-        )
+        self.head = wb.add_format(HEADER_FORMAT)
         self.text = wb.add_format({"border": 1, "valign": "top"})
         self.wrap = wb.add_format({"border": 1, "text_wrap": True, "valign": "top"})
         self.int = wb.add_format({"border": 1, "num_format": "0", "valign": "top"})

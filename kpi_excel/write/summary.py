@@ -247,20 +247,18 @@ def score_format(decimals: int) -> str:
     return "0." + "0" * decimals if decimals > 0 else "0"
 
 
+# The header cells of every table in the summary and the compare workbook.
+HEADER_FORMAT = {
+    "bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True, "valign": "vcenter"
+}  # fmt: skip
+
+
 class _Formats:
     def __init__(self, wb: xlsxwriter.Workbook, decimals: int) -> None:
         self.decimals = decimals
         self.num = score_format(decimals)
         self.title = wb.add_format({"bold": True, "font_size": 14})
-        self.head = wb.add_format(
-            {
-                "bold": True,
-                "bg_color": "#DDEBF7",
-                "border": 1,
-                "text_wrap": True,
-                "valign": "vcenter",
-            }
-        )
+        self.head = wb.add_format(HEADER_FORMAT)
         top = {"border": 1, "valign": "top"}  # a row grown by wrapped text reads from the top
         self.text = wb.add_format(top)
         self.wrap = wb.add_format({**top, "text_wrap": True})
