@@ -28,7 +28,7 @@ from .lock import OutputLock
 from .numbers import show
 from .organisation import parents_of
 from .periods import Period
-from .read import WorkbookData
+from .read import pack
 from .rulebook import Rulebook
 from .score import Figures, derive, score
 from .timefmt import utc_now
@@ -108,12 +108,17 @@ class RunResult:
 
 
 def score_people(
-    people: pd.DataFrame, rules: Rulebook, period: Period, history: History | None = None
+    people: pd.DataFrame,
+    rules: Rulebook,
+    period: Period,
+    history: History | None = None,
+    copy: bool = True,
 ) -> pd.DataFrame:
     """Derived figures, items, totals, grades, ranks, flags and outcomes of people who passed
     validation (a frame like the row checks give: identity, `role`, `group`, `role_label`,
-    and the contract's inputs as numbers), exactly, in one vectorised pass."""
-    ok = people.copy()
+    and the contract's inputs as numbers), exactly, in one vectorised pass. `copy=False`: the
+    columns are added to `people` itself (a frame of the caller's own, made for this call)."""
+    ok = people.copy() if copy else people
     fig = Figures(ok)
     ok = derive(ok, rules, fig, history.period_sums if history else None)
     ok = score(ok, rules, period, fig)
@@ -138,8 +143,13 @@ def evaluate(
 ) -> pd.DataFrame:
     """Score and flag the accepted people; refused people keep their reasons."""
     people = v.people
-    ok = score_people(people[~people["refused"]], rules, period, history)
-    out = pd.concat([ok, people[people["refused"]]], sort=False).sort_index()
+    refused = people["refused"].to_numpy(dtype=bool)
+    out = pd.concat(
+        [score_people(people[~refused], rules, period, history, copy=False), people[refused]],
+        sort=False,
+    )
+    if not out.index.is_monotonic_increasing:  # refused people among the others: their order
+        out = out.sort_index()
     out["refused"] = out["refused"].astype(bool)
     out["status_label"] = np.where(out["refused"], "未计分", "已计分")
     out["flags_text"] = flags_text(out, rules, period)
@@ -207,6 +217,12 @@ def run(
         adjustments = appeal.read_adjustments(inbox / appeal.ADJUSTMENTS_DIR, rules, limits)
         books = appeal.apply_corrections(adjustments, got.books, rules)
         v = validate(books, got.refused, period, rules, got.duplicates)
+        # The writers read each accepted book once more (原始数据): kept packed until then, and
+        # of the others only what missing_branches names. Nothing else reads the books as read.
+        v.accepted = [pack(wb) for wb in v.accepted]
+        seen = [(wb.file, wb.info) for wb in books]
+        del books
+        got.books = []
         result.files_refused, result.problems = v.refused_files, v.problems
         result.parents, result.branch_sheets = parents_of(v.accepted, org), branch_sheets
         result.inputs = _input_status(got.inputs, v)
@@ -215,7 +231,7 @@ def run(
         if current is not None:
             result.replaces = current.run_id
             before = ledger.scored_branches(current.id)
-            result.missing_branches = missing_branches(before, v, got.books)
+            result.missing_branches = missing_branches(before, v, seen)
         scored = v.people.loc[~v.people["refused"]].dropna(subset=["emp_id"])
         groups = dict(zip(scored["emp_id"], scored["group"], strict=True))
         history = build_history(ledger, rules, period, groups)
@@ -223,11 +239,10 @@ def run(
         result.people = share_repeated_text(
             appeal.apply_overrides(adjustments, evaluate(v, rules, period, history), rules)
         )
-        # Nothing after scoring reads the pre-scoring table or the books as read (the writers
-        # use v.accepted): not kept alive beside the scored table, nor inherited by the writers.
+        # Nothing after scoring reads the pre-scoring table: not kept alive beside the scored
+        # table, nor inherited by the writers.
         v.people = v.people.iloc[:0]
-        del books, history
-        got.books = []
+        del history, seen
         result.adjustments = adjustments
         if notes := appeal.cell_notes(adjustments):
             notes_frame = pd.DataFrame(notes, columns=result.problems.columns)
@@ -308,18 +323,18 @@ MAX_REASONS_SHOWN = 20  # refused people listed when a whole inbox is refused
 
 
 def missing_branches(
-    before: dict[str, tuple[str, int]], v: Validated, books: list[WorkbookData]
+    before: dict[str, tuple[str, int]], v: Validated, books: list[tuple[str, dict]]
 ) -> list[MissingBranch]:
     """The branches the current run scored someone of and this run scores nobody of, each with
-    what became of it in this run."""
+    what became of it in this run (`books`: file and 基本信息 of every workbook read)."""
     people = v.people
     now = set(people.loc[~people["refused"], "branch_code"].astype(str)) if len(people) else set()
     accepted = {show(wb.info["branch_code"][0]): wb.file for wb in v.accepted}
     read: dict[str, list[str]] = {}
-    for wb in books:
-        code = wb.info.get("branch_code", (None, ""))[0]
-        if code is not None and wb.file not in accepted.values():
-            read.setdefault(show(code), []).append(wb.file)
+    for file, info in books:
+        code = info.get("branch_code", (None, ""))[0]
+        if code is not None and file not in accepted.values():
+            read.setdefault(show(code), []).append(file)
     out = []
     for code, (name, scored) in before.items():
         if code in now:

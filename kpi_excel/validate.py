@@ -18,7 +18,7 @@ from . import problems as P
 from .errors import UsageError
 from .numbers import show
 from .periods import Calendar, Period, parse_period
-from .read import NO_INFO, WorkbookData
+from .read import NO_INFO, PackedWorkbook, WorkbookData
 from .rowchecks import check_rows
 from .rulebook import Rulebook
 from .schema import BRANCH_CODE_RE, INFO_SHEET, Contract
@@ -28,7 +28,7 @@ from .schema import BRANCH_CODE_RE, INFO_SHEET, Contract
 class Validated:
     people: pd.DataFrame
     problems: pd.DataFrame
-    accepted: list[WorkbookData]
+    accepted: list[WorkbookData] | list[PackedWorkbook]  # packed once the rows are checked
     refused_files: list[tuple[str, str]]  # (file, reason)
 
 

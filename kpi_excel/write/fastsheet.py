@@ -457,6 +457,15 @@ def no_cyclic_gc():
             gc.enable()
 
 
+def free_written() -> None:
+    """Free the workbooks written since the last call. An XlsxWriter workbook's objects point
+    at each other, so reference counting cannot free them and, under `no_cyclic_gc`, a few
+    hundred workbooks written in a row would all stay in memory (megabytes each). Only the
+    youngest generation is scanned: what was made since the last collection, not the run's
+    tables."""
+    gc.collect(0)
+
+
 class _QuickZipInfo(zipfile.ZipInfo):
     """A zip member deflated at level 1 rather than zlib's default 6."""
 

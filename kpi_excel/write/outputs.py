@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import operator
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -17,6 +16,7 @@ import pandas as pd
 
 from .. import __version__
 from ..numbers import show
+from ..read import PackedWorkbook
 from ..report import write_report
 from ..rulebook import Rulebook
 from ..timefmt import utc_now
@@ -24,7 +24,7 @@ from ..validate import Validated
 from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
 from .export import TEXT_COLUMNS, results_table, write_csv
-from .fastsheet import fast_cells_match, no_cyclic_gc
+from .fastsheet import fast_cells_match, free_written, no_cyclic_gc
 from .prerender import prerender
 from .rows import prepare
 from .summary import write_summaries
@@ -61,7 +61,10 @@ def _branch_job(i: int) -> list[Path]:
     with no_cyclic_gc():  # many small objects per workbook: collections would cost more
         for path, file, title, book, problems in chunk:
             part = rows.part(*bounds.get(file, (0, 0)))
+            if isinstance(book, PackedWorkbook):
+                book = book.unpack()
             out.append(write_branch(path, part, title, rules, period, book, problems))
+            free_written()
     return out
 
 
@@ -208,24 +211,26 @@ LEDGER_SLICE = 5000
 
 def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> list[dict]:
     n = len(table)
-    results: dict[str, list[str]] = {c: _json_values(table[c], plain=False) for c in table.columns}
+    results = {c: _values(table[c], plain=False) for c in table.columns}
     for c in (
         "role_label", "group", "total_units", "history_note", "flags_text", "business_score",
         "adjustment_note",
     ):  # fmt: skip
-        results[c] = _json_values(people[c] if c in people else None, n, plain=True)
+        results[c] = _values(people[c] if c in people else None, n, plain=True)
     for c in detail_columns(people):
         column = people[c]
         if c.startswith("flag_months:"):
             column = column.map(lambda v: [asdict(m) for m in v] if isinstance(v, tuple) else None)
-        results[c] = _json_values(column, n, plain=True)
-    suffix = np.full(n, "", dtype=object)  # the flags decided for the person, as "flag:…": true
-    for c in (c for c in people.columns if c.startswith("flag:")):
+        results[c] = _values(column, n, plain=True)
+    outcome = _records(list(results), list(results.values()), n)
+    for c in (c for c in people.columns if c.startswith("flag:")):  # the flags decided, as True
         col = people[c]
         true = col.to_numpy() if col.dtype == bool else _true(col.tolist())
-        suffix[true] = suffix[true] + f", {json.dumps(c, ensure_ascii=False)}: true"
-    inputs = [_json_values(people[k] if k in people else None, n, plain=True) for k in keys]
-    results_text = _json_objects(list(results), [*results.values(), suffix.tolist()])
+        for i in np.flatnonzero(true).tolist():
+            outcome[i][c] = True
+    inputs = _records(
+        keys, [_values(people[k] if k in people else None, n, plain=True) for k in keys], n
+    )
     blank = pd.Series([""] * n, index=table.index)
     flags = _box_all(table["flags"] if "flags" in table else blank)
     names = ("emp_id", "branch_code", "name", "role", "status", "total", "grade", "flags")
@@ -234,8 +239,15 @@ def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> 
     ]
     decided = people["decided"].fillna("").tolist() if "decided" in people else [""] * n
     columns += [decided, _box_all(table["outcome"] if "outcome" in table else blank)]
-    columns += [_json_objects(keys, inputs), results_text]
+    columns += [inputs, outcome]
     keys = (*names, "decided", "outcome", "inputs", "results")
+    return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+
+
+def _records(keys: list[str], columns: list[list[Any]], n: int) -> list[dict[str, Any]]:
+    """One dict per row of `keys` and the row's values (in C: zip and dict)."""
+    if not keys:
+        return [{} for _ in range(n)]
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
 
 
@@ -270,49 +282,29 @@ def _box_all(s: pd.Series) -> list[Any]:
     return values
 
 
-_JSON_STR = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses
-
-
-def _json_values(s: pd.Series | None, n: int = 0, *, plain: bool) -> list[str]:
-    """JSON of each value of a column (`plain`: NaN, NA and numpy scalars as `_plain` makes them)."""
+def _values(s: pd.Series | None, n: int = 0, *, plain: bool) -> list[Any]:
+    """A column's values as JSON gives them back (`json.loads(json.dumps(v))`: numpy scalars as
+    Python ones, tuples as lists; `plain`: NaN and NA as None, as `_plain` makes them), which
+    is what the ledger stores, as numbers and texts."""
     if s is None:
-        return ["null"] * n
+        return [None] * n
     if s.dtype == bool:
-        return np.where(s.to_numpy(), "true", "false").tolist()
+        return s.to_numpy().tolist()
     if s.dtype == np.float64:
-        values = s.to_numpy()
-        finite = np.isfinite(values)
-        if finite.all():
-            return list(map(float.__repr__, values.tolist()))
-        text = np.full(len(values), "null" if plain else "NaN", dtype=object)
-        text[values == np.inf] = "Infinity"
-        text[values == -np.inf] = "-Infinity"
-        shown = values[finite].tolist()
-        text[finite] = np.fromiter(map(float.__repr__, shown), dtype=object, count=len(shown))
-        return text.tolist()
+        values = s.to_numpy().tolist()
+        if plain and s.hasnans:
+            return [None if v != v else v for v in values]
+        return values
     values = s.tolist()
     if isinstance(s.dtype, pd.StringDtype) and not s.hasnans:
-        return list(map(_JSON_STR, values))
-    strings = np.fromiter(map(operator.is_, map(type, values), repeat(str)), bool, len(values))
-    if strings.all():
-        return list(map(_JSON_STR, values))
-    out = ["" for _ in values]
-    for i, v in enumerate(values):
-        if strings[i]:
-            out[i] = _JSON_STR(v)
-        else:
-            out[i] = json.dumps(_plain(v) if plain else _box(v), ensure_ascii=False)
-    return out
+        return values
+    return [_value(v, plain) for v in values]
 
 
-def _json_objects(keys: list[str], columns: list[list[str]]) -> list[str]:
-    """Per row, the JSON object of `keys` whose values' JSON is in `columns` (one list per key,
-    then optionally one list of more members per row, each ', "k": v' or ''). Each row is one
-    str.join over the key texts and the row's values, interleaved by zip (all in C)."""
-    if not keys or len(columns) not in (len(keys), len(keys) + 1):
-        raise ValueError("_json_objects: one column per key (and one of extra members)")
-    parts: list[Any] = []
-    for i, (key, values) in enumerate(zip(keys, columns, strict=False)):
-        parts += [repeat(("{" if i == 0 else ", ") + _JSON_STR(key) + ": "), values]
-    parts += [*columns[len(keys) :], repeat("}")]
-    return list(map("".join, zip(*parts, strict=False)))  # the repeats are endless
+def _value(v: Any, plain: bool) -> Any:
+    t = type(v)
+    if t is str or t is bool or t is int or v is None:
+        return v
+    if t is float:
+        return None if plain and v != v else v
+    return json.loads(json.dumps(_plain(v) if plain else _box(v), ensure_ascii=False))

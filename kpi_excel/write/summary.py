@@ -39,6 +39,7 @@ from .fastsheet import (
     cell_numbers,
     cell_texts,
     close_workbook,
+    free_written,
     no_cyclic_gc,
     texts,
     write_column,
@@ -618,8 +619,10 @@ def _branch_values(people: pd.DataFrame, rules: Rulebook) -> tuple[dict[str, lis
     员工编号, then those not scored (people order). Also where each branch's rows start."""
     refused = people["refused"].astype(bool).to_numpy()
     codes = texts(people["branch_code"])
+    shown = [key for _, key, _, _ in branch_columns(rules) if key in people]
+    wanted = ["refused", "branch_code", "errors", "status_label", "outcome", "flags_text"]
     ordered = _sorted(
-        people,
+        people[list(dict.fromkeys([*shown, *wanted]))],
         {
             "code": codes.to_numpy(dtype=object),
             "refused": refused,
@@ -773,11 +776,16 @@ def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
     period = result.period.code
     per_branch, bank = tallies(people, rules)
     plan = _plan(people, per_branch, result, rules)
-    values, starts = _branch_values(people, rules) if len(people) else ({}, {})
     columns = branch_columns(rules)
-    layout = _layout(columns, values or _empty(columns), rules.decimals)
 
-    def branch_sheets(wb, f: _Formats, branches: list[BranchTally], taken: set[str]) -> None:
+    def branch_sheets(
+        wb, f: _Formats, branches: list[BranchTally], taken: set[str], mine: pd.DataFrame
+    ) -> None:
+        """A sheet per branch of `branches`, whose people are `mine`: their cells are made per
+        workbook (a national bank's at once would be millions of objects), and laid out alike
+        within it."""
+        values, starts = _branch_values(mine, rules) if len(mine) else ({}, {})
+        layout = _layout(columns, values or _empty(columns), rules.decimals)
         for t in branches:  # by 机构号; each branch's people are adjacent in `values`
             ws = add_sheet(wb, safe_sheet_name(f"{t.code} {t.name}", taken))
             title = f"{t.name}({t.code}) {period} 考核结果"
@@ -800,10 +808,11 @@ def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
         if _adjustments_sheet(wb, f, period, result):
             taken.add(SHEET_ADJUSTMENTS.casefold())
         if not plan.books:
-            branch_sheets(wb, f, per_branch, taken)
+            branch_sheets(wb, f, per_branch, taken, people)
         close_workbook(wb)
 
     written = [write_atomic(path, write)]
+    free_written()
     for rel, branches in plan.books.items():
 
         def write_book(tmp: Path, branches: list[BranchTally] = branches) -> None:
@@ -813,12 +822,13 @@ def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
             mine = people[texts(people["branch_code"]).isin(codes).to_numpy()]
             taken: set[str] = set()
             _person_sheets(wb, f, mine, result, rules, taken)
-            branch_sheets(wb, f, branches, taken)
+            branch_sheets(wb, f, branches, taken, mine)
             close_workbook(wb)
 
         target = path.parent / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         written.append(write_atomic(target, write_book))
+        free_written()
     if plan.grouped or len(per_branch) > rules.list_rows:
         written.append(write_branches_csv(path.parent / BRANCHES_CSV, plan.rows, bank, rules))
     return written
