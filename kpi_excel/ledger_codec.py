@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from itertools import islice
 from typing import Any
 
 LEVEL = 6  # zlib: within 1% of the smallest, four times as fast
@@ -43,27 +44,37 @@ def unpack(data: bytes | memoryview) -> Any:
 def columns_of(records: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]], dict]:
     """(keys in first-seen order, one list of values per key, absent: {key index: [row, …]} of
     the rows that lack a key, and under "order" {row: [key index, …]} of the rows whose keys
-    come in another order)."""
+    come in another order).
+
+    Records mostly share their keys (a run's people: the same figures, a few flags each): the
+    keys every record starts with are taken apart in one transposition, the others one by one."""
+    shapes = [tuple(r) for r in records]
+    distinct = list(dict.fromkeys(shapes))  # in first-seen order
     keys: dict[str, int] = {}
-    for r in records:
-        for k in r:
+    for shape in distinct:
+        for k in shape:
             if k not in keys:
                 keys[k] = len(keys)
+    shared = min((len(s) for s in distinct), default=0)  # the first keys of every record
+    first = distinct[0] if distinct else ()
+    for shape in distinct[1:]:
+        shared = next((i for i in range(shared) if shape[i] != first[i]), shared)
+    columns = [list(c) for c in zip(*(islice(r.values(), shared) for r in records), strict=True)]
     missing = object()
-    columns: list[list[Any]] = []
     absent: dict[str, list[int]] = {}
-    for k, i in keys.items():
+    for k in list(keys)[shared:]:
         values = [r.get(k, missing) for r in records]
         gone = [j for j, v in enumerate(values) if v is missing]
         if gone:
-            absent[str(i)] = gone
+            absent[str(keys[k])] = gone
             values = [None if v is missing else v for v in values]
         columns.append(values)
-    order = {}
-    for j, r in enumerate(records):
-        at = [keys[k] for k in r]
+    moved = {}
+    for shape in distinct:
+        at = [keys[k] for k in shape]
         if at != sorted(at):
-            order[str(j)] = at
+            moved[shape] = at
+    order = {str(j): moved[shape] for j, shape in enumerate(shapes) if shape in moved}
     if order:
         absent["order"] = order  # type: ignore[assignment]
     return list(keys), columns, absent

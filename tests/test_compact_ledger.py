@@ -94,3 +94,31 @@ def test_inputs_are_stored_once_per_distinct_content(tmp_path: Path, bench) -> N
         assert sorted(pa) == sorted(pb) and len(pa) == 80
         changed = [e for e in pa if pa[e]["inputs"] != pb[e]["inputs"]]
         assert changed and all(e.startswith("E0002") for e in changed)
+
+
+def test_records_are_kept_as_columns_whatever_keys_each_record_has() -> None:
+    """The keys every record starts with are taken apart at once; keys some records lack are
+    listed as absent, and a record whose keys come in another order keeps its order."""
+    from kpi_excel import ledger_codec as codec
+
+    records = [
+        {"emp": "E1", "total": 88.5, "flag:B": True},
+        {"emp": "E2", "total": None},
+        {"emp": "E3", "total": 70.0, "flag:A": True, "flag:B": True},
+        {"emp": "E4", "total": 61.25, "flag:B": True, "flag:A": True},
+    ]
+    keys, columns, absent = codec.columns_of(records)
+    assert keys == ["emp", "total", "flag:B", "flag:A"]
+    assert columns == [
+        ["E1", "E2", "E3", "E4"],
+        [88.5, None, 70.0, 61.25],
+        [True, None, True, True],
+        [None, None, True, True],
+    ]
+    assert absent == {"2": [1], "3": [0, 1], "order": {"2": [0, 1, 3, 2]}}
+    back = codec.records_of(len(records), keys, columns, absent)
+    assert back == records and [list(r) for r in back] == [list(r) for r in records]
+    same = [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    assert codec.columns_of(same) == (["a", "b"], [[1, 2], ["x", "y"]], {})
+    assert codec.columns_of([]) == ([], [], {})
+    assert codec.columns_of([{}, {}]) == ([], [], {})
