@@ -5,12 +5,15 @@ Started afresh for every measurement, so that RUSAGE_CHILDREN covers that comman
     python bench/measure.py LOGFILE -- CMD [ARG ...]
 
 - `wall_s`: time.perf_counter around the whole process (start-up and imports included).
+- `cpu_s`: user + system CPU seconds of the command and its descendants (less disturbed than
+  wall time by other work on a shared machine).
 - `maxrss_mb`: getrusage(RUSAGE_CHILDREN).ru_maxrss, the peak resident set of the largest
   single process among the command and all its descendants (those that were waited for,
   as multiprocessing workers are). It is a maximum, not a sum over worker processes.
 - `tree_mb`: the largest sum over the live process tree of PSS (proportional set size, so
   pages shared between a parent and its forked workers count once), sampled every
-  `SAMPLE_S`; a short spike between two samples can be missed.
+  `SAMPLE_S`, or less often when a sample costs more than `MAX_SHARE` of the time between
+  two (large processes); a short spike between two samples can be missed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from pathlib import Path
 
 SAMPLE_S = 0.1
+MAX_SHARE = 0.02  # of one core the sampling may take: it samples less often if it costs more
 
 
 def _descendants(root: int) -> list[int]:
@@ -65,8 +69,13 @@ def measure(cmd: list[str], log: Path) -> dict[str, float | int]:
 
     def sample(pid: int) -> None:  # in a thread, so that wait() below ends the clock at once
         nonlocal tree_kb
-        while not done.wait(SAMPLE_S):
+        pause = SAMPLE_S
+        while not done.wait(pause):
+            start = time.process_time()
             tree_kb = max(tree_kb, sum(_pss_kb(p) for p in _descendants(pid)))
+            # Reading PSS walks the page tables: for a process of a few GB it takes tens of
+            # ms, which every 0.1 s would take a third of a core from the run measured.
+            pause = max(SAMPLE_S, (time.process_time() - start) / MAX_SHARE)
 
     with log.open("wb") as out:
         start = time.perf_counter()
@@ -77,10 +86,12 @@ def measure(cmd: list[str], log: Path) -> dict[str, float | int]:
         wall = time.perf_counter() - start
         done.set()
         sampler.join()
-    maxrss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kB on Linux
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    maxrss_kb = usage.ru_maxrss  # kB on Linux
     return {
         "rc": proc.returncode,
         "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "maxrss_mb": maxrss_kb / 1024,
         "tree_mb": tree_kb / 1024,
     }

@@ -36,9 +36,12 @@ class Result:
     approach: str
     status: str
     wall_s: float = float("nan")
+    cpu_s: float = float("nan")
     maxrss_mb: float = float("nan")
     tree_mb: float = float("nan")
     outputs: int = 0
+    sizes: str = ""  # kpi only: ledger bytes per person, summary.xlsx, report.html
+    rerun: str = "–"  # kpi with --rerun: the ledger's growth on a second run of the same inputs
     note: str = ""
 
 
@@ -88,9 +91,28 @@ def measure(
     try:
         shutil.copytree(src, inbox, ignore=shutil.ignore_patterns(".*"))
         outdir.mkdir()
-        return _run(cmd, approach, outdir, log, n, people)
+        result = _run(cmd, approach, outdir, log, n, people)
+        if RERUN and approach == "kpi" and result.status == "ok":
+            result.rerun = _rerun_growth(cmd, outdir, log)
+        return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+RERUN = False  # --rerun: run kpi-excel a second time on the same inputs, for the ledger's growth
+
+
+def _rerun_growth(cmd: list[str], outdir: Path, log: Path) -> str:
+    """How much a second run of unchanged inputs adds to the ledger, in % of the first run's."""
+    ledger = outdir / "ledger.sqlite"
+    before = ledger.stat().st_size
+    path = os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))
+    with log.with_suffix(".rerun.log").open("w") as out:
+        subprocess.run(
+            cmd, stdout=out, stderr=subprocess.STDOUT, check=False, cwd=outdir.parent,
+            env={**os.environ, "PYTHONPATH": path},
+        )  # fmt: skip
+    return f"+{(ledger.stat().st_size - before) / before * 100:.1f}%"
 
 
 def _run(cmd: list[str], approach: str, outdir: Path, log: Path, n: int, people: int) -> Result:
@@ -107,13 +129,35 @@ def _run(cmd: list[str], approach: str, outdir: Path, log: Path, n: int, people:
         m = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         return Result(n, people, approach, "wrapper failed", note=proc.stderr.strip()[-300:])
-    result = Result(n, people, approach, "ok", m["wall_s"], m["maxrss_mb"], m["tree_mb"])
+    result = Result(
+        n, people, approach, "ok", m["wall_s"], m["cpu_s"], m["maxrss_mb"], m["tree_mb"]
+    )
     result.outputs = sum(1 for _ in outdir.rglob("*.xlsx"))
+    if approach == "kpi":
+        result.sizes = _sizes(outdir, n * people)
     if m["rc"] != 0:
         result.status = f"failed (rc={m['rc']})"
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
         result.note = f"{tail[0][:200]} (see {log})"
     return result
+
+
+def _sizes(outdir: Path, persons: int) -> str:
+    """What a kpi-excel run leaves: ledger bytes per person, summary.xlsx and report.html in MB,
+    and the per-parent summaries/ (when the bank is above the branch-sheet cap)."""
+
+    def mb(path: Path) -> str:
+        if path.is_dir():
+            return f"{sum(f.stat().st_size for f in path.rglob('*') if f.is_file()) / 1e6:.2f}"
+        return f"{path.stat().st_size / 1e6:.2f}" if path.exists() else "–"
+
+    ledger = outdir / "ledger.sqlite"
+    per_person = f"{ledger.stat().st_size / persons:.0f}" if ledger.exists() else "–"
+    period = outdir / PERIOD
+    return (
+        f"{per_person} | {{rerun}} | {mb(period / 'summary.xlsx')} | {mb(period / 'report.html')} | "
+        f"{mb(period / 'summaries')}"
+    )
 
 
 def ratio(a: Result | None, b: Result | None) -> str:
@@ -128,13 +172,17 @@ def table(results: list[Result], jobs: int | None, repeat: int) -> str:
         f"Python {platform.python_version()}, {platform.platform()}; period {PERIOD}; "
         f"kpi-excel --jobs {jobs or 'default'}; best wall of {repeat} run(s).",
         "",
-        "| N | M | approach | status | wall s | s/workbook | peak MB | tree MB | xlsx out |",
-        "|--:|--:|---|---|--:|--:|--:|--:|--:|",
+        "| N | M | approach | status | wall s | s/workbook | CPU s/workbook | peak MB | tree MB |"
+        " xlsx out |"
+        " ledger B/person | rerun | summary.xlsx MB | report.html MB | summaries/ MB |",
+        "|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in results:
         lines.append(
             f"| {r.n} | {r.people} | {r.approach} | {r.status} | {r.wall_s:.2f} | "
-            f"{r.wall_s / r.n:.4f} | {r.maxrss_mb:.0f} | {r.tree_mb:.0f} | {r.outputs} |"
+            f"{r.wall_s / r.n:.4f} | {r.cpu_s / r.n:.4f} | {r.maxrss_mb:.0f} | "
+            f"{r.tree_mb:.0f} | {r.outputs} | "
+            f"{(r.sizes or '– | {rerun} | – | – | –').format(rerun=r.rerun)} |"
         )
     lines += ["", "| N | kpi / floor | naive / kpi | naive / floor |", "|--:|--:|--:|--:|"]
     for n in sorted({r.n for r in results}):
@@ -160,7 +208,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=None, help="passed to kpi-excel run --jobs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement; best wall kept")
+    ap.add_argument(
+        "--rerun", action="store_true", help="kpi: run again on the same inputs (ledger growth)"
+    )
     args = ap.parse_args()
+    global RERUN
+    RERUN = args.rerun
     sizes = [int(s) for s in args.sizes.split(",")]
     only = [a.strip() for a in args.only.split(",")]
     if unknown := set(only) - set(APPROACHES):

@@ -141,13 +141,15 @@ def share_repeated_text(people: pd.DataFrame) -> pd.DataFrame:
 def evaluate(
     v: Validated, rules: Rulebook, period: Period, history: History | None = None
 ) -> pd.DataFrame:
-    """Score and flag the accepted people; refused people keep their reasons."""
-    people = v.people
+    """Score and flag the accepted people; refused people keep their reasons. The table as
+    validated is taken out of `v` (`v.people` is left empty): at a national bank's size it and
+    the scored table are the run's largest, and need not be held at once."""
+    people, v.people = v.people, v.people.iloc[:0]
     refused = people["refused"].to_numpy(dtype=bool)
-    out = pd.concat(
-        [score_people(people[~refused], rules, period, history, copy=False), people[refused]],
-        sort=False,
-    )
+    ok, rest = people[~refused], people[refused]
+    del people
+    out = pd.concat([score_people(ok, rules, period, history, copy=False), rest], sort=False)
+    del ok
     if not out.index.is_monotonic_increasing:  # refused people among the others: their order
         out = out.sort_index()
     out["refused"] = out["refused"].astype(bool)
@@ -239,9 +241,6 @@ def run(
         result.people = share_repeated_text(
             appeal.apply_overrides(adjustments, evaluate(v, rules, period, history), rules)
         )
-        # Nothing after scoring reads the pre-scoring table: not kept alive beside the scored
-        # table, nor inherited by the writers.
-        v.people = v.people.iloc[:0]
         del history, seen
         result.adjustments = adjustments
         if notes := appeal.cell_notes(adjustments):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 from collections.abc import Iterator
@@ -97,6 +98,9 @@ def _write_branches(
     ctx = mp.get_context("fork" if "fork" in methods else methods[0])
     if ctx.get_start_method() == "fork":
         _init_shared(shared)  # inherited by the forked workers: nothing is pickled
+        # The workers' collections leave the inherited objects alone: a collection writes to
+        # every object it visits, which would copy the whole table into each worker.
+        gc.freeze()
         pool = ProcessPoolExecutor(workers, mp_context=ctx)
     else:  # spawn (Windows): each worker receives the jobs once
         pool = ProcessPoolExecutor(
@@ -108,6 +112,7 @@ def _write_branches(
             main_work()
             return [p for chunk in futures for p in chunk]
     finally:
+        gc.unfreeze()
         _SHARED.clear()
 
 
