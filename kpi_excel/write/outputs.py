@@ -53,8 +53,7 @@ def _branch_job(i: int) -> list[Path]:
     """Write one chunk of branch workbooks; their people are prepared together (rows.py)."""
     chunk = _SHARED["jobs"][i]
     rules, period, people = _SHARED["rules"], _SHARED["period"], _SHARED["people"]
-    files = [job[1] for job in chunk]
-    mine = people[people["_file"].isin(files)] if len(people) else people
+    mine = people.iloc[_SHARED["rows"][i]]
     rows, bounds = prepare(mine, rules, period)
     if fast_cells_match():
         prerender(rows, bounds, rules)
@@ -67,6 +66,17 @@ def _branch_job(i: int) -> list[Path]:
             out.append(write_branch(path, part, title, rules, period, book, problems))
             free_written()
     return out
+
+
+def _chunk_rows(chunks: list[list[tuple]], people: pd.DataFrame) -> list[np.ndarray]:
+    """Each chunk's people: their positions in the scored table, in its order (found in one
+    pass over the table, not one per chunk: a national bank has hundreds of chunks)."""
+    at = people.groupby("_file", sort=False).indices if len(people) else {}
+    none = np.zeros(0, dtype=np.intp)
+    return [
+        np.sort(np.concatenate([none, *(at.get(job[1], none) for job in chunk)]))
+        for chunk in chunks
+    ]
 
 
 def _branch_jobs(staging: Path, result: Any, v: Validated) -> list[tuple]:
@@ -86,7 +96,9 @@ def _write_branches(
     jobs: list[tuple], result: Any, rules: Rulebook, workers: int, main_work
 ) -> list[Path]:
     """Write the branch workbooks in worker processes while `main_work()` runs here."""
-    shared = {"jobs": jobs, "rules": rules, "period": result.period, "people": result.people}
+    people = result.people
+    shared = {"jobs": jobs, "rules": rules, "period": result.period, "people": people}
+    shared["rows"] = _chunk_rows(jobs, people)
     if workers <= 1 or sum(len(c) for c in jobs) < PARALLEL_MIN_BRANCHES:
         _init_shared(shared)
         try:

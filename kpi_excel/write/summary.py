@@ -813,13 +813,15 @@ def _write_summaries(path: Path, result, rules: Rulebook) -> list[Path]:
 
     written = [write_atomic(path, write)]
     free_written()
+    book_of = {t.code: rel for rel, branches in plan.books.items() for t in branches}
+    where = texts(people["branch_code"]).map(book_of).reset_index(drop=True)
+    rows = where.groupby(where, sort=False).indices  # each workbook's people, in one pass
     for rel, branches in plan.books.items():
 
-        def write_book(tmp: Path, branches: list[BranchTally] = branches) -> None:
+        def write_book(tmp: Path, branches: list[BranchTally] = branches, rel: str = rel) -> None:
             wb = _ManySheets(str(tmp), {**workbook_options(), "in_memory": False})
             f = _Formats(wb, rules.decimals)
-            codes = {t.code for t in branches}
-            mine = people[texts(people["branch_code"]).isin(codes).to_numpy()]
+            mine = people.iloc[rows.get(rel, np.zeros(0, dtype=np.intp))]
             taken: set[str] = set()
             _person_sheets(wb, f, mine, result, rules, taken)
             branch_sheets(wb, f, branches, taken, mine)
