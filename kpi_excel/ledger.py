@@ -369,8 +369,8 @@ class Ledger:
     ) -> int:
         """Insert one run with its inputs and people (inside the caller's transaction).
 
-        A person's `inputs` and `results` are dicts, or their JSON text already encoded
-        (`write.outputs.ledger_rows` builds it column by column)."""
+        A person's `inputs` and `results` are dicts (`write.outputs.ledger_rows` builds them
+        column by column), or their JSON text."""
         record = {"scheme": DEFAULT_SCHEME, **run}
         record["rulebook_text"] = self._rulebook(record["rulebook_sha256"], run["rulebook_text"])
         columns = list(record)

@@ -122,3 +122,30 @@ def test_records_are_kept_as_columns_whatever_keys_each_record_has() -> None:
     assert codec.columns_of(same) == (["a", "b"], [[1, 2], ["x", "y"]], {})
     assert codec.columns_of([]) == ([], [], {})
     assert codec.columns_of([{}, {}]) == ([], [], {})
+
+
+def test_ledger_values_are_what_json_gives_back() -> None:
+    """A column's values as the ledger stores them: what json.loads(json.dumps(v)) gives, with
+    NaN and NA as None for the scorer's columns (`plain`) and NaN kept for the export's."""
+    import json
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    from kpi_excel.write.outputs import _values
+
+    floats = pd.Series([1.5, np.nan, np.inf, -0.0])
+    assert _values(floats, plain=True)[:3] == [1.5, None, math.inf]
+    kept = _values(floats, plain=False)
+    assert kept[0] == 1.5 and math.isnan(kept[1]) and kept[2] == math.inf
+    assert math.copysign(1, kept[3]) == -1
+    ranks = pd.Series([3, None], dtype="Int64")
+    assert _values(ranks, plain=True) == [3, None]
+    mixed = pd.Series([np.int64(7), (1, 2), "是", np.float64(2.25), None, np.nan], dtype=object)
+    got = _values(mixed, plain=True)
+    assert got == [7, [1, 2], "是", 2.25, None, None]
+    assert [type(v) for v in got[:4]] == [int, list, str, float]
+    assert got == json.loads(json.dumps([7, [1, 2], "是", 2.25, None, None]))
+    assert _values(pd.Series([True, False]), plain=True) == [True, False]
+    assert _values(None, 2, plain=True) == [None, None]

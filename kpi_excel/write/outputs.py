@@ -194,12 +194,10 @@ def _plain(v: Any) -> Any:
 def ledger_rows(result: Any, inputs: list[str]) -> LedgerRows:
     """One ledger row per person: identity, the export row, typed inputs, decided flags.
 
-    Built column by column: each column's values are encoded to JSON once, in bulk, and each
-    person's `inputs` and `results` objects are assembled as JSON text (exactly what
-    `json.dumps(..., ensure_ascii=False)` gives for the dicts they stand for); `Ledger.add_run`
-    stores the text as it is. Made when iterated, LEDGER_SLICE people at a time (`LedgerRows`),
-    so that only one slice's JSON is held at once however large the bank (a bank's rows all at
-    once: gigabytes).
+    Built column by column: each person's `inputs` and `results` are dicts of the values JSON
+    would give back (`_values`), which the ledger stores as columns. Made when iterated,
+    LEDGER_SLICE people at a time (`LedgerRows`), so that only one slice's rows are held at
+    once however large the bank (a bank's rows all at once: gigabytes).
     """
     people, table = result.people, result.table
     if len(people) != len(table):
@@ -257,8 +255,7 @@ def _ledger_rows(people: pd.DataFrame, table: pd.DataFrame, keys: list[str]) -> 
     decided = people["decided"].fillna("").tolist() if "decided" in people else [""] * n
     columns += [decided, _box_all(table["outcome"] if "outcome" in table else blank)]
     columns += [inputs, outcome]
-    keys = (*names, "decided", "outcome", "inputs", "results")
-    return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+    return _records([*names, "decided", "outcome", "inputs", "results"], columns, n)
 
 
 def _records(keys: list[str], columns: list[list[Any]], n: int) -> list[dict[str, Any]]:
