@@ -146,9 +146,11 @@ def evaluate(
     the scored table are the run's largest, and need not be held at once."""
     people, v.people = v.people, v.people.iloc[:0]
     refused = people["refused"].to_numpy(dtype=bool)
-    ok, rest = people[~refused], people[refused]
+    # take, not a boolean mask: `ok` gets the scorer's columns, and pandas 2 would warn of
+    # setting values on a copy of a slice
+    ok, rest = people.take(np.flatnonzero(~refused)), people.take(np.flatnonzero(refused))
     del people
-    out = pd.concat([score_people(ok, rules, period, history, copy=False), rest], sort=False)
+    out = _with_refused(score_people(ok, rules, period, history, copy=False), rest)
     del ok
     if not out.index.is_monotonic_increasing:  # refused people among the others: their order
         out = out.sort_index()
@@ -158,6 +160,22 @@ def evaluate(
     notes = (history or History()).notes
     out["history_note"] = out["emp_id"].map(lambda e: notes.get(e, "")).where(~out["refused"], "")
     return out
+
+
+def _with_refused(ok: pd.DataFrame, rest: pd.DataFrame) -> pd.DataFrame:
+    """`pd.concat([ok, rest], sort=False)`: the scored people and the refused ones in one table.
+    With nobody refused (a national bank's usual run) the same table is made without copying
+    the scored one: only the columns whose type the concat changes (those the refused rows
+    lack: integers become floats, booleans objects) are converted, in place."""
+    if len(rest) or not len(ok):
+        return pd.concat([ok, rest], sort=False)
+    probe = pd.concat([ok.iloc[:1], rest], sort=False)  # the concat's column types
+    if list(probe.columns) != list(ok.columns):
+        return pd.concat([ok, rest], sort=False)
+    for c, dtype in probe.dtypes.items():
+        if ok[c].dtype != dtype:
+            ok[c] = ok[c].astype(dtype)
+    return ok
 
 
 def run(

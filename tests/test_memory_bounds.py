@@ -151,3 +151,73 @@ def test_scored_table_holds_one_object_per_distinct_text() -> None:
     assert len({id(v) for v in out["name"].tolist()}) == n
     assert out["remarks"].isna().sum() == 500
     assert out["flag:X"].tolist()[:2] == [None, True]
+
+
+def test_a_run_with_nobody_refused_scores_into_the_table_the_concat_would_give(
+    tmp_path: Path,
+) -> None:
+    """With nobody refused, `evaluate` makes the scored table without copying it; it is the very
+    table `pd.concat` of the scored and the (no) refused people gives: values, column types
+    (integers as floats, flags as objects) and each value's Python type."""
+    import pandas as pd
+
+    from kpi_excel.collect import collect
+    from kpi_excel.periods import parse_period
+    from kpi_excel.pipeline import evaluate, score_people
+    from kpi_excel.rulebook import load_rulebook
+    from kpi_excel.validate import validate
+
+    rows = [person(GOOD_HEAD)] + [
+        person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(700 + 90 * i)) for i in range(6)
+    ]
+    write_branch_workbook(
+        tmp_path / "b.xlsx", branch_code="B001", branch_name="一支行", period="2026Q3", rows=rows
+    )
+    rules = load_rulebook()
+    period = parse_period("2026Q3", rules.calendar)
+    got = collect(tmp_path, rules.contract, 1, None, None, None)
+
+    def validated():
+        return validate(got.books, got.refused, period, rules, got.duplicates)
+
+    v = validated()
+    assert not v.people["refused"].any()
+    people = v.people
+    expected = pd.concat(
+        [score_people(people, rules, period), people[people["refused"]]], sort=False
+    )
+    expected["refused"] = expected["refused"].astype(bool)
+    scored = evaluate(validated(), rules, period)
+    assert len(v.people) == 7
+    assert scored["total_units"].dtype == expected["total_units"].dtype == "float64"
+    assert expected["flag:A14-1-SCORE"].dtype == object
+    pd.testing.assert_frame_equal(scored[expected.columns], expected, check_exact=True)
+    for c in expected.columns:
+        assert [type(x) for x in scored[c]] == [type(x) for x in expected[c]], c
+
+
+def test_writers_that_cannot_start_leave_no_table_behind(monkeypatch) -> None:
+    """A pool of writer processes that cannot start (no /dev/shm, no file descriptors) raises,
+    and leaves neither the scored table in the module nor the collector frozen."""
+    import gc
+    import multiprocessing as mp
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("the forked writers only")
+
+    class Broken:
+        def __init__(self, *args, **kwargs) -> None:
+            raise OSError("no /dev/shm")
+
+    monkeypatch.setattr(outputs, "ProcessPoolExecutor", Broken)
+    files = [f"f{i}.xlsx" for i in range(outputs.PARALLEL_MIN_BRANCHES)]
+    jobs = [[("path", f, "title", None, None) for f in files]]
+    result = SimpleNamespace(people=pd.DataFrame({"_file": files}), period=None)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(OSError, match="/dev/shm"):
+        outputs._write_branches(jobs, result, None, 2, lambda: None)
+    assert gc.get_freeze_count() == 0
+    assert outputs._SHARED == {}

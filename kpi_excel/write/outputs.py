@@ -108,23 +108,27 @@ def _write_branches(
             _SHARED.clear()
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else methods[0])
-    if ctx.get_start_method() == "fork":
-        _init_shared(shared)  # inherited by the forked workers: nothing is pickled
-        # The workers' collections leave the inherited objects alone: a collection writes to
-        # every object it visits, which would copy the whole table into each worker.
-        gc.freeze()
-        pool = ProcessPoolExecutor(workers, mp_context=ctx)
-    else:  # spawn (Windows): each worker receives the jobs once
-        pool = ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_shared, initargs=(shared,)
-        )
+    froze = False
     try:
+        if ctx.get_start_method() == "fork":
+            _init_shared(shared)  # inherited by the forked workers: nothing is pickled
+            # The workers' collections leave the inherited objects alone: a collection writes
+            # to every object it visits, which would copy the whole table into each worker.
+            froze = gc.get_freeze_count() == 0  # not when the caller froze objects itself
+            if froze:
+                gc.freeze()
+            pool = ProcessPoolExecutor(workers, mp_context=ctx)
+        else:  # spawn (Windows): each worker receives the jobs once
+            pool = ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_init_shared, initargs=(shared,)
+            )
         with pool:
             futures = pool.map(_branch_job, range(len(jobs)))
             main_work()
             return [p for chunk in futures for p in chunk]
     finally:
-        gc.unfreeze()
+        if froze:
+            gc.unfreeze()
         _SHARED.clear()
 
 
