@@ -221,3 +221,29 @@ def test_writers_that_cannot_start_leave_no_table_behind(monkeypatch) -> None:
         outputs._write_branches(jobs, result, None, 2, lambda: None)
     assert gc.get_freeze_count() == 0
     assert outputs._SHARED == {}
+
+
+def test_the_scorers_figures_are_kept_as_int64_where_they_fit() -> None:
+    """An exact figure whose numerators and denominators fit in int64 is kept as two int64
+    arrays and handed out as Python ints, the same value each time, in a new column each time
+    (the arithmetic changes columns in place); one that does not fit is kept as it is."""
+    import importlib
+
+    import numpy as np
+    import pandas as pd
+
+    from kpi_excel.exact import Q
+
+    score = importlib.import_module("kpi_excel.score")
+    fig = score.Figures(pd.DataFrame({"a": [1.25, None, 3.0]}))
+    first = fig["a"]
+    assert isinstance(fig.values["a"], score._Packed)
+    assert fig.values["a"].n.dtype == np.int64
+    assert first.n.tolist() == [125, 0, 3] and first.d.tolist() == [100, 1, 1]
+    assert first.na.tolist() == [False, True, False] and first.n.dtype == object
+    first.put(np.array([0]), Q.from_floats([9.0]))
+    assert fig["a"].n.tolist() == [125, 0, 3]  # the kept figure is not changed through it
+    huge = Q(np.array([10**30, 1], dtype=object), np.array([1, 3], dtype=object),
+             np.array([False, False]))  # fmt: skip
+    fig["huge"] = huge
+    assert fig.values["huge"] is huge and fig["huge"].n.tolist() == [10**30, 1]
