@@ -40,7 +40,7 @@ class Result:
     maxrss_mb: float = float("nan")
     tree_mb: float = float("nan")
     outputs: int = 0
-    sizes: str = ""  # kpi only: ledger bytes per person, summary.xlsx, report.html
+    sizes: tuple[str, ...] = ("–",) * 4  # kpi: ledger B/person, summary, report, summaries/
     rerun: str = "–"  # kpi with --rerun: the ledger's growth on a second run of the same inputs
     note: str = ""
 
@@ -78,7 +78,13 @@ def command(approach: str, inbox: Path, outdir: Path, jobs: int | None) -> list[
 
 
 def measure(
-    approach: str, src: Path, workdir: Path, n: int, people: int, jobs: int | None
+    approach: str,
+    src: Path,
+    workdir: Path,
+    n: int,
+    people: int,
+    jobs: int | None,
+    rerun: bool = False,
 ) -> Result:
     """Run one approach on a fresh copy of the inbox (so no tool can spoil the cache)."""
     scratch = workdir / "scratch"
@@ -92,26 +98,27 @@ def measure(
         shutil.copytree(src, inbox, ignore=shutil.ignore_patterns(".*"))
         outdir.mkdir()
         result = _run(cmd, approach, outdir, log, n, people)
-        if RERUN and approach == "kpi" and result.status == "ok":
+        if rerun and approach == "kpi" and result.status == "ok":
             result.rerun = _rerun_growth(cmd, outdir, log)
         return result
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-RERUN = False  # --rerun: run kpi-excel a second time on the same inputs, for the ledger's growth
+def _env() -> dict[str, str]:
+    """The environment of a measured command: this checkout first on the path (see command)."""
+    path = os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def _rerun_growth(cmd: list[str], outdir: Path, log: Path) -> str:
     """How much a second run of unchanged inputs adds to the ledger, in % of the first run's."""
     ledger = outdir / "ledger.sqlite"
     before = ledger.stat().st_size
-    path = os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))
     with log.with_suffix(".rerun.log").open("w") as out:
         subprocess.run(
-            cmd, stdout=out, stderr=subprocess.STDOUT, check=False, cwd=outdir.parent,
-            env={**os.environ, "PYTHONPATH": path},
-        )  # fmt: skip
+            cmd, stdout=out, stderr=subprocess.STDOUT, check=False, cwd=outdir.parent, env=_env()
+        )
     return f"+{(ledger.stat().st_size - before) / before * 100:.1f}%"
 
 
@@ -120,10 +127,8 @@ def _run(cmd: list[str], approach: str, outdir: Path, log: Path, n: int, people:
     print(f"N={n} {approach}: {' '.join(cmd)}", file=sys.stderr)
     wrapper = [sys.executable, str(BENCH / "measure.py"), str(log), "--", *cmd]
     # cwd = scratch, so that a tool writing beside --output cannot touch the repository.
-    path = os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
     proc = subprocess.run(
-        wrapper, capture_output=True, text=True, check=False, cwd=outdir.parent, env=env
+        wrapper, capture_output=True, text=True, check=False, cwd=outdir.parent, env=_env()
     )
     try:
         m = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -142,7 +147,7 @@ def _run(cmd: list[str], approach: str, outdir: Path, log: Path, n: int, people:
     return result
 
 
-def _sizes(outdir: Path, persons: int) -> str:
+def _sizes(outdir: Path, persons: int) -> tuple[str, ...]:
     """What a kpi-excel run leaves: ledger bytes per person, summary.xlsx and report.html in MB,
     and the per-parent summaries/ (when the bank is above the branch-sheet cap)."""
 
@@ -155,8 +160,10 @@ def _sizes(outdir: Path, persons: int) -> str:
     per_person = f"{ledger.stat().st_size / persons:.0f}" if ledger.exists() else "–"
     period = outdir / PERIOD
     return (
-        f"{per_person} | {{rerun}} | {mb(period / 'summary.xlsx')} | {mb(period / 'report.html')} | "
-        f"{mb(period / 'summaries')}"
+        per_person,
+        mb(period / "summary.xlsx"),
+        mb(period / "report.html"),
+        mb(period / "summaries"),
     )
 
 
@@ -182,7 +189,7 @@ def table(results: list[Result], jobs: int | None, repeat: int) -> str:
             f"| {r.n} | {r.people} | {r.approach} | {r.status} | {r.wall_s:.2f} | "
             f"{r.wall_s / r.n:.4f} | {r.cpu_s / r.n:.4f} | {r.maxrss_mb:.0f} | "
             f"{r.tree_mb:.0f} | {r.outputs} | "
-            f"{(r.sizes or '– | {rerun} | – | – | –').format(rerun=r.rerun)} |"
+            f"{r.sizes[0]} | {r.rerun} | {' | '.join(r.sizes[1:])} |"
         )
     lines += ["", "| N | kpi / floor | naive / kpi | naive / floor |", "|--:|--:|--:|--:|"]
     for n in sorted({r.n for r in results}):
@@ -212,8 +219,6 @@ def main() -> None:
         "--rerun", action="store_true", help="kpi: run again on the same inputs (ledger growth)"
     )
     args = ap.parse_args()
-    global RERUN
-    RERUN = args.rerun
     sizes = [int(s) for s in args.sizes.split(",")]
     only = [a.strip() for a in args.only.split(",")]
     if unknown := set(only) - set(APPROACHES):
@@ -225,7 +230,7 @@ def main() -> None:
         src = inputs(workdir, n, args.people, args.seed)
         for approach in (a for a in APPROACHES if a in only):
             runs = [
-                measure(approach, src, workdir, n, args.people, args.jobs)
+                measure(approach, src, workdir, n, args.people, args.jobs, args.rerun)
                 for _ in range(max(args.repeat, 1))
             ]
             best = min(runs, key=lambda r: (r.status != "ok", r.wall_s))
