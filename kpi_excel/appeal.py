@@ -37,7 +37,7 @@ from .errors import WorkbookRefused
 from .guard import check_container
 from .numbers import show
 from .periods import Period
-from .read import WorkbookData
+from .read import PackedWorkbook, WorkbookData, pack
 from .rowchecks import check_rows
 from .rulebook import Rulebook
 from .schema import DATA_SHEET, NUMERIC_KINDS, Field, label_key
@@ -437,29 +437,31 @@ def _refuse_duplicates(items: list[Adjustment]) -> None:
 
 
 def apply_corrections(
-    adjustments: Adjustments, books: list[WorkbookData], rules: Rulebook
-) -> list[WorkbookData]:
-    """The books with each acceptable correction's new value in place of the branch's (copies of
-    the books it changes; the others as they are), the value checked by its field's own checks."""
+    adjustments: Adjustments, books: list[PackedWorkbook], rules: Rulebook
+) -> list[PackedWorkbook]:
+    """The books with each acceptable correction's new value in place of the branch's (the books
+    it changes packed anew; the others as they are), the value checked by its field's own
+    checks. A correction names a person: the first row of the first book with that 员工编号."""
     corrections = [a for a in adjustments.items if a.kind == "correct" and a.status == "pending"]
     if not corrections:
         return books
+    wanted = {a.emp_id for a in corrections}
     where: dict[str, list[tuple[int, Any]]] = {}
-    for b, wb in enumerate(books):
-        if "emp_id" not in wb.frame:
+    for b, packed in enumerate(books):
+        frame = packed.unpack().frame
+        if "emp_id" not in frame:
             continue
-        for idx, emp in zip(wb.frame.index, wb.frame["emp_id"].tolist(), strict=True):
-            if not _blank(emp):
-                where.setdefault(_text(emp), []).append((b, idx))
-    out = list(books)
-    copied: set[int] = set()
+        for idx, emp in zip(frame.index, frame["emp_id"].tolist(), strict=True):
+            if not _blank(emp) and (key := _text(emp)) in wanted:
+                where.setdefault(key, []).append((b, idx))
+    changed: dict[int, WorkbookData] = {}
     for a in corrections:
         found = where.get(a.emp_id, [])
         if not found:
             a.refuse(P.APPEAL_PERSON, "emp_id", a.emp_id)
             continue
         b, idx = found[0]
-        wb = out[b]
+        wb = changed[b] if b in changed else books[b].unpack()
         spec = rules.contract.by_key[a.field]
         if a.name and "name" in wb.frame and _text(wb.frame.at[idx, "name"]) != a.name:
             a.refuse(P.APPEAL_NAME, "name", a.name, _text(wb.frame.at[idx, "name"]))
@@ -472,9 +474,7 @@ def apply_corrections(
         if a.old is not None and not _same(a.old, original, before):
             a.refuse(P.APPEAL_OLD_VALUE, "old", a.old, before or "空")
             continue
-        if b not in copied:
-            wb = out[b] = _copy(wb)
-            copied.add(b)
+        changed[b] = wb
         if a.field not in wb.frame:
             wb.frame[a.field] = pd.Series(None, index=wb.frame.index, dtype=object)
         column = wb.frame[a.field].astype(object)
@@ -485,14 +485,10 @@ def apply_corrections(
         wb.formats.pop((row, a.field), None)
         a.before, a.after, a.status = before or "空", after, "applied"
         a.branch_file, a.branch_cell = wb.file, f"{wb.letters.get(a.field, '')}{row}"
+    out = list(books)
+    for b, wb in changed.items():
+        out[b] = pack(wb)
     return out
-
-
-def _copy(wb: WorkbookData) -> WorkbookData:
-    return WorkbookData(
-        wb.file, wb.size, wb.sha256, wb.info, wb.frame.copy(), wb.letters, wb.extras,
-        list(wb.notes), wb.raw_header_row, dict(wb.marks), dict(wb.formats),
-    )  # fmt: skip
 
 
 def _check_value(

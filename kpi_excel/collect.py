@@ -1,8 +1,10 @@
 """Read every workbook of an inbox, in worker processes when there are enough of them.
 
-Each input is hashed; a workbook already parsed in an earlier run (same bytes, same kpi-excel
-version) is taken from the cache under the output folder instead of being parsed again, so a
-rerun after one branch resubmits reads only that workbook. A byte-identical copy of another input
+Each workbook is packed where it is read (`read.PackedWorkbook`): the run holds the books
+compressed and opens them a few at a time. Each input is hashed; a workbook already parsed in
+an earlier run (same bytes and name, same kpi-excel version) is taken from the cache under the
+output folder instead of being parsed again, so a rerun after one branch resubmits reads only
+that workbook. A byte-identical copy of another input
 (`x - 副本.xlsx`) is used once: the copy is recorded as a duplicate, neither read nor refused.
 """
 
@@ -22,7 +24,7 @@ from . import __version__
 from . import problems as P
 from .discover import Inbox, discover
 from .errors import WorkbookRefused
-from .read import READER_VERSION, WorkbookData, read_workbook
+from .read import READER_VERSION, PackedWorkbook, pack, read_workbook
 from .schema import Contract
 
 log = logging.getLogger("kpi_excel")
@@ -32,7 +34,7 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class Collected:
-    books: list[WorkbookData] = field(default_factory=list)
+    books: list[PackedWorkbook] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     skipped: list[str] = field(default_factory=list)
     inputs: list[dict] = field(default_factory=list)  # name, size, sha256, status, reason
@@ -40,16 +42,18 @@ class Collected:
     total: int = 0
 
 
-def _cache_path(cache: Path | None, sha: str, contract: Contract) -> Path | None:
-    """A parsed workbook depends on its bytes, the reader and the fields it was read for."""
-    name = f"{sha}-{__version__}-r{READER_VERSION}-{contract.digest}.pkl"
+def _cache_path(cache: Path | None, sha: str, display: str, contract: Contract) -> Path | None:
+    """A parsed workbook depends on its bytes, the reader and the fields it was read for, and on
+    its name (its reading notes name the file)."""
+    named = hashlib.sha256(display.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    name = f"{sha}-{named}-{__version__}-r{READER_VERSION}-{contract.digest}.pkl"
     return cache / name if cache else None
 
 
 def _read_one(
     args: tuple[Path, str, dict | None, Path | None, Contract],
 ) -> tuple[dict, bytes | None, str, str]:
-    """(input record, the parsed workbook pickled or None, refusal reason, traceback) for one
+    """(input record, the packed workbook pickled or None, refusal reason, traceback) for one
     file. The workbook travels pickled: that one pickle is also the cache entry, and a cache hit
     is passed on as read, without unpickling it here."""
     path, display, limits, cache, contract = args
@@ -60,7 +64,7 @@ def _read_one(
         return rec, None, f"{display} 无法打开:{exc.strerror or exc}", ""
     sha = hashlib.sha256(data).hexdigest()
     rec = {"name": display, "size": len(data), "sha256": sha, "status": "read"}
-    cached = _cache_path(cache, sha, contract)
+    cached = _cache_path(cache, sha, display, contract)
     if cached and cached.exists():
         try:
             return rec, cached.read_bytes(), "", ""
@@ -80,7 +84,7 @@ def _read_one(
             f"{display} 读取时发生意外错误,已记录到日志,请联系管理员",
             traceback.format_exc(),
         )
-    blob = pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL)
+    blob = pickle.dumps(pack(book), protocol=pickle.HIGHEST_PROTOCOL)
     if cached:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +96,7 @@ def _read_one(
     return rec, blob, "", ""
 
 
-def _load(answer: tuple, task: tuple) -> tuple[dict, WorkbookData | None, str, str]:
+def _load(answer: tuple, task: tuple) -> tuple[dict, PackedWorkbook | None, str, str]:
     """`_read_one`'s answer with its workbook unpickled. A damaged cache entry is removed and
     the file parsed (and cached) again."""
     rec, blob, reason, tb = answer
@@ -100,11 +104,11 @@ def _load(answer: tuple, task: tuple) -> tuple[dict, WorkbookData | None, str, s
         return rec, None, reason, tb
     try:
         book = pickle.loads(blob)
-        if not isinstance(book, WorkbookData):
+        if not isinstance(book, PackedWorkbook) or book.file != task[1]:
             raise TypeError("not a workbook")
     except Exception:  # noqa: BLE001 - any damage: parse the file again
         path, display, limits, cache, contract = task
-        entry = _cache_path(cache, rec["sha256"], contract)
+        entry = _cache_path(cache, rec["sha256"], display, contract)
         if entry:
             with contextlib.suppress(OSError):
                 entry.unlink(missing_ok=True)
@@ -112,7 +116,6 @@ def _load(answer: tuple, task: tuple) -> tuple[dict, WorkbookData | None, str, s
             cache = None
         rec, blob, reason, tb = _read_one((path, display, limits, cache, contract))
         return rec, pickle.loads(blob) if blob is not None else None, reason, tb
-    book.file = task[1]
     return rec, book, reason, tb
 
 

@@ -454,15 +454,18 @@ def _flag_lines(f: _Frame) -> np.ndarray:
     `客户经理综合得分未达标(A14-2-SCORE85):综合得分85分(含)以下(第十四条第(二)款第3项),
     本人综合得分76.00分;年度考核时将降级(本期仅预警)`."""
     rules = f.rules
-    lines: list[list[str]] = [[] for _ in range(f.n)]
+    lines: dict[int, list[str]] = {}  # of the rows with a flag: most of a bank's have none
     for r in _raised(f):
         flag = r.flag
         head = f"{D.flag_name(flag)}:{D.flag_text(flag, rules)}({flag.article})"
         own = np.where(r.figures == "", "", ",本人" + r.figures)
         text = head + own + ";" + r.consequence(rules)
         for i, line in zip(r.at.tolist(), text.tolist(), strict=True):
-            lines[i].append(line)
-    return _strs(map("\n".join, lines))
+            lines.setdefault(i, []).append(line)
+    out = np.full(f.n, "", dtype=object)
+    for i, found in lines.items():
+        out[i] = "\n".join(found)
+    return out
 
 
 def _edges(cond: dict[str, Any]) -> dict[str, list[Any]]:
@@ -484,11 +487,24 @@ def _fields(cond: dict[str, Any]) -> list[tuple[str, bool]]:
     return [(cond["field"], isinstance(cond["value"], bool))] if "field" in cond else []
 
 
+# flags_text is made this many people at a time: the sentences' parts, for every flag raised
+# in a national bank at once, took some 250 MB beside the sentences themselves
+FLAG_LINES_SLICE = 50_000
+
+
 def flags_text(people: pd.DataFrame, rules: Rulebook, period: Period) -> np.ndarray:
     """Each raised flag in plain Chinese with the person's own figures, its article and what it
     means this period, one per line (the 预警与处理 column of 考核结果 and the summary): the
-    flag lines of the explanation."""
-    return _flag_lines(_Frame(people, rules, period))
+    flag lines of the explanation. Each person's lines are their own: made a slice of people
+    at a time, they are the same."""
+    if len(people) <= FLAG_LINES_SLICE:
+        return _flag_lines(_Frame(people, rules, period))
+    return np.concatenate(
+        [
+            _flag_lines(_Frame(people.iloc[start : start + FLAG_LINES_SLICE], rules, period))
+            for start in range(0, len(people), FLAG_LINES_SLICE)
+        ]
+    )
 
 
 def explain_frame(df: pd.DataFrame, rules: Rulebook, period: Period) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .memory import one_object_per_value
 from .periods import Period
 from .rulebook import Flag, Rulebook
 from .score import Figures
@@ -107,17 +108,17 @@ def _consecutive(
         for j in range(width):
             run = (run + 1) * prior[:, j]
             hit |= run >= need
-    values = {m: fig[f"{p['field']}{m}"] for m in months}
-    for m in months:
-        below = values[m].cmp(p["op"], threshold)  # a blank month is never below: it breaks the run
-        run = (run + 1) * below
+    below: dict[int, np.ndarray] = {}  # one month's exact values at a time (a national bank's
+    for m in months:  # months at once as exact numbers: hundreds of MB)
+        below[m] = fig[f"{p['field']}{m}"].cmp(p["op"], threshold)  # a blank month is never
+        run = (run + 1) * below[m]  # below: it breaks the run
         hit |= run >= need
     found = np.full(n, None, dtype=object)
     at = np.flatnonzero(hit)
     if len(at):
         limit, bases = threshold.take(at).floats(), base.take(at).floats()
-        amounts = {m: values[m].take(at).floats() for m in months}
-        below = {m: values[m].take(at).cmp(p["op"], threshold.take(at)) for m in months}
+        amounts = {m: fig[f"{p['field']}{m}"].take(at).floats() for m in months}
+        below = {m: np.asarray(below[m])[at] for m in months}
         for k, i in enumerate(at.tolist()):
             seq = list(history.months_before.get(emp[i], []))
             for m in months:
@@ -176,16 +177,18 @@ def apply_flags(
             warned |= mask
         else:
             decided[flag.action] |= mask
-    df["flags"] = flag_codes(df, rules, period)
-    df["decided"] = flag_codes(df, rules, period, decided_only=True)
+    df["flags"] = one_object_per_value(flag_codes(df, rules, period))
+    df["decided"] = one_object_per_value(flag_codes(df, rules, period, decided_only=True))
     o = rules.outcomes
-    df["outcome"] = np.where(
-        decided["dismiss"],
-        o["dismiss"],
-        np.where(decided["demote"], o["demote"], np.where(warned, o["warning"], o["none"])),
+    df["outcome"] = one_object_per_value(
+        np.where(
+            decided["dismiss"],
+            o["dismiss"],
+            np.where(decided["demote"], o["demote"], np.where(warned, o["warning"], o["none"])),
+        )
     )
-    df["action"] = np.where(
-        decided["dismiss"], "dismiss", np.where(decided["demote"], "demote", "")
+    df["action"] = one_object_per_value(
+        np.where(decided["dismiss"], "dismiss", np.where(decided["demote"], "demote", ""))
     )
     demoted = df["role"].map(rules.demote_level)
     df["recommended_level"] = np.where(

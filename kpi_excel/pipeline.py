@@ -25,10 +25,10 @@ from .flags import History, apply_flags
 from .history import build_history
 from .ledger import DEFAULT_SCHEME, Ledger, RunRecord, location
 from .lock import OutputLock
+from .memory import one_object_per_value, release_large_blocks
 from .numbers import show
 from .organisation import parents_of
 from .periods import Period
-from .read import pack
 from .rulebook import Rulebook
 from .score import Figures, derive, score
 from .timefmt import utc_now
@@ -62,7 +62,6 @@ class RunResult:
     files_duplicate: list[tuple[str, str]] = field(default_factory=list)  # (copy, original)
     people: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: pd.DataFrame = field(default_factory=pd.DataFrame)
-    table: pd.DataFrame = field(default_factory=pd.DataFrame)  # results.csv rows, as text
     ledger_rows: Iterable[dict] = field(default_factory=list)  # per person, made as read
     inputs: list[dict] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
@@ -122,6 +121,7 @@ def score_people(
     fig = Figures(ok)
     ok = derive(ok, rules, fig, history.period_sums if history else None)
     ok = score(ok, rules, period, fig)
+    fig.forget_read()  # the inputs' exact values: the flags read the few they need again
     return apply_flags(ok, rules, period, fig, history)
 
 
@@ -155,7 +155,7 @@ def evaluate(
     if not out.index.is_monotonic_increasing:  # refused people among the others: their order
         out = out.sort_index()
     out["refused"] = out["refused"].astype(bool)
-    out["status_label"] = np.where(out["refused"], "未计分", "已计分")
+    out["status_label"] = one_object_per_value(np.where(out["refused"], "未计分", "已计分"))
     out["flags_text"] = flags_text(out, rules, period)
     notes = (history or History()).notes
     out["history_note"] = out["emp_id"].map(lambda e: notes.get(e, "")).where(~out["refused"], "")
@@ -206,6 +206,7 @@ def run(
     `branch_sheets`: the most branch sheets summary.xlsx holds (default: the rulebook's)."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
+    release_large_blocks()
     ledger_path = location(ledger_path, output)  # a file, or a PostgreSQL URL
     refuse_if_approved(ledger_path, period.code, rules.id)  # before a byte is written
     found = discover(inbox, (limits or {}).get("max_file_bytes"))
@@ -237,9 +238,6 @@ def run(
         adjustments = appeal.read_adjustments(inbox / appeal.ADJUSTMENTS_DIR, rules, limits)
         books = appeal.apply_corrections(adjustments, got.books, rules)
         v = validate(books, got.refused, period, rules, got.duplicates)
-        # The writers read each accepted book once more (原始数据): kept packed until then, and
-        # of the others only what missing_branches names. Nothing else reads the books as read.
-        v.accepted = [pack(wb) for wb in v.accepted]
         seen = [(wb.file, wb.info) for wb in books]
         del books
         got.books = []

@@ -34,7 +34,7 @@ from .schema import label_key as _label_key
 from .sheetxml import SheetScan, parse_ref
 
 HEADER_SEARCH_ROWS = 10  # a header not in row 1 is looked for in the first rows
-READER_VERSION = 5  # changes whenever WorkbookData changes: part of any cache key of parsed books
+READER_VERSION = 6  # changes whenever WorkbookData or PackedWorkbook changes: in the cache key
 
 Mark = tuple[str, str]  # (kind, text): ("formula", "") or ("error", "#DIV/0!")
 # Every workbook repeats the same labels: each is normalised once (typed: 1, 1.0 and True differ)
@@ -74,22 +74,30 @@ class WorkbookData:
 
 @dataclass(frozen=True)
 class PackedWorkbook:
-    """A validated workbook kept for the writers: its file and 基本信息 at hand, the rest (its
-    rows, for 原始数据) pickled and compressed until its branch workbook is written. A parsed
-    workbook takes some 35 KB of Python objects, packed about 3 KB: a national bank's books,
-    held from validation to the end of the run, would otherwise be its largest table."""
+    """A workbook as the run holds it from reading to writing: what the workbook checks need
+    at hand (its file, 基本信息 and the marks of 基本信息's cells, its reading notes and column
+    letters), the rest (its rows) pickled and compressed until the row checks, and again until
+    its branch workbook is written (原始数据). A parsed workbook takes some 35 KB of Python
+    objects, packed about 3 KB: a national bank's books, held through the run, would otherwise
+    be its largest table. Packed in the reading worker, so the run never holds them all open."""
 
     file: str
     info: dict[str, InfoCell]
+    marks: dict[tuple[str, int, str], Mark]  # of 基本信息's cells only
+    notes: list[dict[str, Any]]
+    letters: dict[str, str]
     blob: bytes
 
     def unpack(self) -> WorkbookData:
-        return pickle.loads(zlib.decompress(self.blob))
+        book: WorkbookData = pickle.loads(zlib.decompress(self.blob))
+        book.file = self.file
+        return book
 
 
 def pack(book: WorkbookData) -> PackedWorkbook:
     blob = zlib.compress(pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL), 1)
-    return PackedWorkbook(book.file, book.info, blob)
+    marks = {k: m for k, m in book.marks.items() if k[0] == INFO_SHEET}
+    return PackedWorkbook(book.file, book.info, marks, book.notes, book.letters, blob)
 
 
 def _blank(v: Any) -> bool:

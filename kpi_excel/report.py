@@ -18,12 +18,14 @@ import jinja2
 import pandas as pd
 
 from . import __version__
+from .describe import flag_consequence
+from .flags import flag_mask, flag_warns, raised_flags
 from .ledger_db import is_url, shown
 from .rulebook import Rulebook
 from .timefmt import local_time
 from .write.atomic import write_atomic
 from .write.fastsheet import text_of, texts
-from .write.summary import BranchTally, flag_frame, grade_names, outcome_names, tallies
+from .write.summary import BranchTally, grade_names, outcome_names, tallies
 
 TEMPLATE = "report.html.j2"
 
@@ -188,15 +190,20 @@ def _size(n: Any) -> str:
 
 def _flags(result, rules: Rulebook) -> dict[str, Any]:
     """How many flags were raised, and per flag (code order) its name, code, what it means
-    this period and how many people raised it."""
-    frame = flag_frame(result.people, rules, result.period)
-    keys = ["flag_label", "flag_code", "flag_action"]
-    counts = frame.groupby(keys, sort=False).size() if len(frame) else pd.Series(dtype=int)
-    rows = [
-        {"label": text_of(label), "code": text_of(code), "action": text_of(action), "count": n}
-        for (label, code, action), n in sorted(counts.items(), key=lambda kv: kv[0][1])
-    ]
-    return {"flag_count": len(frame), "flag_rows": rows}
+    this period and how many scored people raised it: counted from the scorer's flag columns
+    (the summary's 预警与处理 lists the same rows, one per person and flag)."""
+    people = result.people
+    scored = ~people["refused"].astype(bool).to_numpy() if len(people) else None
+    rows = []
+    for flag in raised_flags(rules, people) if len(people) else []:
+        count = int((flag_mask(people, flag) & scored).sum())
+        if count:
+            action = flag_consequence(flag, rules, flag_warns(flag, result.period))
+            rows.append(
+                {"label": text_of(flag.label), "code": text_of(flag.code), "action": text_of(action),
+                 "count": count}
+            )  # fmt: skip
+    return {"flag_count": sum(r["count"] for r in rows), "flag_rows": rows}
 
 
 # What the report says for the command line of a run started from Python rather than the CLI.

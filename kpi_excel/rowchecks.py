@@ -16,6 +16,7 @@ and their messages are built only for the cells that failed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import repeat
 from typing import Any
@@ -36,19 +37,22 @@ MAX_TEXT = 32767  # Excel's limit for one cell
 LARGEST = 10**15  # a number with more than 15 integer digits is not one Excel holds exactly
 
 Extra = Any  # a scalar, a Series aligned with the frame, or a function of the failing positions
+Letters = dict[str, dict[str, str]]  # file -> contract key -> its Excel column letter
 
 
 class _Collector:
     """Builds problem rows for the cells where a vectorised check failed."""
 
-    def __init__(self, frame: pd.DataFrame, books: list[WorkbookData]) -> None:
+    def __init__(
+        self, frame: pd.DataFrame, letters: Letters, refused: np.ndarray | None = None
+    ) -> None:
         self.frame = frame
         self.index = frame.index.to_numpy()
         self.files = frame["_file"].to_numpy(dtype=object)
         self.excel_rows = frame["_row"].to_numpy(dtype=object)
-        self.letters = {wb.file: wb.letters for wb in books}
+        self.letters = letters
         self.rows: list[dict[str, Any]] = []
-        self.refused = np.zeros(len(frame), dtype=bool)
+        self.refused = np.zeros(len(frame), dtype=bool) if refused is None else refused.copy()
 
     def cell(self, pos: int, key: str) -> str:
         """Excel cell of the row at position `pos` in the column of `key`."""
@@ -121,16 +125,108 @@ def _series(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index)
 
 
+@dataclass
+class Part:
+    """The row checks of some whole workbooks: their typed rows (`refused` and `errors` as their
+    own checks left them), their problems in check order, and what the checks over every row
+    of the run need of them (`finish`): each row's 员工编号 for the duplicate check ('' where
+    there is none, or an error value) and the cells as read of the plausibility checks' fields.
+    """
+
+    people: pd.DataFrame
+    problems: list[dict[str, Any]]
+    ids: np.ndarray
+    raw: dict[str, np.ndarray]
+
+
 def check_rows(
     frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook
 ) -> tuple[pd.DataFrame, list]:
+    """Every row check of `frame` (rows of `books`) at once: the typed rows and the problems."""
+    return finish([check_part(frame, books, rules)], _letters(books), rules)
+
+
+def _letters(books: list[WorkbookData]) -> Letters:
+    return {wb.file: wb.letters for wb in books}
+
+
+def finish(parts: list[Part], letters: Letters, rules: Rulebook) -> tuple[pd.DataFrame, list]:
+    """The checks that compare rows of different workbooks (a 员工编号 used twice) or read the
+    whole run (the plausibility checks, whose conditions may average over a role or group),
+    over the parts' rows together. The problems come in the order of a single pass: the parts'
+    own, then the duplicates, then the plausibility notes."""
+    people = concat_people([p.people for p in parts])
+    c = _Collector(people, letters, people["refused"].to_numpy(dtype=bool))
+    _check_duplicate_ids(_joined([p.ids for p in parts]), c)
+    raw = {key: _joined([p.raw[key] for p in parts]) for key in parts[0].raw}
+    for check in rules.plausibility:
+        _note_implausible(check, people, raw, rules, c)
+    if c.rows:
+        errors = people["errors"].to_numpy(dtype=object).copy()
+        for pos, texts in _refusals(c).items():
+            errors[pos] = "; ".join([errors[pos], *texts] if errors[pos] else texts)
+        people["refused"] = pd.Series(c.refused, index=people.index)
+        people["errors"] = pd.Series(errors, index=people.index, dtype=object)
+    return people, [p for part in parts for p in part.problems] + c.rows
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _refusals(c: _Collector) -> dict[int, list[str]]:
+    """The messages of the refusals among `c`'s problems, by position, in their order."""
+    messages: dict[int, list[str]] = {}
+    position = {label: pos for pos, label in enumerate(c.index.tolist())} if c.rows else {}
+    for p in c.rows:
+        if p["level"] == "refuse_row":
+            messages.setdefault(position[p["row"]], []).append(p["message"])
+    return messages
+
+
+def concat_people(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' typed rows as one table, as one pass over all the rows would have typed them:
+    a column one part lacks (a number field's exact texts, made only where some cell needs
+    them) is empty there, and a column whose parts pandas typed differently (a text column
+    blank in all of one part's rows is not typed as text) is typed over all its values."""
+    if len(parts) == 1:
+        return parts[0]
+    columns: list[str] = []
+    for part in parts:  # a column a part adds goes where that part has it (after its field)
+        for i, col in enumerate(part.columns):
+            if col not in columns:
+                columns.insert(columns.index(part.columns[i - 1]) + 1 if i else 0, col)
+    index = parts[0].index.append([p.index for p in parts[1:]])
+    data: dict[str, pd.Series] = {}
+    for col in columns:
+        dtypes = {part[col].dtype for part in parts if col in part}
+        if len(dtypes) == 1:
+            dtype = dtypes.pop()
+            pieces = [
+                part[col] if col in part else pd.Series(_nones(part), part.index, dtype)
+                for part in parts
+            ]
+            data[col] = pd.concat(pieces)
+        else:
+            values = [part[col].to_numpy(dtype=object) if col in part else _nones(part)
+                      for part in parts]  # fmt: skip
+            data[col] = pd.Series(np.concatenate(values), index=index)
+    return pd.DataFrame(data, index=index)
+
+
+def _nones(part: pd.DataFrame) -> np.ndarray:
+    return np.full(len(part), None, dtype=object)
+
+
+def check_part(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook) -> Part:
+    """The checks of each row on its own, over the rows of some whole workbooks (`frame`)."""
     formula, error = _marked(frame, books)
     formats = _cell_formats(frame, books)
     if error:
         frame = frame.copy()
         for key, text in error.items():  # the error text is the value the clerk sees
             frame[key] = frame[key].mask(text.notna(), text)
-    c = _Collector(frame, books)
+    c = _Collector(frame, _letters(books))
     index = frame.index
     out = frame[["_file", "_order", "_row", "branch_code", "branch_name"]].copy()
     contract = rules.contract
@@ -254,21 +350,15 @@ def check_rows(
         for key in d.zero_fields:
             mask = out["role"].isin(d.reject_roles).to_numpy() & exact[key].is_zero()
             c.add(P.DENOMINATOR_ZERO, mask, key, contract.by_key[key].name, None, d.label)
-    _check_duplicate_ids(texts["emp_id"], c, error.get("emp_id"))
-    for check in rules.plausibility:
-        _note_implausible(check, out, frame, rules, c)
-
     errors = np.full(len(frame), "", dtype=object)
-    messages: dict[int, list[str]] = {}
-    position = {label: pos for pos, label in enumerate(c.index.tolist())} if c.rows else {}
-    for p in c.rows:
-        if p["level"] == "refuse_row":
-            messages.setdefault(position[p["row"]], []).append(p["message"])
-    for pos, texts_ in messages.items():
+    for pos, texts_ in _refusals(c).items():
         errors[pos] = "; ".join(texts_)
     out["refused"] = pd.Series(c.refused, index=index)
     out["errors"] = pd.Series(errors, index=index, dtype=object)
-    return out, c.rows
+    ids = _id_keys(texts["emp_id"], error.get("emp_id"))
+    # copies: a view would keep the whole block of cells as read (every column) alive
+    raw = {c.field: frame[c.field].to_numpy(dtype=object, copy=True) for c in rules.plausibility}
+    return Part(out, c.rows, ids, raw)
 
 
 def _is_none(v: Any) -> bool:
@@ -402,7 +492,11 @@ def _is_not_none(v: Any) -> bool:
 
 
 def _note_implausible(
-    check: Plausibility, out: pd.DataFrame, frame: pd.DataFrame, rules: Rulebook, c: _Collector
+    check: Plausibility,
+    out: pd.DataFrame,
+    raw: dict[str, np.ndarray],
+    rules: Rulebook,
+    c: _Collector,
 ) -> None:
     """Note the cells of `check.field` in the rows where the check's condition holds (a blank
     figure decides nothing), with its message; the values are read as the scorer reads them
@@ -436,7 +530,7 @@ def _note_implausible(
     def messages(at: np.ndarray) -> list[str]:
         return [message(i) for i in at.tolist()]
 
-    c.add(P.IMPLAUSIBLE, hit, spec.key, spec.label, frame[spec.key], messages)
+    c.add(P.IMPLAUSIBLE, hit, spec.key, spec.label, raw[spec.key], messages)
 
 
 def _placeholder(name: str, i: int, check: Plausibility, out: pd.DataFrame, rules: Rulebook) -> str:
@@ -460,17 +554,23 @@ def _decimal_text(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _check_duplicate_ids(texts: np.ndarray, c: _Collector, error: pd.Series | None) -> None:
+def _id_keys(texts: np.ndarray, error: pd.Series | None) -> np.ndarray:
+    """Each row's 员工编号 as the duplicate check compares it: '' for none or an error value."""
     ids = pd.Series(texts, dtype=object).fillna("")
     if error is not None:
         ids = ids.where(error.isna().to_numpy(), "")  # an error value is not an id
-    dup = ((ids != "") & ids.duplicated(keep=False)).to_numpy()
+    return ids.to_numpy(dtype=object)
+
+
+def _check_duplicate_ids(ids: np.ndarray, c: _Collector) -> None:
+    keys = pd.Series(ids, dtype=object)
+    dup = ((keys != "") & keys.duplicated(keep=False)).to_numpy()
     if not dup.any():
         return
     at = np.flatnonzero(dup)
     where = [f"{c.files[i]} {DATA_SHEET}!{c.cell(i, 'emp_id')}" for i in at.tolist()]
     others: dict[int, str] = {}
-    groups = pd.Series(range(len(at))).groupby(ids.to_numpy(dtype=object)[at], sort=False)
+    groups = pd.Series(range(len(at))).groupby(ids[at], sort=False)
     for members in groups.indices.values():
         shown = [where[k] for k in members]
         for n, k in enumerate(members.tolist()):
@@ -480,7 +580,7 @@ def _check_duplicate_ids(texts: np.ndarray, c: _Collector, error: pd.Series | No
         dup,
         "emp_id",
         "员工编号",
-        texts,
+        ids,
         lambda pos: [others[i] for i in pos.tolist()],
     )
 

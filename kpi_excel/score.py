@@ -45,18 +45,29 @@ class Figures:
     def __init__(self, df: pd.DataFrame) -> None:
         self.df = df
         self.values: dict[str, Q | _Packed] = {}
+        self.read: set[str] = set()  # the keys whose values were read from `df`
 
     def __getitem__(self, key: str) -> Q:
         if key not in self.values:
             self[key] = self._read(key)
+            self.read.add(key)
         value = self.values[key]
         return value.unpack() if isinstance(value, _Packed) else value
 
     def __setitem__(self, key: str, value: Q) -> None:
         self.values[key] = _Packed.of(value) or value
+        self.read.discard(key)
 
     def __contains__(self, key: str) -> bool:
         return key in self.values or key in self.df
+
+    def forget_read(self) -> None:
+        """Drop the values read from the table (they are read again, the same, when asked for);
+        those computed and set are kept: only they cannot be read back from the table's
+        floats."""
+        for key in self.read:
+            self.values.pop(key, None)
+        self.read.clear()
 
     def _read(self, key: str) -> Q:
         if key not in self.df:

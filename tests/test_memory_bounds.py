@@ -109,8 +109,8 @@ def test_ledger_rows_are_made_slice_by_slice_as_the_ledger_reads_them(
     made: list[outputs.LedgerRows] = []
     real = outputs.ledger_rows
 
-    def spy(result, inputs):
-        made.append(real(result, inputs))
+    def spy(result, rules):
+        made.append(real(result, rules))
         return made[-1]
 
     monkeypatch.setattr(outputs, "LEDGER_SLICE", 2)
@@ -247,3 +247,88 @@ def test_the_scorers_figures_are_kept_as_int64_where_they_fit() -> None:
              np.array([False, False]))  # fmt: skip
     fig["huge"] = huge
     assert fig.values["huge"] is huge and fig["huge"].n.tolist() == [10**30, 1]
+
+
+def test_words_made_per_person_are_one_object_per_value_when_made(tmp_path) -> None:
+    """The outcome, action, flag codes and status of every person are made as one object per
+    distinct value (the scoring's peak held a copy per person until share_repeated_text), with
+    the values and column types an np.where gives."""
+    import numpy as np
+
+    from kpi_excel.collect import collect
+    from kpi_excel.memory import one_object_per_value
+    from kpi_excel.periods import parse_period
+    from kpi_excel.pipeline import evaluate
+    from kpi_excel.rulebook import load_rulebook
+    from kpi_excel.validate import validate
+
+    words = np.where(np.arange(7) % 3 == 0, "未计分", "已计分")
+    shared = one_object_per_value(words)
+    assert shared.dtype == object and shared.tolist() == words.tolist()
+    assert len({id(v) for v in shared.tolist()}) == 2
+    assert one_object_per_value(np.array([], dtype="<U1")).dtype == object
+
+    rows = [person(GOOD_HEAD)] + [
+        person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(200 + 90 * i)) for i in range(9)
+    ]
+    write_branch_workbook(
+        tmp_path / "b.xlsx", branch_code="B001", branch_name="一支行", period="2026Q3", rows=rows
+    )
+    rules = load_rulebook()
+    period = parse_period("2026Q3", rules.calendar)
+    got = collect(tmp_path, rules.contract, 1, None, None, None)
+    out = evaluate(validate(got.books, got.refused, period, rules), rules, period)
+    for column in ("outcome", "action", "flags", "decided", "status_label"):
+        values = out[column].tolist()
+        assert len({id(v) for v in values}) == len(set(values)), column
+        assert str(out[column].dtype) == "str", column
+    assert set(out["outcome"]) == {"正常", "预警"}
+    assert set(out["status_label"]) == {"已计分"}
+    flags = out["flags"].tolist()
+    assert flags[0] == "" and flags[1:] == ["A14-2-SCORE70?;A14-2-SCORE85?"] * 9
+
+
+def test_flag_sentences_made_slice_by_slice_are_those_made_at_once(tmp_path, monkeypatch) -> None:
+    """flags_text is made FLAG_LINES_SLICE people at a time; each person's lines are the same."""
+    from kpi_excel import explain
+    from kpi_excel.collect import collect
+    from kpi_excel.periods import parse_period
+    from kpi_excel.pipeline import evaluate
+    from kpi_excel.rulebook import load_rulebook
+    from kpi_excel.validate import validate
+
+    rows = [person(GOOD_HEAD, deposit_avg="100")] + [
+        person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(200 + 300 * i), npl_balance=str(i))
+        for i in range(6)
+    ]
+    write_branch_workbook(
+        tmp_path / "b.xlsx", branch_code="B001", branch_name="一支行", period="2026Q3", rows=rows
+    )
+    rules = load_rulebook()
+    period = parse_period("2026Q3", rules.calendar)
+    got = collect(tmp_path, rules.contract, 1, None, None, None)
+    people = evaluate(validate(got.books, got.refused, period, rules), rules, period)
+    whole = explain.flags_text(people, rules, period).tolist()
+    monkeypatch.setattr(explain, "FLAG_LINES_SLICE", 2)
+    assert explain.flags_text(people, rules, period).tolist() == whole
+    assert whole == people["flags_text"].tolist()
+    assert sum(text.count("\n") + 1 for text in whole if text) >= 8  # several lines, some rows
+    assert whole[1] == (
+        "客户经理综合得分过低(A14-2-SCORE70):综合得分70分(含)以下(第十四条第(二)款第4项),"
+        "本人综合得分60.00分;年度考核时将解聘(本期仅预警)\n"
+        "客户经理综合得分未达标(A14-2-SCORE85):综合得分85分(含)以下(第十四条第(二)款第3项),"
+        "本人综合得分60.00分;年度考核时将降级(本期仅预警)"
+    )
+
+
+def test_large_blocks_are_given_back_to_the_system() -> None:
+    """On Linux (glibc) a run fixes malloc's mmap threshold, so that the freed columns of one
+    table go back to the system instead of staying with the process (memory.py)."""
+    import sys
+
+    from kpi_excel.memory import release_large_blocks
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc's malloc only")
+    assert release_large_blocks() is True
+    assert release_large_blocks() is True  # once per process; asking again is harmless

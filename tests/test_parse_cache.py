@@ -55,3 +55,22 @@ def test_a_damaged_cache_entry_is_parsed_again(inbox, parsed) -> None:
     assert len(parsed) == 1
     assert inbox.results() == first
     assert entries[0].read_bytes() != b"not a pickle"  # written anew
+
+
+def test_a_renamed_workbook_is_read_again_and_its_notes_name_it(inbox, parsed) -> None:
+    """Reading notes name the file: a renamed file with the same bytes is not taken from the
+    cache entry of its old name (whose notes named the old file)."""
+    import openpyxl
+
+    path = inbox.add("旧名.xlsx", [person(GOOD_SENIOR), person(GOOD_SENIOR, emp_id="E002")])
+    wb = openpyxl.load_workbook(path)
+    wb["考核数据"].row_dimensions[3].hidden = True
+    wb.save(path)
+    assert inbox.run("--jobs", "1").exit_code == 0
+    path.rename(inbox.dir / "新名.xlsx")
+    parsed.clear()
+    assert inbox.run("--jobs", "1").exit_code == 0
+    assert parsed == ["新名.xlsx"]
+    report = (inbox.out / "2026Q3" / "report.html").read_text(encoding="utf-8")
+    assert "新名.xlsx 考核数据!A3" in report
+    assert "旧名.xlsx" not in report

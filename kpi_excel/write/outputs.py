@@ -24,7 +24,7 @@ from ..timefmt import utc_now
 from ..validate import Validated
 from .atomic import write_atomic
 from .branch import branch_file_name, write_branch
-from .export import TEXT_COLUMNS, results_table, write_csv
+from .export import results_table, write_csv, write_results
 from .fastsheet import fast_cells_match, free_written, no_cyclic_gc
 from .prerender import prerender
 from .rows import prepare
@@ -140,12 +140,12 @@ def write_outputs(
     written: list[Path] = []
 
     def main_work() -> None:  # in this process, while the workers write the branch workbooks
-        result.table = table = results_table(result.people, result.period.code, rules)
-        written.append(write_csv(staging / "results.csv", table, TEXT_COLUMNS))
+        people, code = result.people, result.period.code
+        written.append(write_results(staging / "results.csv", people, code, rules))
         rejected = pd.DataFrame(v.refused_files, columns=["file", "reason"])
         written.append(write_csv(staging / "rejected.csv", rejected, ["file", "reason"]))
         written.extend(write_summaries(staging / "summary.xlsx", result, rules))
-        result.ledger_rows = ledger_rows(result, input_keys(rules))
+        result.ledger_rows = ledger_rows(result, rules)
 
     (staging / "branches").mkdir(parents=True, exist_ok=True)
     fast_cells_match()  # checked (and any failure logged) once, here, before workers fork
@@ -195,34 +195,34 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def ledger_rows(result: Any, inputs: list[str]) -> LedgerRows:
+def ledger_rows(result: Any, rules: Rulebook) -> LedgerRows:
     """One ledger row per person: identity, the export row, typed inputs, decided flags.
 
     Built column by column: each person's `inputs` and `results` are dicts of the values JSON
     would give back (`_values`), which the ledger stores as columns. Made when iterated,
-    LEDGER_SLICE people at a time (`LedgerRows`), so that only one slice's rows are held at
-    once however large the bank (a bank's rows all at once: gigabytes).
+    LEDGER_SLICE people at a time (`LedgerRows`), export rows included, so that only one
+    slice's rows are held at once however large the bank (a bank's rows all at once:
+    gigabytes).
     """
-    people, table = result.people, result.table
-    if len(people) != len(table):
-        raise ValueError("ledger_rows: people and results table differ in length")
-    return LedgerRows(people, table, inputs)
+    return LedgerRows(result.people, result.period.code, rules)
 
 
 class LedgerRows:
     """The ledger rows of a run's people, made slice by slice each time they are iterated (the
     ledger reads them once, inside its transaction)."""
 
-    def __init__(self, people: pd.DataFrame, table: pd.DataFrame, inputs: list[str]) -> None:
-        self.people, self.table, self.inputs = people, table, inputs
+    def __init__(self, people: pd.DataFrame, period_code: str, rules: Rulebook) -> None:
+        self.people, self.period_code, self.rules = people, period_code, rules
+        self.inputs = input_keys(rules)
 
     def __len__(self) -> int:
-        return len(self.table)
+        return len(self.people)
 
     def __iter__(self) -> Iterator[dict]:
-        for start in range(0, len(self.table), LEDGER_SLICE):
-            part = slice(start, start + LEDGER_SLICE)
-            yield from _ledger_rows(self.people.iloc[part], self.table.iloc[part], self.inputs)
+        for start in range(0, len(self.people), LEDGER_SLICE):
+            people = self.people.iloc[start : start + LEDGER_SLICE]
+            table = results_table(people, self.period_code, self.rules)
+            yield from _ledger_rows(people, table, self.inputs)
 
 
 LEDGER_SLICE = 5000

@@ -206,15 +206,16 @@ def flag_frame(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.Data
     if not len(people) or not raised_flags(rules, people):
         return pd.DataFrame(columns=FLAG_PERSON_KEYS + FLAG_KEYS)
     order = texts(people["branch_code"]).reset_index(drop=True).sort_values(kind="stable").index
-    ordered = people.iloc[order]
-    scored = ~ordered["refused"].astype(bool).to_numpy()
+    place = np.empty(len(people), dtype=np.int64)  # each person's place in 机构号 order
+    place[order.to_numpy()] = np.arange(len(people))
+    scored = ~people["refused"].astype(bool).to_numpy()
     at: list[np.ndarray] = []
     described: list[pd.DataFrame] = []
-    for raised in raised_flag_rows(ordered, rules, period):
+    for raised in raised_flag_rows(people, rules, period):  # not a reordered copy of `people`
         flag, keep = raised.flag, scored[raised.at]
         if not keep.any():
             continue
-        at.append(raised.at[keep])
+        at.append(place[raised.at[keep]])
         kind = rules.outcomes["warning"] if raised.warns else "处理"
         fixed = (flag.label, flag.code, flag_text(flag, rules))
         described.append(
@@ -235,7 +236,7 @@ def flag_frame(people: pd.DataFrame, rules: Rulebook, period: Period) -> pd.Data
     table = pd.concat(described, ignore_index=True)
     table.insert(0, "_pos", np.concatenate(at))
     table = table.sort_values("_pos", kind="stable").reset_index(drop=True)
-    rows = ordered[FLAG_PERSON_KEYS].iloc[table["_pos"].to_numpy()].reset_index(drop=True)
+    rows = people[FLAG_PERSON_KEYS].iloc[order[table["_pos"].to_numpy()]].reset_index(drop=True)
     return pd.concat([rows, table.drop(columns="_pos")], axis=1)
 
 
