@@ -99,3 +99,14 @@ def test_unexpected_error_is_one_line_and_logged(inbox, monkeypatch) -> None:
     assert res.exit_code == 1
     assert "Traceback" not in res.output and "发生意外错误" in res.output
     assert "kaboom" in (inbox.out / "kpi-excel.log").read_text(encoding="utf-8")
+
+
+def test_python_m_kpi_excel_runs_the_cli_only_as_the_main_module() -> None:
+    """A worker process started fresh (spawn, Windows) imports the parent's `python -m
+    kpi_excel` main module as `__mp_main__`: that must not start the CLI again in the worker."""
+    import runpy
+
+    runpy.run_module("kpi_excel.__main__", run_name="__mp_main__")  # returns: no CLI, no exit
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("kpi_excel.__main__", run_name="__main__")
+    assert exit_info.value.code in (0, 2)  # click: usage shown for no arguments
