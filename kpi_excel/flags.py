@@ -108,10 +108,12 @@ def _consecutive(
         for j in range(width):
             run = (run + 1) * prior[:, j]
             hit |= run >= need
-    below: dict[int, np.ndarray] = {}  # one month's exact values at a time (a national bank's
-    for m in months:  # months at once as exact numbers: hundreds of MB)
-        below[m] = fig[f"{p['field']}{m}"].cmp(p["op"], threshold)  # a blank month is never
-        run = (run + 1) * below[m]  # below: it breaks the run
+    # One month's exact values at a time (a national bank's months at once as exact numbers:
+    # hundreds of MB). A blank month is never below: it breaks the run.
+    below: dict[int, np.ndarray] = {}
+    for m in months:
+        below[m] = fig[f"{p['field']}{m}"].cmp(p["op"], threshold)
+        run = (run + 1) * below[m]
         hit |= run >= need
     found = np.full(n, None, dtype=object)
     at = np.flatnonzero(hit)

@@ -203,7 +203,9 @@ def run(
     and the swap of the outputs succeed or fail together. `command_line`: the command as the user
     typed it, for the run report (the CLI gives it; None says the library was called).
     `org`: 机构号 -> 上级机构 (organisation.read_org), over what the workbooks say;
-    `branch_sheets`: the most branch sheets summary.xlsx holds (default: the rulebook's)."""
+    `branch_sheets`: the most branch sheets summary.xlsx holds (default: the rulebook's).
+    On Linux the first run fixes the process's malloc mmap threshold for good
+    (`memory.release_large_blocks`), which only changes where large blocks come from."""
     if not inbox.is_dir():
         raise UsageError(f"收件夹不存在: {inbox}")
     release_large_blocks()

@@ -34,7 +34,7 @@ from .schema import label_key as _label_key
 from .sheetxml import SheetScan, parse_ref
 
 HEADER_SEARCH_ROWS = 10  # a header not in row 1 is looked for in the first rows
-READER_VERSION = 6  # changes whenever WorkbookData or PackedWorkbook changes: in the cache key
+READER_VERSION = 7  # changes whenever WorkbookData or PackedWorkbook changes: in the cache key
 
 Mark = tuple[str, str]  # (kind, text): ("formula", "") or ("error", "#DIV/0!")
 # Every workbook repeats the same labels: each is normalised once (typed: 1, 1.0 and True differ)
@@ -76,8 +76,8 @@ class WorkbookData:
 class PackedWorkbook:
     """A workbook as the run holds it from reading to writing: what the workbook checks need
     at hand (its file, 基本信息 and the marks of 基本信息's cells, its reading notes and column
-    letters), the rest (its rows) pickled and compressed until the row checks, and again until
-    its branch workbook is written (原始数据). A parsed workbook takes some 35 KB of Python
+    letters), the rest (its rows) pickled and compressed, opened for the row checks and again
+    when its branch workbook is written (原始数据). A parsed workbook takes some 35 KB of Python
     objects, packed about 3 KB: a national bank's books, held through the run, would otherwise
     be its largest table. Packed in the reading worker, so the run never holds them all open."""
 
@@ -294,7 +294,8 @@ def _read_data(
         kept.append(row)
         excel_rows.append(h + 2 + i)
     frame = _frame(kept, keyed)
-    frame.insert(len(frame.columns), "_row", excel_rows)  # as frame["_row"] = ..., faster
+    # as frame["_row"] = ..., faster; int64 even without rows (an empty list would be float)
+    frame.insert(len(frame.columns), "_row", np.asarray(excel_rows, dtype=np.int64))
     extras_frame = _frame(kept, extra_cols)
     marks: dict[tuple[str, int, str], Mark] = {}
     formats: dict[tuple[int, str], tuple[str, str]] = {}

@@ -1,4 +1,4 @@
-"""Row checks: every row of every accepted workbook at once, as vectorised masks.
+"""Row checks: the rows of many workbooks at once, as vectorised masks.
 
 Each field of the contract (schema.py) is checked by its kind; a failed check becomes a problem
 row naming the file, sheet and cell (problems.py). Cells that calamine read as '' but that hold a
@@ -11,6 +11,11 @@ note (never refuse) the values that are numbers but hardly real.
 Values are looked at column by column in bulk (`numbers.value_kinds`, `numbers.show_values`); a
 lookup that depends on the text of a cell (岗位) is computed once per distinct value. Problem rows
 and their messages are built only for the cells that failed.
+
+A run checks its rows a part at a time (`check_part`, validate.py), then what compares rows of
+different workbooks or reads the whole run (`finish`). Each problem has a rank (the check that
+found it: field, then kind of check), so the parts' problems are put in the order of one pass
+over every row, whatever the parts.
 """
 
 from __future__ import annotations
@@ -38,6 +43,19 @@ LARGEST = 10**15  # a number with more than 15 integer digits is not one Excel h
 
 Extra = Any  # a scalar, a Series aligned with the frame, or a function of the failing positions
 Letters = dict[str, dict[str, str]]  # file -> contract key -> its Excel column letter
+# The checks of one field, in the order check_part runs them (a problem's rank within its stage)
+_STEP = {
+    kind.code: i
+    for i, kind in enumerate(
+        (
+            P.DATE_FORMAT, P.PERCENT_FORMAT, P.NUMBER_INVALID, P.NUMBER_TOO_LARGE,
+            P.NUMBER_NEGATIVE, P.NUMBER_BELOW_MIN, P.NUMBER_ABOVE_MAX, P.COUNT_NOT_WHOLE,
+            P.TEXT_NUMBER, P.TOO_MANY_DECIMALS, P.TEXT_TOO_LONG, P.YESNO_INVALID,
+            P.FORMULA_NO_VALUE, P.CELL_ERROR, P.REQUIRED_BLANK, P.ROLE_UNKNOWN, P.ABOVE_FIELD,
+            P.DENOMINATOR_ZERO, P.EMP_DUPLICATE, P.IMPLAUSIBLE,
+        )
+    )
+}  # fmt: skip
 
 
 class _Collector:
@@ -52,6 +70,8 @@ class _Collector:
         self.excel_rows = frame["_row"].to_numpy(dtype=object)
         self.letters = letters
         self.rows: list[dict[str, Any]] = []
+        self.ranks: list[tuple[int, ...]] = []  # of each row: (*stage, the check's step)
+        self.stage: tuple[int, ...] = ()  # set as the checks go (see check_part)
         self.refused = np.zeros(len(frame), dtype=bool) if refused is None else refused.copy()
 
     def cell(self, pos: int, key: str) -> str:
@@ -87,6 +107,7 @@ class _Collector:
             p = P.problem(kind, self.files[pos], self.cell(pos, key), label, value, ext)
             p["row"] = self.index[pos]
             self.rows.append(p)
+        self.ranks.extend([(*self.stage, _STEP[kind.code])] * len(at))
 
 
 def _mask(mask: Any) -> np.ndarray:
@@ -135,6 +156,7 @@ class Part:
 
     people: pd.DataFrame
     problems: list[dict[str, Any]]
+    ranks: list[tuple[int, ...]]  # of each problem: the check that found it (_Collector.add)
     ids: np.ndarray
     raw: dict[str, np.ndarray]
 
@@ -154,7 +176,8 @@ def finish(parts: list[Part], letters: Letters, rules: Rulebook) -> tuple[pd.Dat
     """The checks that compare rows of different workbooks (a 员工编号 used twice) or read the
     whole run (the plausibility checks, whose conditions may average over a role or group),
     over the parts' rows together. The problems come in the order of a single pass: the parts'
-    own, then the duplicates, then the plausibility notes."""
+    own by their checks' ranks (stable: within a check, in the order of the rows), then the
+    duplicates, then the plausibility notes."""
     people = concat_people([p.people for p in parts])
     c = _Collector(people, letters, people["refused"].to_numpy(dtype=bool))
     _check_duplicate_ids(_joined([p.ids for p in parts]), c)
@@ -167,7 +190,11 @@ def finish(parts: list[Part], letters: Letters, rules: Rulebook) -> tuple[pd.Dat
             errors[pos] = "; ".join([errors[pos], *texts] if errors[pos] else texts)
         people["refused"] = pd.Series(c.refused, index=people.index)
         people["errors"] = pd.Series(errors, index=people.index, dtype=object)
-    return people, [p for part in parts for p in part.problems] + c.rows
+    own = [p for part in parts for p in part.problems]
+    if len(parts) > 1:
+        ranks = [r for part in parts for r in part.ranks]
+        own = [own[i] for i in sorted(range(len(own)), key=ranks.__getitem__)]
+    return people, own + c.rows
 
 
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:
@@ -210,7 +237,7 @@ def concat_people(parts: list[pd.DataFrame]) -> pd.DataFrame:
         else:
             values = [part[col].to_numpy(dtype=object) if col in part else _nones(part)
                       for part in parts]  # fmt: skip
-            data[col] = pd.Series(np.concatenate(values), index=index)
+            data[col] = pd.Series(np.concatenate(values), index=index).infer_objects()
     return pd.DataFrame(data, index=index)
 
 
@@ -249,7 +276,8 @@ def check_part(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook) 
     kept = {k for f in contract.fields if f.at_most is not None for k in (f.key, f.at_most)}
     kept |= {k for d in rules.derived if d.when_zero == "reject" for k in d.zero_fields}
     exact: dict[str, Q] = {}
-    for f in contract.fields:
+    for i, f in enumerate(contract.fields):
+        c.stage = (0, i)
         raw = frame[f.key]
         if f.kind == "text" or f.kind == "role":
             shown = texts[f.key]
@@ -329,8 +357,10 @@ def check_part(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook) 
     unknown = np.fromiter(map(_is_none, role), bool, len(role)) & ~np.fromiter(
         map(_is_none, role_label), bool, len(role_label)
     )
+    c.stage = (1,)
     c.add(P.ROLE_UNKNOWN, unknown, "role", "岗位", role_raw, roles_text)
-    for f in contract.fields:
+    for i, f in enumerate(contract.fields):
+        c.stage = (2, i)
         if f.at_most is not None:
             other = frame[f.at_most]
             label = contract.by_key[f.at_most].name
@@ -344,10 +374,11 @@ def check_part(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook) 
                     f"「{label}」{show(v)}" for v in _take(other, at)
                 ],
             )
-    for d in rules.derived:
+    for i, d in enumerate(rules.derived):
         if d.when_zero != "reject":
             continue
-        for key in d.zero_fields:
+        for j, key in enumerate(d.zero_fields):
+            c.stage = (3, i, j)
             mask = out["role"].isin(d.reject_roles).to_numpy() & exact[key].is_zero()
             c.add(P.DENOMINATOR_ZERO, mask, key, contract.by_key[key].name, None, d.label)
     errors = np.full(len(frame), "", dtype=object)
@@ -357,8 +388,8 @@ def check_part(frame: pd.DataFrame, books: list[WorkbookData], rules: Rulebook) 
     out["errors"] = pd.Series(errors, index=index, dtype=object)
     ids = _id_keys(texts["emp_id"], error.get("emp_id"))
     # copies: a view would keep the whole block of cells as read (every column) alive
-    raw = {c.field: frame[c.field].to_numpy(dtype=object, copy=True) for c in rules.plausibility}
-    return Part(out, c.rows, ids, raw)
+    raw = {p.field: frame[p.field].to_numpy(dtype=object, copy=True) for p in rules.plausibility}
+    return Part(out, c.rows, c.ranks, ids, raw)
 
 
 def _is_none(v: Any) -> bool:
@@ -385,7 +416,7 @@ def _marked(
     marks = [
         (wb.file, row, key, kind, text)
         for wb in books
-        for (sheet, row, key), (kind, text) in (getattr(wb, "marks", None) or {}).items()
+        for (sheet, row, key), (kind, text) in wb.marks.items()
         if sheet == DATA_SHEET and key in frame
     ]
     formula: dict[str, pd.Series] = {}
@@ -420,7 +451,7 @@ def _marked(
 def _cell_formats(frame: pd.DataFrame, books: list[WorkbookData]) -> dict[str, np.ndarray]:
     """Per contract key: the (kind, format code) of each row's cell shown as a percentage, a
     date or a time (None elsewhere), from `WorkbookData.formats`."""
-    found = {wb.file: f for wb in books if (f := getattr(wb, "formats", None))}
+    found = {wb.file: wb.formats for wb in books if wb.formats}
     if not found or not len(frame):
         return {}
     files = frame["_file"].to_numpy(dtype=object)

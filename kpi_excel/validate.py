@@ -37,7 +37,7 @@ ROWS_PER_PART = 20_000
 class Validated:
     people: pd.DataFrame
     problems: pd.DataFrame
-    accepted: list[PackedWorkbook]
+    accepted: list[PackedWorkbook] | list[WorkbookData]  # packed in a run; api.score: as read
     refused_files: list[tuple[str, str]]  # (file, reason)
 
 
@@ -97,12 +97,12 @@ def validate(
     period: Period,
     rules: Rulebook,
     duplicates: list[tuple[str, str]] | None = None,
-    rows_per_part: int = ROWS_PER_PART,
+    rows_per_part: int | None = None,
 ) -> Validated:
     """Check every workbook, then every row of the accepted ones.
 
     `duplicates`: (copy, original) of inputs left out as byte-identical copies; each is noted.
-    The outcome does not depend on `rows_per_part`."""
+    The outcome does not depend on `rows_per_part` (default ROWS_PER_PART)."""
     problems: list[dict[str, Any]] = [
         P.problem(P.FILE_DUPLICATE, copy, "", "", None, original, sheet="")
         for copy, original in duplicates or []
@@ -120,7 +120,7 @@ def validate(
     accepted = _drop_duplicate_branches(candidates, problems, refused_files)
     parts: list[Part] = []
     start = 0
-    for first, opened in _opened(accepted, rows_per_part):
+    for first, opened in _opened(accepted, rows_per_part or ROWS_PER_PART):
         frame = _concat(opened, rules.contract, first, start)
         parts.append(check_part(frame, opened, rules))
         start += len(frame)

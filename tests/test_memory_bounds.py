@@ -332,3 +332,32 @@ def test_large_blocks_are_given_back_to_the_system() -> None:
         pytest.skip("glibc's malloc only")
     assert release_large_blocks() is True
     assert release_large_blocks() is True  # once per process; asking again is harmless
+
+
+def test_results_csv_made_slice_by_slice_is_the_file_made_at_once(tmp_path, monkeypatch) -> None:
+    """results.csv is made RESULTS_SLICE people at a time; the file is the same byte for byte,
+    with a formula-like name in one slice only and a refused person in another."""
+    from kpi_excel.write import export
+
+    (tmp_path / "inbox").mkdir()
+    rows = [person(GOOD_HEAD, name="@张三")] + [
+        person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(1000 + 70 * i), name=f"员工{i}")
+        for i in range(6)
+    ]
+    rows[5]["npl_balance"] = "-1"  # refused: blank figures and its reason
+    write_branch_workbook(
+        tmp_path / "inbox" / "b.xlsx", branch_code="B001", branch_name="一支行",
+        period="2026Q3", rows=rows,
+    )  # fmt: skip
+
+    def results(out: str) -> bytes:
+        args = ["run", "2026Q3", "--inbox", str(tmp_path / "inbox"), "--output"]
+        assert CliRunner().invoke(main, [*args, str(tmp_path / out)]).exit_code in (0, 1)
+        return (tmp_path / out / "2026Q3" / "results.csv").read_bytes()
+
+    whole = results("whole")
+    monkeypatch.setattr(export, "RESULTS_SLICE", 2)
+    assert results("sliced") == whole
+    text = whole.decode("utf-8-sig")
+    assert "'@张三" in text and ",rejected," in text
+    assert text.count("\r\n") == 8  # the header and 7 people

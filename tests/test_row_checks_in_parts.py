@@ -41,9 +41,10 @@ def run(tmp_path: Path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     books = {
-        # remarks filled; E003 is also used by 第四支行
+        # remarks filled; E003 is also used by 第四支行; a number typed as text in 贷款余额 (a
+        # later field than b.xlsx's 本期存款日均: one pass notes b.xlsx's first)
         "a.xlsx": [
-            person(GOOD_HEAD, remarks="按时提交"),
+            person(GOOD_HEAD, remarks="按时提交", loan_balance="1,000"),
             person(GOOD_SENIOR, emp_id="E002"),
             person(GOOD_SENIOR, emp_id="E003", name="王五"),
         ],
@@ -65,6 +66,7 @@ def run(tmp_path: Path):
             person(GOOD_SENIOR, emp_id="E302", deposit_avg="90000"),
             person(GOOD_SENIOR, emp_id="E303", remarks="备注"),
         ],
+        "e.xlsx": [],  # a header and no rows: its part has no rows at all
     }
     for i, (file, rows) in enumerate(books.items(), start=1):
         write_branch_workbook(
@@ -85,27 +87,31 @@ def run(tmp_path: Path):
 
 
 def _parts(monkeypatch, run, rows_per_part: int):
-    """The validation and the number of parts it opened."""
-    calls = []
+    """The validation, the books of each part it opened and the parts' outcomes."""
+    calls, parts = [], []
     real = rowchecks.check_part
 
     def counted(frame, books, rules):
         calls.append([b.file for b in books])
-        return real(frame, books, rules)
+        parts.append(real(frame, books, rules))
+        return parts[-1]
 
     monkeypatch.setattr("kpi_excel.validate.check_part", counted)
-    return run(rows_per_part), calls
+    return run(rows_per_part), calls, parts
 
 
 @pytest.mark.parametrize("rows_per_part", [1, 5])
 def test_parts_give_the_typed_table_of_one_pass(monkeypatch, run, rows_per_part) -> None:
-    whole, one = _parts(monkeypatch, run, 10**9)
-    parted, calls = _parts(monkeypatch, run, rows_per_part)
-    assert one == [["a.xlsx", "b.xlsx", "c.xlsx", "d.xlsx"]]
+    whole, one, [single] = _parts(monkeypatch, run, 10**9)
+    parted, calls, _ = _parts(monkeypatch, run, rows_per_part)
+    assert one == [["a.xlsx", "b.xlsx", "c.xlsx", "d.xlsx", "e.xlsx"]]
     if rows_per_part == 1:
-        assert calls == [["a.xlsx"], ["b.xlsx"], ["c.xlsx"], ["d.xlsx"]]
+        assert calls == [["a.xlsx"], ["b.xlsx"], ["c.xlsx"], ["d.xlsx"], ["e.xlsx"]]
     else:
-        assert calls == [["a.xlsx", "b.xlsx"], ["c.xlsx", "d.xlsx"]]
+        assert calls == [["a.xlsx", "b.xlsx"], ["c.xlsx", "d.xlsx"], ["e.xlsx"]]
+    # one pass finds its problems in the order of their ranks (which put the parts' in order)
+    assert len(single.ranks) == len(single.problems) >= 8
+    assert single.ranks == sorted(single.ranks)
     a, b = whole.people, parted.people
     assert isinstance(b.index, pd.RangeIndex) and b.index.equals(pd.RangeIndex(11))
     assert list(b.columns) == list(a.columns)
@@ -115,6 +121,7 @@ def test_parts_give_the_typed_table_of_one_pass(monkeypatch, run, rows_per_part)
     # what the parts disagreed on, typed as over the whole run
     assert str(a["remarks"].dtype) == "str" and str(a["group"].dtype) == "str"
     assert a["_exact:deposit_avg"].tolist().count("1300.00000000000000001") == 1
+    assert str(a["_row"].dtype) == "int64"  # an empty workbook's rows are not floats
 
 
 @pytest.mark.parametrize("rows_per_part", [1, 5])
@@ -137,12 +144,11 @@ def test_parts_give_the_refusals_and_problems_of_one_pass(run, rows_per_part) ->
     far = problems[problems["check"] == "implausible"]
     assert far["file"].tolist() == ["d.xlsx"] and far["cell"].tolist() == ["E3"]
     assert far["value"].tolist() == ["90000"]
-    # the same problems; within each workbook in the same order, and all of them in the order
-    # of one pass when the run is one part
-    key = ["file", "sheet", "cell", "column", "check", "message"]
-    rows = problems[key].astype(str).values.tolist()
-    assert sorted(rows) == sorted(whole.problems[key].astype(str).values.tolist())
-    for file in ("a.xlsx", "b.xlsx", "c.xlsx", "d.xlsx"):
-        mine, theirs = (p[p["file"] == file] for p in (problems, whole.problems))
-        assert mine[key].values.tolist() == theirs[key].values.tolist(), file
-        assert mine["row"].tolist() == theirs["row"].tolist(), file
+    # the same problems in the same order (one pass: check by check, then by row)
+    key = ["file", "sheet", "cell", "column", "check", "value", "message", "row"]
+    assert problems[key].values.tolist() == whole.problems[key].values.tolist()
+    numbers_as_text = problems[problems["check"] == "text-number"]
+    assert numbers_as_text[["file", "cell"]].values.tolist() == [
+        ["b.xlsx", "E3"], ["a.xlsx", "F2"], ["c.xlsx", "F3"]
+    ]  # fmt: skip
+    assert [b.file for b in parted.accepted][-1] == "e.xlsx"  # accepted, with nobody to check
