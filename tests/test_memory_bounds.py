@@ -19,6 +19,23 @@ from tests.conftest import GOOD_HEAD, GOOD_SENIOR, person
 from tests.support.workbooks import write_branch_workbook
 
 
+def _validated(tmp_path: Path, rows: list[dict]):
+    """One workbook of `rows` (branch B001, 2026Q3) read and validated as a run does:
+    a function giving a fresh validation each call, the rulebook and the period."""
+    from kpi_excel.collect import collect
+    from kpi_excel.periods import parse_period
+    from kpi_excel.rulebook import load_rulebook
+    from kpi_excel.validate import validate
+
+    write_branch_workbook(
+        tmp_path / "b.xlsx", branch_code="B001", branch_name="一支行", period="2026Q3", rows=rows
+    )
+    rules = load_rulebook()
+    period = parse_period("2026Q3", rules.calendar)
+    got = collect(tmp_path, rules.contract, 1, None, None, None)
+    return lambda: validate(got.books, got.refused, period, rules, got.duplicates), rules, period
+
+
 def _sheet(block: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
     """A FastSheet with a title, a header, pre-rendered rows, text/number/mixed columns with one
     format per cell (some None), row heights and a usual cell amid the columns."""
@@ -161,24 +178,12 @@ def test_a_run_with_nobody_refused_scores_into_the_table_the_concat_would_give(
     (integers as floats, flags as objects) and each value's Python type."""
     import pandas as pd
 
-    from kpi_excel.collect import collect
-    from kpi_excel.periods import parse_period
     from kpi_excel.pipeline import evaluate, score_people
-    from kpi_excel.rulebook import load_rulebook
-    from kpi_excel.validate import validate
 
     rows = [person(GOOD_HEAD)] + [
         person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(700 + 90 * i)) for i in range(6)
     ]
-    write_branch_workbook(
-        tmp_path / "b.xlsx", branch_code="B001", branch_name="一支行", period="2026Q3", rows=rows
-    )
-    rules = load_rulebook()
-    period = parse_period("2026Q3", rules.calendar)
-    got = collect(tmp_path, rules.contract, 1, None, None, None)
-
-    def validated():
-        return validate(got.books, got.refused, period, rules, got.duplicates)
+    validated, rules, period = _validated(tmp_path, rows)
 
     v = validated()
     assert not v.people["refused"].any()
@@ -255,12 +260,8 @@ def test_words_made_per_person_are_one_object_per_value_when_made(tmp_path) -> N
     the values and column types an np.where gives."""
     import numpy as np
 
-    from kpi_excel.collect import collect
     from kpi_excel.memory import one_object_per_value
-    from kpi_excel.periods import parse_period
     from kpi_excel.pipeline import evaluate
-    from kpi_excel.rulebook import load_rulebook
-    from kpi_excel.validate import validate
 
     words = np.where(np.arange(7) % 3 == 0, "未计分", "已计分")
     shared = one_object_per_value(words)
@@ -271,13 +272,8 @@ def test_words_made_per_person_are_one_object_per_value_when_made(tmp_path) -> N
     rows = [person(GOOD_HEAD)] + [
         person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(200 + 90 * i)) for i in range(9)
     ]
-    write_branch_workbook(
-        tmp_path / "b.xlsx", branch_code="B001", branch_name="一支行", period="2026Q3", rows=rows
-    )
-    rules = load_rulebook()
-    period = parse_period("2026Q3", rules.calendar)
-    got = collect(tmp_path, rules.contract, 1, None, None, None)
-    out = evaluate(validate(got.books, got.refused, period, rules), rules, period)
+    validated, rules, period = _validated(tmp_path, rows)
+    out = evaluate(validated(), rules, period)
     for column in ("outcome", "action", "flags", "decided", "status_label"):
         values = out[column].tolist()
         assert len({id(v) for v in values}) == len(set(values)), column
@@ -291,23 +287,14 @@ def test_words_made_per_person_are_one_object_per_value_when_made(tmp_path) -> N
 def test_flag_sentences_made_slice_by_slice_are_those_made_at_once(tmp_path, monkeypatch) -> None:
     """flags_text is made FLAG_LINES_SLICE people at a time; each person's lines are the same."""
     from kpi_excel import explain
-    from kpi_excel.collect import collect
-    from kpi_excel.periods import parse_period
     from kpi_excel.pipeline import evaluate
-    from kpi_excel.rulebook import load_rulebook
-    from kpi_excel.validate import validate
 
     rows = [person(GOOD_HEAD, deposit_avg="100")] + [
         person(GOOD_SENIOR, emp_id=f"E{i:03d}", deposit_avg=str(200 + 300 * i), npl_balance=str(i))
         for i in range(6)
     ]
-    write_branch_workbook(
-        tmp_path / "b.xlsx", branch_code="B001", branch_name="一支行", period="2026Q3", rows=rows
-    )
-    rules = load_rulebook()
-    period = parse_period("2026Q3", rules.calendar)
-    got = collect(tmp_path, rules.contract, 1, None, None, None)
-    people = evaluate(validate(got.books, got.refused, period, rules), rules, period)
+    validated, rules, period = _validated(tmp_path, rows)
+    people = evaluate(validated(), rules, period)
     whole = explain.flags_text(people, rules, period).tolist()
     monkeypatch.setattr(explain, "FLAG_LINES_SLICE", 2)
     assert explain.flags_text(people, rules, period).tolist() == whole
