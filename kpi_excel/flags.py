@@ -120,7 +120,7 @@ def _consecutive(
     if len(at):
         limit, bases = threshold.take(at).floats(), base.take(at).floats()
         amounts = {m: fig[f"{p['field']}{m}"].take(at).floats() for m in months}
-        below = {m: np.asarray(below[m])[at] for m in months}
+        below = {m: below[m][at] for m in months}
         for k, i in enumerate(at.tolist()):
             seq = list(history.months_before.get(emp[i], []))
             for m in months:

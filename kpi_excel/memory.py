@@ -44,9 +44,7 @@ def release_large_blocks() -> bool:
 
 
 def one_object_per_value(values: np.ndarray) -> np.ndarray:
-    """`values` (any 1-d array of str) as an object array holding one Python string per
-    distinct value."""
-    if not len(values):
-        return np.asarray(values, dtype=object)
-    distinct, where = np.unique(values, return_inverse=True)
-    return np.array(distinct.tolist(), dtype=object)[where.reshape(-1)]
+    """`values` (any 1-d array) as an object array holding one Python object per distinct
+    value (the first of the equal ones)."""
+    items, seen = values.tolist(), {}
+    return np.fromiter(map(seen.setdefault, items, items), object, len(items))

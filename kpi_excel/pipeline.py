@@ -133,8 +133,7 @@ def share_repeated_text(people: pd.DataFrame) -> pd.DataFrame:
         column = people[c]
         if not (isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "python"):
             continue
-        seen: dict = {}
-        people[c] = pd.array([seen.setdefault(x, x) for x in column.tolist()], dtype=column.dtype)
+        people[c] = pd.array(one_object_per_value(column.to_numpy(dtype=object)), column.dtype)
     return people
 
 
